@@ -1,0 +1,158 @@
+/*
+ * weft — structured concurrency for C on a work-stealing M:N runtime.
+ *
+ * This is the one public header.  Conventions (see docs/ and shared/API.md):
+ *   - functions are weft_<area>_<verb>, types weft_..._t, constants WEFT_...;
+ *   - a function that can fail returns int: 0 (or a count) on success, a negative
+ *     errno value or one of weft's own codes below -4000 on failure;
+ *   - [fiber] calls work only inside a task of a running runtime (else WEFT_EPERM);
+ *   - [checkpoint] calls may suspend the task and report cancellation.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define WEFT_EXTERN __declspec(dllexport)
+#elif defined(__GNUC__)
+#define WEFT_EXTERN __attribute__((visibility("default")))
+#else
+#define WEFT_EXTERN
+#endif
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------- errors */
+
+#define WEFT_ECANCELED (-ECANCELED)
+#define WEFT_ETIMEDOUT (-ETIMEDOUT)
+#define WEFT_EINVAL (-EINVAL)
+#define WEFT_ENOMEM (-ENOMEM)
+#define WEFT_EPERM (-EPERM)
+#define WEFT_EAGAIN (-EAGAIN)
+#define WEFT_EPIPE (-EPIPE)
+#define WEFT_EBADF (-EBADF)
+#define WEFT_EOF (-4095)
+#define WEFT_EGROUP (-4094)
+#define WEFT_ENOTSTARTED (-4093)
+
+/* Human-readable text and symbolic name ("WEFT_ECANCELED", "ENOENT", ...);
+ * never NULL, also for unknown codes. */
+WEFT_EXTERN const char *weft_strerror(int err);
+WEFT_EXTERN const char *weft_err_name(int err);
+
+/* One function type for every unit of work: returns 0 or a negative error. */
+typedef int (*weft_fn_t)(void *arg);
+
+#define WEFT_FOREVER INFINITY
+
+/* ---------------------------------------------------------------- runtime */
+
+typedef struct weft_config_t {
+    unsigned workers;            /* scheduler worker threads; 0 = online CPUs */
+    size_t stack_size;           /* per task; 0 = 256 KiB, guard page below it */
+    unsigned thread_tokens;      /* default thread limiter size; 0 = 40 */
+    double thread_idle_timeout;  /* idle blocking thread exits after this; 0 = 10 s */
+} weft_config_t;
+
+/* [thread] Start a runtime, run main(arg) as its root task, return main's result
+ * once every task has finished.  NULL config means defaults.  Several runtimes
+ * may run at once, each from its own thread.  From inside a task: WEFT_EPERM. */
+WEFT_EXTERN int weft_run(weft_fn_t main, void *arg, const weft_config_t *config);
+
+/* Monotonic clock, seconds.  Deadlines are absolute on this clock. */
+WEFT_EXTERN double weft_now(void);
+
+/* [fiber][checkpoint] Report cancellation, else let other tasks run once. */
+WEFT_EXTERN int weft_checkpoint(void);
+/* [fiber][checkpoint] Sleep for a relative delay / until an absolute deadline. */
+WEFT_EXTERN int weft_sleep(double seconds);
+WEFT_EXTERN int weft_sleep_until(double deadline);
+
+/* Name of the calling task ("main" for the root task); NULL outside a task. */
+WEFT_EXTERN const char *weft_current_task_name(void);
+
+/* ---------------------------------------------------------------- cancel scopes */
+
+/* Caller-allocated (normally on the stack); the contents are private. */
+typedef struct weft_scope_t {
+    union {
+        void *weft_private_align_;
+        double weft_private_align_d_;
+        unsigned char weft_private_[160];
+    } weft_private_;
+} weft_scope_t;
+
+#define WEFT_SHIELD 1u
+
+/* [fiber] Enter a cancel scope with an absolute deadline (WEFT_FOREVER for none). */
+WEFT_EXTERN void weft_scope_enter(weft_scope_t *s, double deadline, unsigned flags);
+/* [fiber] Enter with deadline now+seconds; the exit catches the expiry silently. */
+WEFT_EXTERN void weft_move_on_after(weft_scope_t *s, double seconds);
+/* [fiber] Same, but the exit reports an expired deadline as WEFT_ETIMEDOUT. */
+WEFT_EXTERN void weft_fail_after(weft_scope_t *s, double seconds);
+/* Leave the scope; rc is the body's result.  Catches WEFT_ECANCELED when this
+ * scope owns the cancellation, else returns rc unchanged. */
+WEFT_EXTERN int weft_scope_exit(weft_scope_t *s, int rc);
+/* Cancel the scope (from any task of the runtime; idempotent). */
+WEFT_EXTERN void weft_scope_cancel(weft_scope_t *s);
+WEFT_EXTERN void weft_scope_set_deadline(weft_scope_t *s, double deadline);
+WEFT_EXTERN double weft_scope_deadline(const weft_scope_t *s);
+WEFT_EXTERN void weft_scope_set_shield(weft_scope_t *s, int shield);
+WEFT_EXTERN int weft_scope_cancel_called(const weft_scope_t *s);
+WEFT_EXTERN int weft_scope_cancelled_caught(const weft_scope_t *s);
+/* The earliest deadline among the caller's effective scopes; -INFINITY when the
+ * caller is effectively cancelled, WEFT_FOREVER when there is none. */
+WEFT_EXTERN double weft_current_effective_deadline(void);
+
+/* ---------------------------------------------------------------- task groups */
+
+/* Caller-allocated (normally on the stack); the contents are private. */
+typedef struct weft_group_t {
+    union {
+        void *weft_private_align_;
+        double weft_private_align_d_;
+        unsigned char weft_private_[320];
+    } weft_private_;
+} weft_group_t;
+
+/* [fiber] Open a group (a nursery): its cancel scope becomes the caller's innermost. */
+WEFT_EXTERN int weft_group_open(weft_group_t *g);
+/* start_soon.  The macro names the task after the function; the _named forms take
+ * a name that must stay valid while the task lives. */
+WEFT_EXTERN int weft_group_spawn(weft_group_t *g, weft_fn_t fn, void *arg);
+WEFT_EXTERN int weft_group_spawn_named(weft_group_t *g, weft_fn_t fn, void *arg,
+                                       const char *name);
+/* [checkpoint] start(): wait until the task calls weft_started(value). */
+WEFT_EXTERN int weft_group_start(weft_group_t *g, weft_fn_t fn, void *arg, void **value);
+WEFT_EXTERN int weft_group_start_named(weft_group_t *g, weft_fn_t fn, void *arg,
+                                       void **value, const char *name);
+/* task_status.started(value). */
+WEFT_EXTERN int weft_started(void *value);
+/* tg.cancel_scope.cancel() */
+WEFT_EXTERN void weft_group_cancel(weft_group_t *g);
+/* [checkpoint] The `async with` exit: wait for every task, report failures. */
+WEFT_EXTERN int weft_group_close(weft_group_t *g, int rc);
+/* Failures recorded by the last close; readable until the host task returns or
+ * opens the group again. */
+WEFT_EXTERN size_t weft_group_failure_count(const weft_group_t *g);
+WEFT_EXTERN int weft_group_failure(const weft_group_t *g, size_t i, int *err,
+                                   const char **task_name);
+
+#define weft_group_spawn(g, fn, arg) weft_group_spawn_named((g), (fn), (arg), #fn)
+#define weft_group_start(g, fn, arg, value) \
+    weft_group_start_named((g), (fn), (arg), (value), #fn)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

@@ -1,0 +1,54 @@
+/* weft_strerror / weft_err_name: weft's own codes, then the system's errno
+ * tables (glibc's *_np functions are thread-safe, unlike strerror). */
+#define _GNU_SOURCE
+#include "weft.h"
+
+#include <string.h>
+
+struct err_entry { int code; const char *name, *text; };
+
+static const struct err_entry weft_errors[] = {
+    {WEFT_EOF, "WEFT_EOF", "end of stream: every sender closed and the buffer is drained"},
+    {WEFT_EGROUP, "WEFT_EGROUP", "several tasks of the group failed"},
+    {WEFT_ENOTSTARTED, "WEFT_ENOTSTARTED", "task returned without calling weft_started"},
+    {WEFT_ECANCELED, "WEFT_ECANCELED", "operation cancelled"},
+    {WEFT_ETIMEDOUT, "WEFT_ETIMEDOUT", "deadline expired"},
+    {WEFT_EINVAL, "WEFT_EINVAL", "invalid argument"},
+    {WEFT_ENOMEM, "WEFT_ENOMEM", "out of memory"},
+    {WEFT_EPERM, "WEFT_EPERM", "operation not permitted in this context"},
+    {WEFT_EAGAIN, "WEFT_EAGAIN", "operation would block"},
+    {WEFT_EPIPE, "WEFT_EPIPE", "every receiver is closed"},
+    {WEFT_EBADF, "WEFT_EBADF", "handle closed or runtime finished"},
+};
+
+static const struct err_entry *find(int err) {
+    for (size_t i = 0; i < sizeof weft_errors / sizeof weft_errors[0]; i++)
+        if (weft_errors[i].code == err) return &weft_errors[i];
+    return NULL;
+}
+
+const char *weft_strerror(int err) {
+    const struct err_entry *e = find(err);
+    if (e) return e->text;
+    if (err == 0) return "success";
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+    if (err < 0 && err > -4096) {
+        const char *s = strerrordesc_np(-err);
+        if (s) return s;
+    }
+#endif
+    return "unknown error";
+}
+
+const char *weft_err_name(int err) {
+    const struct err_entry *e = find(err);
+    if (e) return e->name;
+    if (err == 0) return "OK";
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+    if (err < 0 && err > -4096) {
+        const char *s = strerrorname_np(-err);
+        if (s) return s;
+    }
+#endif
+    return "UNKNOWN";
+}

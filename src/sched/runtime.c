@@ -1,0 +1,143 @@
+/*
+ * weft_run: build a runtime, run the root task on the calling thread (worker
+ * 0) and workers 1..n-1 on their own threads, tear everything down once the
+ * last task has ended.  Also the basic checkpoints: yield and sleep.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "runtime.h"
+
+#define DEFAULT_STACK_SIZE (256u * 1024u)
+#define DEFAULT_THREAD_TOKENS 40u
+#define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
+
+static weft_config_t resolve_config(const weft_config_t *in) {
+    weft_config_t c = in ? *in : (weft_config_t){0};
+    if (c.workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.workers = n > 0 ? (unsigned)n : 1;
+    }
+    if (c.stack_size == 0) c.stack_size = DEFAULT_STACK_SIZE;
+    if (c.thread_tokens == 0) c.thread_tokens = DEFAULT_THREAD_TOKENS;
+    if (c.thread_idle_timeout <= 0) c.thread_idle_timeout = DEFAULT_THREAD_IDLE_TIMEOUT;
+    return c;
+}
+
+void wf_runtime_task_done(wf_runtime_t *rt) {
+    if (atomic_fetch_sub_explicit(&rt->live_tasks, 1, memory_order_acq_rel) == 1) {
+        atomic_store(&rt->done, 1);
+        wf_runtime_wake_all(rt);
+    }
+}
+
+static void *worker_thread(void *arg) {
+    wf_worker_run(arg);
+    return NULL;
+}
+
+static void runtime_free(wf_runtime_t *rt, unsigned initialised_workers) {
+    for (unsigned i = 0; i < initialised_workers; i++) wf_worker_fini(&rt->workers[i]);
+    if (rt->stacks) wf_stack_pool_free(rt->stacks);
+    wf_inject_destroy(&rt->inject);
+    pthread_mutex_destroy(&rt->idle_lock);
+    wf_free(rt->idle_list);
+    wf_free(rt->workers);
+    wf_free(rt);
+}
+
+static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
+    wf_runtime_t *rt = wf_calloc(1, sizeof *rt);
+    if (!rt) return WEFT_ENOMEM;
+    rt->config = resolve_config(config);
+    rt->nworkers = rt->config.workers;
+    wf_inject_init(&rt->inject);
+    pthread_mutex_init(&rt->idle_lock, NULL);
+    rt->workers = wf_calloc(rt->nworkers, sizeof *rt->workers);
+    rt->idle_list = wf_calloc(rt->nworkers, sizeof *rt->idle_list);
+    unsigned n = 0;
+    int rc = WEFT_ENOMEM;
+    if (!rt->workers || !rt->idle_list) goto fail;
+    if ((rc = wf_stack_pool_new(&rt->stacks, rt->config.stack_size)) != 0) goto fail;
+    for (; n < rt->nworkers; n++)
+        if ((rc = wf_worker_init(&rt->workers[n], rt, n)) != 0) goto fail;
+    *out = rt;
+    return 0;
+fail:
+    runtime_free(rt, n);
+    return rc;
+}
+
+int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
+    if (!main_fn) return WEFT_EINVAL;
+    if (wf_current_worker()) return WEFT_EPERM;
+    wf_overflow_install();
+    wf_runtime_t *rt;
+    int rc = runtime_new(config, &rt);
+    if (rc) return rc;
+    rt->owner = pthread_self();
+
+    unsigned started = 1;
+    for (; started < rt->nworkers; started++)
+        if (pthread_create(&rt->workers[started].thread, NULL, worker_thread, &rt->workers[started]))
+            break;
+    wf_task_t *root = NULL;
+    rc = started < rt->nworkers ? WEFT_ENOMEM : wf_task_new(rt, main_fn, arg, "main", NULL, &root);
+    if (rc == 0) {
+        wf_schedule(root, 0);
+        wf_worker_run(&rt->workers[0]); /* worker 0 is this thread */
+    } else {
+        atomic_store(&rt->done, 1);
+        wf_runtime_wake_all(rt);
+    }
+    for (unsigned i = 1; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
+    if (rc == 0) rc = rt->root_rc;
+    runtime_free(rt, rt->nworkers);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- checkpoints */
+
+const char *weft_current_task_name(void) {
+    wf_task_t *t = wf_current_task();
+    return t ? t->name : NULL;
+}
+
+int weft_checkpoint(void) {
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    if (wf_scope_chain_cancelled(t->scope)) return WEFT_ECANCELED;
+    wf_task_switch_out(t, WF_SWITCH_YIELD);
+    return 0;
+}
+
+static void sleep_expired(wf_timer_t *timer) {
+    wf_wait_claim(WF_CONTAINER_OF(timer, wf_task_t, sleep_timer), 0);
+}
+
+int weft_sleep_until(double deadline) {
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    if (isnan(deadline)) return WEFT_EINVAL;
+    if (deadline <= wf_clock_now()) return weft_checkpoint();
+    int rc = wf_wait_arm(t, 1, WF_WAIT_SLEEP, NULL);
+    if (rc) return rc;
+    if (!isinf(deadline)) {
+        wf_worker_t *w = wf_current_worker();
+        t->sleep_timer.fire = sleep_expired;
+        if (wf_timer_add(&w->timers, &t->sleep_timer, deadline) != 0) {
+            if (wf_wait_disarm(t)) return WEFT_ENOMEM;
+            return wf_wait_park(t); /* a cancellation won the race */
+        }
+    }
+    rc = wf_wait_park(t);
+    wf_timer_remove(&t->sleep_timer);
+    return rc;
+}
+
+int weft_sleep(double seconds) {
+    if (isnan(seconds)) return WEFT_EINVAL;
+    return weft_sleep_until(wf_clock_now() + (seconds > 0 ? seconds : 0));
+}

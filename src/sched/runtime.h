@@ -1,0 +1,79 @@
+/*
+ * The runtime and its workers (the scheduler proper).
+ *
+ * Threads: one worker thread per `config.workers` (the thread that called
+ * weft_run is worker 0).  Each worker owns its run queue, a LIFO slot for the
+ * task it woke last, a timer heap and a libuv loop it parks in.  Shared
+ * between workers: the injection queue, the idle list, and the counters that
+ * decide whom to wake.
+ */
+#ifndef WEFT_SCHED_RUNTIME_H
+#define WEFT_SCHED_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "fiber.h"
+#include "queue.h"
+#include "task.h"
+#include "timer.h"
+
+typedef struct wf_runtime wf_runtime_t;
+
+typedef struct wf_worker {
+    wf_runtime_t *rt;
+    unsigned index;
+    pthread_t thread;
+    wf_fiber_t sched_fiber;     /* the worker thread's own stack */
+    wf_task_t *current;
+    wf_task_t *lifo;            /* task woken last by this worker; not stealable */
+    unsigned lifo_streak;       /* LIFO runs in a row, bounded so the queue can't starve */
+    unsigned tick;
+    int searching;              /* counted in rt->n_searching */
+    int idle, notified;         /* guarded by rt->idle_lock */
+    uint64_t rng;
+    double now;                 /* clock at the last timer check */
+    wf_local_queue_t queue;
+    wf_timer_heap_t timers;
+    wf_stack_cache_t stacks;
+    uv_loop_t loop;
+    uv_async_t wakeup;
+    uv_timer_t park_timer;
+    wf_altstack_t altstack;
+} wf_worker_t;
+
+struct wf_runtime {
+    weft_config_t config;
+    unsigned nworkers;
+    wf_worker_t *workers;
+    wf_inject_t inject;
+    wf_stack_pool_t *stacks;
+    pthread_mutex_t idle_lock;
+    unsigned *idle_list, n_idle_list;   /* guarded by idle_lock */
+    atomic_uint n_idle, n_searching;
+    atomic_size_t live_tasks;
+    atomic_int done;
+    int root_rc;
+    pthread_t owner;                    /* thread that called weft_run */
+};
+
+/* The worker running on this thread, or NULL.  Never inlined: a task may
+ * resume on another thread, so a cached thread-local address would be stale. */
+wf_worker_t *wf_current_worker(void);
+
+/* Make a runnable task run soon.  From a worker of t's runtime it goes to that
+ * worker (the LIFO slot when `wake`), from anywhere else to the injection queue. */
+void wf_schedule(wf_task_t *t, int wake);
+
+/* Worker thread body; worker 0 runs it on the caller of weft_run. */
+void wf_worker_run(wf_worker_t *w);
+int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index);
+void wf_worker_fini(wf_worker_t *w);
+/* Wake every worker (shutdown). */
+void wf_runtime_wake_all(wf_runtime_t *rt);
+/* A task of rt ended; the last one ends the runtime. */
+void wf_runtime_task_done(wf_runtime_t *rt);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * Tasks and the wait/wake protocol every blocking operation is built on.
+ *
+ * A wait has three steps, always in this order:
+ *   1. wf_wait_arm()   — under the lock of the thing waited on (a queue, a
+ *      group, nothing for a sleep), mark the task as waiting; fails with
+ *      WEFT_ECANCELED when the wait is cancellable and the task already is.
+ *   2. register with the source(s) (queue node, timer), then wf_wait_park().
+ *   3. after waking, deregister from every source under its lock.
+ * Anyone may end the wait with wf_wait_claim(): exactly one claim wins and
+ * delivers the result; cancellation claims with WEFT_ECANCELED.  Because a
+ * source claims only under its own lock and the task deregisters under that
+ * same lock before its wait returns, no source can touch a task or its
+ * wait record after the wait is over.
+ *
+ * `park` closes the race between a claim and the task still being on its
+ * stack: the worker marks the task PARKED only after switching away from it,
+ * and a claimer that finds it still RUNNING leaves a WOKEN mark instead of
+ * scheduling it, so a task is never run by two workers at once.
+ */
+#ifndef WEFT_SCHED_TASK_H
+#define WEFT_SCHED_TASK_H
+
+#include <stdatomic.h>
+
+#include "fiber.h"
+#include "scope.h"
+#include "timer.h"
+#include "util.h"
+#include "weft.h"
+
+struct wf_runtime;
+struct wf_group;
+struct wf_start;
+
+enum wf_park_state { WF_RUNNING, WF_PARKED, WF_WOKEN };
+
+/* What a task is blocked on: kept for the task-tree dump and debugging. */
+enum wf_wait_kind {
+    WF_WAIT_NONE,
+    WF_WAIT_SLEEP,
+    WF_WAIT_GROUP_CLOSE,
+    WF_WAIT_GROUP_START,
+    WF_WAIT_EXTERNAL, /* events, locks, channels, threads, I/O: see wait_obj */
+};
+
+/* Why the task switched back to its worker. */
+enum wf_switch_reason { WF_SWITCH_YIELD, WF_SWITCH_PARK, WF_SWITCH_EXIT };
+
+typedef struct wf_task {
+    wf_fiber_t fiber;
+    struct wf_runtime *rt;
+    weft_fn_t fn;
+    void *arg;
+    const char *name;
+    enum wf_switch_reason reason;
+
+    /* Cancellation: the task's innermost scope, and its own root scope that
+     * links it into the tree under the scope it was spawned into. */
+    wf_scope_t *scope;
+    wf_scope_t root;
+    struct wf_group *group;     /* group it belongs to; NULL for the root task */
+    struct wf_start *start;     /* launched by weft_group_start, not started yet */
+    int started;                /* weft_started() already called */
+
+    /* Wait state (see the protocol above). */
+    atomic_int park;
+    wf_spin_t wlock;            /* guards the three fields below */
+    int armed, cancellable, wake_rc;
+    enum wf_wait_kind wait_kind;
+    const void *wait_obj;
+    double wait_since;
+
+    wf_timer_t sleep_timer;
+    struct wf_task *queue_next;  /* injection queue / wait queue link */
+    struct wf_cleanup *cleanup;  /* memory freed when the task ends (group failures) */
+    wf_stack_t stack;
+} wf_task_t;
+
+/* The task running on this thread, or NULL (not inside a runtime's task). */
+wf_task_t *wf_current_task(void);
+
+/* Create a task of `rt` running fn(arg) under `parent_scope`; not yet scheduled. */
+int wf_task_new(struct wf_runtime *rt, weft_fn_t fn, void *arg, const char *name,
+                wf_scope_t *parent_scope, wf_task_t **out);
+/* Free a finished task's resources; called by the worker after the final switch. */
+void wf_task_free(wf_task_t *t);
+/* Memory freed when `t` ends; `mem` starts with a struct wf_cleanup. */
+struct wf_cleanup { struct wf_cleanup *next; };
+void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem);
+
+int wf_wait_arm(wf_task_t *t, int cancellable, enum wf_wait_kind kind, const void *obj);
+int wf_wait_park(wf_task_t *t);
+/* The task ends its own armed wait without parking (registration failed):
+ * 1 when it did; 0 when a claim won the race, and the task must then park
+ * (returning at once) to consume that claim's wake-up. */
+int wf_wait_disarm(wf_task_t *t);
+/* 1 if this call ended the wait (and scheduled the task), 0 if it was over. */
+int wf_wait_claim(wf_task_t *t, int rc);
+/* Claim the wait with WEFT_ECANCELED if it is cancellable and the task is now
+ * effectively cancelled.  Called by the cancellation walk. */
+void wf_wait_deliver_cancel(wf_task_t *t);
+
+/* Make a parked task runnable (the claimer's half of the park handshake). */
+void wf_task_wake(wf_task_t *t);
+/* Switch from the running task back to its worker for `reason`. */
+void wf_task_switch_out(wf_task_t *t, enum wf_switch_reason reason);
+
+#endif

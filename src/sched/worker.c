@@ -1,0 +1,287 @@
+/*
+ * Worker threads: find a task, run it until it switches back, repeat; park in
+ * the worker's libuv loop when there is nothing to do.
+ *
+ * Finding work, in order: every 61st tick the injection queue first (so work
+ * from outside cannot starve) and the timers and I/O; the LIFO slot (at most
+ * 3 times in a row); the local ring; the injection queue; then stealing half of
+ * a random victim's ring.  At most half the workers search at once.
+ *
+ * Waking (Tokio's protocol): whoever makes work runnable wakes one idle
+ * worker only when no worker is searching; a searcher that finds work and was
+ * the last searcher wakes the next one.  Going idle, a worker registers in the
+ * idle list first and checks every queue after, so work pushed meanwhile is
+ * either seen by it or seen by the pusher as an idle worker to wake.
+ */
+#include <math.h>
+#include <sched.h>
+
+#include "clock.h"
+#include "runtime.h"
+
+#define GLOBAL_QUEUE_INTERVAL 61
+#define MAX_LIFO_STREAK 3
+#define SPIN_ROUNDS 8
+
+static __thread wf_worker_t *tls_worker;
+
+__attribute__((noinline, noclone)) wf_worker_t *wf_current_worker(void) {
+    wf_worker_t *w = tls_worker;
+    __asm__ __volatile__("" ::: "memory");
+    return w;
+}
+
+/* ---------------------------------------------------------------- waking */
+
+static void notify_one(wf_runtime_t *rt) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->n_searching, memory_order_relaxed) != 0) return;
+    if (atomic_load_explicit(&rt->n_idle, memory_order_relaxed) == 0) return;
+    wf_worker_t *v = NULL;
+    pthread_mutex_lock(&rt->idle_lock);
+    if (rt->n_idle_list && atomic_load_explicit(&rt->n_searching, memory_order_relaxed) == 0) {
+        v = &rt->workers[rt->idle_list[--rt->n_idle_list]];
+        v->idle = 0;
+        v->notified = 1; /* it wakes as a searcher, counted here so others don't */
+        atomic_fetch_sub(&rt->n_idle, 1);
+        atomic_fetch_add(&rt->n_searching, 1);
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (v) uv_async_send(&v->wakeup);
+}
+
+void wf_runtime_wake_all(wf_runtime_t *rt) {
+    for (unsigned i = 0; i < rt->nworkers; i++) uv_async_send(&rt->workers[i].wakeup);
+}
+
+void wf_schedule(wf_task_t *t, int wake) {
+    wf_runtime_t *rt = t->rt;
+    wf_worker_t *w = wf_current_worker();
+    if (w && w->rt == rt) {
+        if (wake) {
+            /* The LIFO slot is not stealable: a fresh occupant needs no other
+             * worker, only a displaced one does. */
+            wf_task_t *prev = w->lifo;
+            w->lifo = t;
+            if (!prev) return;
+            t = prev;
+        }
+        wf_lq_push(&w->queue, t, &rt->inject);
+    } else {
+        wf_inject_push(&rt->inject, t);
+    }
+    notify_one(rt);
+}
+
+static void stop_searching(wf_worker_t *w) {
+    if (!w->searching) return;
+    w->searching = 0;
+    if (atomic_fetch_sub(&w->rt->n_searching, 1) == 1) notify_one(w->rt);
+}
+
+/* ---------------------------------------------------------------- timers and I/O */
+
+static unsigned fire_timers(wf_worker_t *w) {
+    w->now = wf_clock_now();
+    return wf_timer_heap_fire(&w->timers, w->now);
+}
+
+static void maintenance(wf_worker_t *w) {
+    fire_timers(w);
+    uv_run(&w->loop, UV_RUN_NOWAIT);
+}
+
+/* ---------------------------------------------------------------- finding work */
+
+static uint64_t next_random(wf_worker_t *w) {
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rng = x;
+}
+
+static wf_task_t *steal(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    unsigned n = rt->nworkers;
+    if (!w->searching) {
+        if (2 * atomic_load(&rt->n_searching) >= n) return NULL;
+        w->searching = 1;
+        atomic_fetch_add(&rt->n_searching, 1);
+    }
+    unsigned start = (unsigned)(next_random(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned v = (start + i) % n;
+        if (v == w->index) continue;
+        wf_task_t *t = wf_lq_steal_into(&rt->workers[v].queue, &w->queue);
+        if (t) return t;
+    }
+    return wf_inject_pop(&rt->inject);
+}
+
+static wf_task_t *local_task(wf_worker_t *w) {
+    if (w->lifo) {
+        wf_task_t *t = w->lifo;
+        w->lifo = NULL;
+        if (w->lifo_streak++ < MAX_LIFO_STREAK) return t;
+        wf_lq_push(&w->queue, t, &w->rt->inject);
+    }
+    w->lifo_streak = 0;
+    return wf_lq_pop(&w->queue);
+}
+
+static wf_task_t *next_task(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    wf_task_t *t;
+    if (++w->tick % GLOBAL_QUEUE_INTERVAL == 0) {
+        maintenance(w);
+        if ((t = wf_inject_pop(&rt->inject))) return t;
+    }
+    if ((t = local_task(w))) return t;
+    if ((t = wf_inject_pop(&rt->inject))) return t;
+    if (fire_timers(w) && (t = local_task(w))) return t;
+    for (int round = 0; round < SPIN_ROUNDS; round++) {
+        if ((t = steal(w))) return t;
+        if (!w->searching) break;
+        wf_cpu_relax();
+    }
+    return NULL;
+}
+
+static int work_visible(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    if (w->lifo || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject)) return 1;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (wf_lq_len(&rt->workers[i].queue)) return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- running */
+
+static void run_task(wf_worker_t *w, wf_task_t *t) {
+    stop_searching(w);
+    w->current = t;
+    wf_fiber_switch(&w->sched_fiber, &t->fiber);
+    w->current = NULL;
+    switch (t->reason) {
+    case WF_SWITCH_YIELD:
+        wf_lq_push(&w->queue, t, &w->rt->inject);
+        break;
+    case WF_SWITCH_PARK: {
+        int s = WF_RUNNING;
+        if (!atomic_compare_exchange_strong(&t->park, &s, WF_PARKED)) {
+            /* Woken before it was off its stack: run it again. */
+            atomic_store(&t->park, WF_RUNNING);
+            wf_schedule(t, 1);
+        }
+        break;
+    }
+    case WF_SWITCH_EXIT:
+        wf_task_free(t);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- parking */
+
+static void leave_idle(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    pthread_mutex_lock(&rt->idle_lock);
+    if (w->idle) {
+        for (unsigned i = 0; i < rt->n_idle_list; i++)
+            if (rt->idle_list[i] == w->index) {
+                rt->idle_list[i] = rt->idle_list[--rt->n_idle_list];
+                break;
+            }
+        w->idle = 0;
+        atomic_fetch_sub(&rt->n_idle, 1);
+    }
+    if (w->notified) { /* someone counted us as a searcher */
+        w->notified = 0;
+        w->searching = 1;
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+}
+
+static void on_wakeup(uv_async_t *h) { (void)h; }
+static void on_park_timer(uv_timer_t *h) { (void)h; }
+
+static void park_once(wf_worker_t *w) {
+    double next = wf_timer_heap_next(&w->timers);
+    if (next <= w->now) return;
+    if (next < INFINITY) {
+        double ms = ceil((next - w->now) * 1e3);
+        uv_update_time(&w->loop);
+        uv_timer_start(&w->park_timer, on_park_timer, ms > 1e9 ? (uint64_t)1e9 : (uint64_t)ms, 0);
+    }
+    uv_run(&w->loop, UV_RUN_ONCE);
+    uv_timer_stop(&w->park_timer);
+}
+
+static void go_idle(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    pthread_mutex_lock(&rt->idle_lock);
+    rt->idle_list[rt->n_idle_list++] = w->index;
+    w->idle = 1;
+    atomic_fetch_add(&rt->n_idle, 1);
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (w->searching) {
+        w->searching = 0;
+        atomic_fetch_sub(&rt->n_searching, 1);
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    while (!work_visible(w) && !atomic_load(&rt->done)) {
+        pthread_mutex_lock(&rt->idle_lock);
+        int woken = !w->idle;
+        pthread_mutex_unlock(&rt->idle_lock);
+        if (woken) break;
+        park_once(w);
+        fire_timers(w);
+    }
+    leave_idle(w);
+}
+
+void wf_worker_run(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    tls_worker = w;
+    wf_fiber_init_thread(&w->sched_fiber);
+    wf_altstack_init(&w->altstack);
+    w->now = wf_clock_now();
+    while (!atomic_load(&rt->done)) {
+        wf_task_t *t = next_task(w);
+        if (t) run_task(w, t);
+        else go_idle(w);
+    }
+    wf_altstack_fini(&w->altstack);
+    wf_fiber_destroy(&w->sched_fiber);
+    tls_worker = NULL;
+}
+
+int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index) {
+    w->rt = rt;
+    w->index = index;
+    w->rng = 0x9E3779B97F4A7C15ull * (index + 1);
+    wf_lq_init(&w->queue);
+    if (wf_timer_heap_init(&w->timers)) return WEFT_ENOMEM;
+    if (wf_stack_cache_init(&w->stacks)) goto fail_timers;
+    if (uv_loop_init(&w->loop)) goto fail_stacks;
+    if (uv_async_init(&w->loop, &w->wakeup, on_wakeup)) goto fail_loop;
+    uv_timer_init(&w->loop, &w->park_timer);
+    return 0;
+fail_loop:
+    uv_loop_close(&w->loop);
+fail_stacks:
+    wf_stack_cache_fini(rt->stacks, &w->stacks);
+fail_timers:
+    wf_timer_heap_destroy(&w->timers);
+    return WEFT_ENOMEM;
+}
+
+void wf_worker_fini(wf_worker_t *w) {
+    uv_close((uv_handle_t *)&w->wakeup, NULL);
+    uv_close((uv_handle_t *)&w->park_timer, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    wf_stack_cache_fini(w->rt->stacks, &w->stacks);
+    wf_timer_heap_destroy(&w->timers);
+}
