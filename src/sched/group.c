@@ -136,7 +136,7 @@ int weft_group_spawn(weft_group_t *g, weft_fn_t fn, void *arg) {
 int weft_group_spawn_named(weft_group_t *g, weft_fn_t fn, void *arg, const char *name) {
     wf_task_t *t;
     int rc = launch(g, fn, arg, name, NULL, &t);
-    if (rc == 0) wf_schedule(t, 0);
+    if (rc == 0) wf_schedule(t);
     return rc;
 }
 
@@ -154,7 +154,7 @@ int weft_group_start_named(weft_group_t *g, weft_fn_t fn, void *arg, void **valu
     wf_task_t *t;
     int rc = launch(g, fn, arg, name, &st, &t);
     if (rc != 0) return rc;
-    wf_schedule(t, 0);
+    wf_schedule(t);
     /* Not cancellable: the task runs under our scope until it starts, so a
      * cancellation of ours reaches it and it resolves the wait itself. */
     wf_spin_lock(&st.lock);
@@ -197,7 +197,8 @@ int weft_group_close(weft_group_t *pg, int rc) {
     if (g->magic != GROUP_MAGIC) return WEFT_EINVAL;
     if (g->state != WF_GROUP_OPEN) return WEFT_EBADF;
     wf_task_t *t = wf_current_task();
-    if (!t || t != g->host || t->scope != &g->scope)
+    if (!t) return WEFT_EPERM;
+    if (t != g->host || t->scope != &g->scope)
         wf_scope_misuse(&g->scope, "task group", "out of order: close it from the task that opened it, after every scope opened inside it");
     if (rc != 0 && rc != WEFT_ECANCELED) fail(g, rc, t->name);
     wf_spin_lock(&g->lock);

@@ -86,7 +86,8 @@ int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     wf_task_t *root = NULL;
     rc = started < rt->nworkers ? WEFT_ENOMEM : wf_task_new(rt, main_fn, arg, "main", NULL, &root);
     if (rc == 0) {
-        wf_schedule(root, 0);
+        rt->root = root;
+        wf_schedule(root);
         wf_worker_run(&rt->workers[0]); /* worker 0 is this thread */
     } else {
         atomic_store(&rt->done, 1);

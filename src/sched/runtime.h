@@ -2,8 +2,9 @@
  * The runtime and its workers (the scheduler proper).
  *
  * Threads: one worker thread per `config.workers` (the thread that called
- * weft_run is worker 0).  Each worker owns its run queue, a LIFO slot for the
- * task it woke last, a timer heap and a libuv loop it parks in.  Shared
+ * weft_run is worker 0).  Each worker owns its run queue, a small LIFO stack
+ * of the tasks it spawned or woke last, a timer heap and a libuv loop it
+ * parks in.  Shared
  * between workers: the injection queue, the idle list, and the counters that
  * decide whom to wake.
  */
@@ -22,14 +23,20 @@
 
 typedef struct wf_runtime wf_runtime_t;
 
+#define WF_FRESH_CAP 64u
+
 typedef struct wf_worker {
     wf_runtime_t *rt;
     unsigned index;
     pthread_t thread;
     wf_fiber_t sched_fiber;     /* the worker thread's own stack */
     wf_task_t *current;
-    wf_task_t *lifo;            /* task woken last by this worker; not stealable */
-    unsigned lifo_streak;       /* LIFO runs in a row, bounded so the queue can't starve */
+    /* Tasks this worker spawned or woke, run newest first (depth first, as
+     * in Cilk: a fork-join tree keeps O(depth) stacks alive).  Owner-only;
+     * the oldest move to the stealable ring when other workers are idle or
+     * when it is full. */
+    wf_task_t *fresh[WF_FRESH_CAP];
+    unsigned fresh_bottom, fresh_count;
     unsigned tick;
     int searching;              /* counted in rt->n_searching */
     int idle, notified;         /* guarded by rt->idle_lock */
@@ -55,6 +62,7 @@ struct wf_runtime {
     atomic_uint n_idle, n_searching;
     atomic_size_t live_tasks;
     atomic_int done;
+    wf_task_t *root;                    /* the scope tree hangs from root->root */
     int root_rc;
     pthread_t owner;                    /* thread that called weft_run */
 };
@@ -63,9 +71,9 @@ struct wf_runtime {
  * resume on another thread, so a cached thread-local address would be stale. */
 wf_worker_t *wf_current_worker(void);
 
-/* Make a runnable task run soon.  From a worker of t's runtime it goes to that
- * worker (the LIFO slot when `wake`), from anywhere else to the injection queue. */
-void wf_schedule(wf_task_t *t, int wake);
+/* Make a runnable task run soon: from a worker of t's runtime onto that
+ * worker's fresh stack, from anywhere else into the injection queue. */
+void wf_schedule(wf_task_t *t);
 
 /* Worker thread body; worker 0 runs it on the caller of weft_run. */
 void wf_worker_run(wf_worker_t *w);

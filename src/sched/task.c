@@ -5,13 +5,18 @@
 #include "group.h"
 #include "runtime.h"
 
-#ifdef WF_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
 
 wf_task_t *wf_current_task(void) {
     wf_worker_t *w = wf_current_worker();
     return w ? w->current : NULL;
+}
+
+void wf_task_complete(wf_task_t *t, int rc) {
+    /* Leave the tree before the group learns we are done: once it does, the
+     * group's scope (on the host's stack) may be gone. */
+    wf_scope_detach(&t->root);
+    if (t->group) wf_group_task_finished(t, rc);
+    else t->rt->root_rc = rc;
 }
 
 static void task_entry(void *arg) {
@@ -19,35 +24,19 @@ static void task_entry(void *arg) {
     int rc = t->fn(t->arg);
     if (t->scope != &t->root)
         wf_scope_misuse(t->scope, "a scope or group", "by returning: it was still open when the task returned");
-    /* Leave the tree before the group learns we are done: once it does, the
-     * group's scope (on the host's stack) may be gone. */
-    wf_scope_detach(&t->root);
-    if (t->group) wf_group_task_finished(t, rc);
-    else t->rt->root_rc = rc;
+    wf_task_complete(t, rc);
     wf_task_switch_out(t, WF_SWITCH_EXIT);
 }
 
 int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
                 wf_scope_t *parent_scope, wf_task_t **out) {
-    wf_worker_t *w = wf_current_worker();
-    wf_stack_cache_t *cache = w && w->rt == rt ? &w->stacks : NULL;
-    wf_stack_t stack;
-    if (wf_stack_get(rt->stacks, cache, &stack) != 0) return WEFT_ENOMEM;
-    /* The task record lives at the top of its own stack: one allocation, and
-     * the page it shares with the first frames is the only one an idle task
-     * touches. */
-    uintptr_t top = ((uintptr_t)stack.hi - sizeof(wf_task_t)) & ~(uintptr_t)63;
-    wf_task_t *t = (wf_task_t *)top;
-#ifdef WF_ASAN
-    /* A previous fiber's frames may have left the shadow poisoned. */
-    __asan_unpoison_memory_region(stack.lo, (size_t)(stack.hi - stack.lo));
-#endif
+    wf_task_t *t = wf_alloc(sizeof *t);
+    if (!t) return WEFT_ENOMEM;
     memset(t, 0, sizeof *t);
     t->rt = rt;
     t->fn = fn;
     t->arg = arg;
     t->name = name ? name : "task";
-    t->stack = stack;
     atomic_init(&t->park, WF_RUNNING);
     wf_spin_init(&t->wlock);
     wf_timer_init(&t->sleep_timer, NULL);
@@ -56,10 +45,16 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     atomic_init(&t->root.deadline, WEFT_FOREVER);
     t->scope = &t->root;
     wf_scope_attach(&t->root, parent_scope, t);
-    wf_fiber_init(&t->fiber, &stack, (char *)t, task_entry, t);
-    t->fiber.name = t->name;
     atomic_fetch_add_explicit(&rt->live_tasks, 1, memory_order_relaxed);
     *out = t;
+    return 0;
+}
+
+int wf_task_prepare(wf_task_t *t) {
+    wf_worker_t *w = wf_current_worker();
+    if (wf_stack_get(t->rt->stacks, &w->stacks, &t->stack) != 0) return WEFT_ENOMEM;
+    wf_fiber_init(&t->fiber, &t->stack, t->stack.hi, task_entry, t);
+    t->fiber.name = t->name;
     return 0;
 }
 
@@ -70,15 +65,16 @@ void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem) {
 
 void wf_task_free(wf_task_t *t) {
     wf_runtime_t *rt = t->rt;
-    wf_worker_t *w = wf_current_worker();
     while (t->cleanup) {
         struct wf_cleanup *c = t->cleanup;
         t->cleanup = c->next;
         wf_free(c);
     }
-    wf_fiber_destroy(&t->fiber);
-    wf_stack_t stack = t->stack; /* t lives on that stack */
-    wf_stack_put(rt->stacks, w && w->rt == rt ? &w->stacks : NULL, &stack);
+    if (t->stack.lo) {
+        wf_fiber_destroy(&t->fiber);
+        wf_stack_put(rt->stacks, &wf_current_worker()->stacks, &t->stack);
+    }
+    wf_free(t);
     wf_runtime_task_done(rt);
 }
 
@@ -146,7 +142,7 @@ void wf_task_wake(wf_task_t *t) {
     /* Still on its worker's CPU: leave a mark the worker will find. */
     if (atomic_compare_exchange_strong(&t->park, &s, WF_WOKEN)) return;
     atomic_store(&t->park, WF_RUNNING);
-    wf_schedule(t, 1);
+    wf_schedule(t);
 }
 
 void wf_task_switch_out(wf_task_t *t, enum wf_switch_reason reason) {

@@ -74,15 +74,24 @@ typedef struct wf_task {
     wf_timer_t sleep_timer;
     struct wf_task *queue_next;  /* injection queue / wait queue link */
     struct wf_cleanup *cleanup;  /* memory freed when the task ends (group failures) */
-    wf_stack_t stack;
+    wf_stack_t stack;            /* mapped when the task first runs */
 } wf_task_t;
 
 /* The task running on this thread, or NULL (not inside a runtime's task). */
 wf_task_t *wf_current_task(void);
 
-/* Create a task of `rt` running fn(arg) under `parent_scope`; not yet scheduled. */
+/* Create a task of `rt` running fn(arg) under `parent_scope`; not yet
+ * scheduled.  Only the record is allocated: the stack comes when the task
+ * first runs, so a million spawned-but-not-started tasks cost a million small
+ * records, not a million stacks. */
 int wf_task_new(struct wf_runtime *rt, weft_fn_t fn, void *arg, const char *name,
                 wf_scope_t *parent_scope, wf_task_t **out);
+/* Give a task about to run for the first time its stack; WEFT_ENOMEM if none
+ * can be mapped, after which the worker ends the task with wf_task_complete. */
+int wf_task_prepare(wf_task_t *t);
+/* The task's function returned rc (or it could not start): leave the scope
+ * tree and tell its group or the runtime. */
+void wf_task_complete(wf_task_t *t, int rc);
 /* Free a finished task's resources; called by the worker after the final switch. */
 void wf_task_free(wf_task_t *t);
 /* Memory freed when `t` ends; `mem` starts with a struct wf_cleanup. */

@@ -2,10 +2,11 @@
  * Worker threads: find a task, run it until it switches back, repeat; park in
  * the worker's libuv loop when there is nothing to do.
  *
- * Finding work, in order: every 61st tick the injection queue first (so work
- * from outside cannot starve) and the timers and I/O; the LIFO slot (at most
- * 3 times in a row); the local ring; the injection queue; then stealing half of
- * a random victim's ring.  At most half the workers search at once.
+ * Finding work, in order: every 61st tick the injection queue and then the
+ * oldest task of the ring first (so neither can starve), and the timers and
+ * I/O; the fresh stack (newest first); the ring (yielded and shared tasks,
+ * oldest first); the injection queue; then stealing half of a random victim's
+ * ring.  At most half the workers search at once.
  *
  * Waking (Tokio's protocol): whoever makes work runnable wakes one idle
  * worker only when no worker is searching; a searcher that finds work and was
@@ -20,7 +21,6 @@
 #include "runtime.h"
 
 #define GLOBAL_QUEUE_INTERVAL 61
-#define MAX_LIFO_STREAK 3
 #define SPIN_ROUNDS 8
 
 static __thread wf_worker_t *tls_worker;
@@ -54,23 +54,47 @@ void wf_runtime_wake_all(wf_runtime_t *rt) {
     for (unsigned i = 0; i < rt->nworkers; i++) uv_async_send(&rt->workers[i].wakeup);
 }
 
-void wf_schedule(wf_task_t *t, int wake) {
+/* ---------------------------------------------------------------- the fresh stack */
+
+static void fresh_push(wf_worker_t *w, wf_task_t *t) {
+    if (w->fresh_count == WF_FRESH_CAP) { /* full: the oldest half becomes stealable */
+        for (unsigned i = 0; i < WF_FRESH_CAP / 2; i++) {
+            wf_lq_push(&w->queue, w->fresh[w->fresh_bottom], &w->rt->inject);
+            w->fresh_bottom = (w->fresh_bottom + 1) % WF_FRESH_CAP;
+        }
+        w->fresh_count -= WF_FRESH_CAP / 2;
+    }
+    w->fresh[(w->fresh_bottom + w->fresh_count++) % WF_FRESH_CAP] = t;
+}
+
+static wf_task_t *fresh_pop(wf_worker_t *w) {
+    if (!w->fresh_count) return NULL;
+    return w->fresh[(w->fresh_bottom + --w->fresh_count) % WF_FRESH_CAP];
+}
+
+/* An idle worker may help: hand it the oldest fresh task, which in a
+ * fork-join tree is the root of the largest pending subtree. */
+static void share_fresh(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    if (w->fresh_count < 2 || !atomic_load_explicit(&rt->n_idle, memory_order_relaxed) ||
+        atomic_load_explicit(&rt->n_searching, memory_order_relaxed))
+        return;
+    wf_lq_push(&w->queue, w->fresh[w->fresh_bottom], &rt->inject);
+    w->fresh_bottom = (w->fresh_bottom + 1) % WF_FRESH_CAP;
+    w->fresh_count--;
+    notify_one(rt);
+}
+
+void wf_schedule(wf_task_t *t) {
     wf_runtime_t *rt = t->rt;
     wf_worker_t *w = wf_current_worker();
     if (w && w->rt == rt) {
-        if (wake) {
-            /* The LIFO slot is not stealable: a fresh occupant needs no other
-             * worker, only a displaced one does. */
-            wf_task_t *prev = w->lifo;
-            w->lifo = t;
-            if (!prev) return;
-            t = prev;
-        }
-        wf_lq_push(&w->queue, t, &rt->inject);
+        fresh_push(w, t);
+        share_fresh(w);
     } else {
         wf_inject_push(&rt->inject, t);
+        notify_one(rt);
     }
-    notify_one(rt);
 }
 
 static void stop_searching(wf_worker_t *w) {
@@ -120,22 +144,18 @@ static wf_task_t *steal(wf_worker_t *w) {
 }
 
 static wf_task_t *local_task(wf_worker_t *w) {
-    if (w->lifo) {
-        wf_task_t *t = w->lifo;
-        w->lifo = NULL;
-        if (w->lifo_streak++ < MAX_LIFO_STREAK) return t;
-        wf_lq_push(&w->queue, t, &w->rt->inject);
-    }
-    w->lifo_streak = 0;
-    return wf_lq_pop(&w->queue);
+    wf_task_t *t = fresh_pop(w);
+    return t ? t : wf_lq_pop(&w->queue);
 }
 
 static wf_task_t *next_task(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     wf_task_t *t;
     if (++w->tick % GLOBAL_QUEUE_INTERVAL == 0) {
+        /* Fairness: work from outside, then the oldest local task, before
+         * the newest. */
         maintenance(w);
-        if ((t = wf_inject_pop(&rt->inject))) return t;
+        if ((t = wf_inject_pop(&rt->inject)) || (t = wf_lq_pop(&w->queue))) return t;
     }
     if ((t = local_task(w))) return t;
     if ((t = wf_inject_pop(&rt->inject))) return t;
@@ -150,7 +170,7 @@ static wf_task_t *next_task(wf_worker_t *w) {
 
 static int work_visible(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
-    if (w->lifo || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject)) return 1;
+    if (w->fresh_count || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject)) return 1;
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (wf_lq_len(&rt->workers[i].queue)) return 1;
     return 0;
@@ -160,6 +180,13 @@ static int work_visible(wf_worker_t *w) {
 
 static void run_task(wf_worker_t *w, wf_task_t *t) {
     stop_searching(w);
+    if (WF_UNLIKELY(!t->stack.lo) && wf_task_prepare(t) != 0) {
+        /* No stack for its first run: the task fails before it starts, and
+         * its group reports WEFT_ENOMEM under its name. */
+        wf_task_complete(t, WEFT_ENOMEM);
+        wf_task_free(t);
+        return;
+    }
     w->current = t;
     wf_fiber_switch(&w->sched_fiber, &t->fiber);
     w->current = NULL;
@@ -172,7 +199,7 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
         if (!atomic_compare_exchange_strong(&t->park, &s, WF_PARKED)) {
             /* Woken before it was off its stack: run it again. */
             atomic_store(&t->park, WF_RUNNING);
-            wf_schedule(t, 1);
+            fresh_push(w, t);
         }
         break;
     }
@@ -204,7 +231,12 @@ static void leave_idle(wf_worker_t *w) {
 }
 
 static void on_wakeup(uv_async_t *h) { (void)h; }
-static void on_park_timer(uv_timer_t *h) { (void)h; }
+
+/* uv_run(UV_RUN_ONCE) runs due timers before it computes the poll timeout
+ * (libuv 1.44): a park timer that expires before the loop gets there would
+ * fire early and leave the poll with no timeout at all.  Stopping the loop
+ * makes that poll return at once. */
+static void on_park_timer(uv_timer_t *h) { uv_stop(h->loop); }
 
 static void park_once(wf_worker_t *w) {
     double next = wf_timer_heap_next(&w->timers);

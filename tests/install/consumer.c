@@ -1,0 +1,34 @@
+/* A program that uses only the installed public header and library. */
+#include <weft.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static int root(void *arg)
+{
+    int *ran = arg;
+    *ran = 1;
+    return 0;
+}
+
+int main(void)
+{
+    int ran = 0;
+    double t0 = weft_now();
+    int rc = weft_run(root, &ran, NULL);
+    if (rc != 0 || !ran) {
+        fprintf(stderr, "consumer: weft_run returned %d (%s), ran=%d\n", rc, weft_strerror(rc), ran);
+        return 1;
+    }
+    if (!(weft_now() >= t0)) {
+        fprintf(stderr, "consumer: weft_now went backwards\n");
+        return 1;
+    }
+    const char *name = weft_err_name(WEFT_ECANCELED);
+    if (name == NULL || strstr(name, "ECANCELED") == NULL) {
+        fprintf(stderr, "consumer: weft_err_name(WEFT_ECANCELED) = %s\n", name ? name : "(null)");
+        return 1;
+    }
+    printf("consumer: weft %d.%d.%d ok\n", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR, WEFT_VERSION_PATCH);
+    return 0;
+}
