@@ -155,4 +155,8 @@ WEFT_EXTERN int weft_group_failure(const weft_group_t *g, size_t i, int *err,
 #ifdef __cplusplus
 }
 #endif
+
+#include "weft/sync.h"    /* events, locks, semaphores, conditions */
+#include "weft/channel.h" /* memory object streams */
+
 #endif /* WEFT_H */

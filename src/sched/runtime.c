@@ -26,11 +26,9 @@ static weft_config_t resolve_config(const weft_config_t *in) {
     return c;
 }
 
-void wf_runtime_task_done(wf_runtime_t *rt) {
-    if (atomic_fetch_sub_explicit(&rt->live_tasks, 1, memory_order_acq_rel) == 1) {
-        atomic_store(&rt->done, 1);
-        wf_runtime_wake_all(rt);
-    }
+void wf_runtime_finish(wf_runtime_t *rt) {
+    atomic_store(&rt->done, 1);
+    wf_runtime_wake_all(rt);
 }
 
 static void *worker_thread(void *arg) {
@@ -40,6 +38,8 @@ static void *worker_thread(void *arg) {
 
 static void runtime_free(wf_runtime_t *rt, unsigned initialised_workers) {
     for (unsigned i = 0; i < initialised_workers; i++) wf_worker_fini(&rt->workers[i]);
+    wf_task_records_free(rt);
+    pthread_mutex_destroy(&rt->record_lock);
     if (rt->stacks) wf_stack_pool_free(rt->stacks);
     wf_inject_destroy(&rt->inject);
     pthread_mutex_destroy(&rt->idle_lock);
@@ -55,6 +55,7 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     rt->nworkers = rt->config.workers;
     wf_inject_init(&rt->inject);
     pthread_mutex_init(&rt->idle_lock, NULL);
+    pthread_mutex_init(&rt->record_lock, NULL);
     rt->workers = wf_calloc(rt->nworkers, sizeof *rt->workers);
     rt->idle_list = wf_calloc(rt->nworkers, sizeof *rt->idle_list);
     unsigned n = 0;

@@ -45,6 +45,8 @@ typedef struct wf_worker {
     wf_local_queue_t queue;
     wf_timer_heap_t timers;
     wf_stack_cache_t stacks;
+    wf_task_t *records;         /* cache of free task records (queue_next list) */
+    unsigned n_records;
     uv_loop_t loop;
     uv_async_t wakeup;
     uv_timer_t park_timer;
@@ -60,7 +62,9 @@ struct wf_runtime {
     pthread_mutex_t idle_lock;
     unsigned *idle_list, n_idle_list;   /* guarded by idle_lock */
     atomic_uint n_idle, n_searching;
-    atomic_size_t live_tasks;
+    pthread_mutex_t record_lock;        /* task records freed on one worker, */
+    wf_task_t *records;                 /* allocated on another, meet here   */
+    size_t n_records;
     atomic_int done;
     wf_task_t *root;                    /* the scope tree hangs from root->root */
     int root_rc;
@@ -81,7 +85,7 @@ int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index);
 void wf_worker_fini(wf_worker_t *w);
 /* Wake every worker (shutdown). */
 void wf_runtime_wake_all(wf_runtime_t *rt);
-/* A task of rt ended; the last one ends the runtime. */
-void wf_runtime_task_done(wf_runtime_t *rt);
+/* The root task ended: every other task has too (its groups are closed). */
+void wf_runtime_finish(wf_runtime_t *rt);
 
 #endif

@@ -1,5 +1,6 @@
 #include "task.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "group.h"
@@ -28,9 +29,78 @@ static void task_entry(void *arg) {
     wf_task_switch_out(t, WF_SWITCH_EXIT);
 }
 
+/* ---------------------------------------------------------------- records */
+
+/* Task records are recycled through a per-worker list in front of a
+ * runtime-wide one: spawning and ending a task then costs no malloc, and a
+ * spawner on one worker reuses what finishers on others give back, in
+ * batches so the runtime's mutex stays cold. */
+#define RECORD_CACHE 256u
+#define RECORD_BATCH 128u
+#define RECORD_POOL_MAX 65536u
+
+static wf_task_t *record_get(wf_runtime_t *rt) {
+    wf_worker_t *w = wf_current_worker();
+    if (!w || w->rt != rt) return wf_alloc(sizeof(wf_task_t));
+    if (!w->records && rt->n_records) {
+        pthread_mutex_lock(&rt->record_lock);
+        while (rt->records && w->n_records < RECORD_BATCH) {
+            wf_task_t *t = rt->records;
+            rt->records = t->queue_next;
+            rt->n_records--;
+            t->queue_next = w->records;
+            w->records = t;
+            w->n_records++;
+        }
+        pthread_mutex_unlock(&rt->record_lock);
+    }
+    wf_task_t *t = w->records;
+    if (!t) return wf_alloc(sizeof *t);
+    w->records = t->queue_next;
+    w->n_records--;
+    return t;
+}
+
+static void records_give_back(wf_worker_t *w, unsigned n) {
+    wf_runtime_t *rt = w->rt;
+    pthread_mutex_lock(&rt->record_lock);
+    for (; n && w->records; n--) {
+        wf_task_t *t = w->records;
+        w->records = t->queue_next;
+        w->n_records--;
+        if (rt->n_records >= RECORD_POOL_MAX) {
+            wf_free(t);
+            continue;
+        }
+        t->queue_next = rt->records;
+        rt->records = t;
+        rt->n_records++;
+    }
+    pthread_mutex_unlock(&rt->record_lock);
+}
+
+static void record_put(wf_worker_t *w, wf_task_t *t) {
+    t->queue_next = w->records;
+    w->records = t;
+    if (++w->n_records > RECORD_CACHE) records_give_back(w, RECORD_BATCH);
+}
+
+void wf_task_records_flush(wf_worker_t *w) { records_give_back(w, UINT32_MAX); }
+
+void wf_task_records_free(wf_runtime_t *rt) {
+    while (rt->records) {
+        wf_task_t *t = rt->records;
+        rt->records = t->queue_next;
+        wf_free(t);
+    }
+    rt->n_records = 0;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
 int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
                 wf_scope_t *parent_scope, wf_task_t **out) {
-    wf_task_t *t = wf_alloc(sizeof *t);
+    wf_task_t *t = record_get(rt);
     if (!t) return WEFT_ENOMEM;
     memset(t, 0, sizeof *t);
     t->rt = rt;
@@ -45,7 +115,6 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     atomic_init(&t->root.deadline, WEFT_FOREVER);
     t->scope = &t->root;
     wf_scope_attach(&t->root, parent_scope, t);
-    atomic_fetch_add_explicit(&rt->live_tasks, 1, memory_order_relaxed);
     *out = t;
     return 0;
 }
@@ -65,6 +134,7 @@ void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem) {
 
 void wf_task_free(wf_task_t *t) {
     wf_runtime_t *rt = t->rt;
+    wf_worker_t *w = wf_current_worker();
     while (t->cleanup) {
         struct wf_cleanup *c = t->cleanup;
         t->cleanup = c->next;
@@ -72,10 +142,11 @@ void wf_task_free(wf_task_t *t) {
     }
     if (t->stack.lo) {
         wf_fiber_destroy(&t->fiber);
-        wf_stack_put(rt->stacks, &wf_current_worker()->stacks, &t->stack);
+        wf_stack_put(rt->stacks, &w->stacks, &t->stack);
     }
-    wf_free(t);
-    wf_runtime_task_done(rt);
+    int root = t == rt->root;
+    record_put(w, t);
+    if (root) wf_runtime_finish(rt);
 }
 
 /* ---------------------------------------------------------------- wait / wake */

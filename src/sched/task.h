@@ -94,6 +94,10 @@ int wf_task_prepare(wf_task_t *t);
 void wf_task_complete(wf_task_t *t, int rc);
 /* Free a finished task's resources; called by the worker after the final switch. */
 void wf_task_free(wf_task_t *t);
+/* Return a worker's cached task records to the runtime / free them all. */
+struct wf_worker;
+void wf_task_records_flush(struct wf_worker *w);
+void wf_task_records_free(struct wf_runtime *rt);
 /* Memory freed when `t` ends; `mem` starts with a struct wf_cleanup. */
 struct wf_cleanup { struct wf_cleanup *next; };
 void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem);

@@ -310,6 +310,7 @@ fail_timers:
 }
 
 void wf_worker_fini(wf_worker_t *w) {
+    wf_task_records_flush(w);
     uv_close((uv_handle_t *)&w->wakeup, NULL);
     uv_close((uv_handle_t *)&w->park_timer, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);

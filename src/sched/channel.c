@@ -1,0 +1,311 @@
+/*
+ * Memory object streams (AnyIO's create_memory_object_stream).
+ *
+ * One channel record holds everything under one spinlock: a ring buffer of
+ * `cap` items, the FIFO queues of blocked senders and receivers, and the
+ * counts of open handles.  Invariants (under the lock): receivers wait only
+ * while the buffer is empty, senders only while it is full (for a
+ * rendezvous: always), so an arriving operation serves the opposite queue
+ * first and the buffer never holds an item while a receiver waits.
+ *
+ * Hand-offs follow waitq.h: a sender pops the first waiting receiver, stores
+ * the item in its node and claims it; a receiver pops the first waiting
+ * sender, claims it and takes its item (into its hands for a rendezvous, into
+ * the freed buffer slot otherwise).  A failed claim means that waiter was
+ * cancelled: nothing moved, try the next one.
+ *
+ * Handles: each sender / receiver handle counts the tasks blocked through it
+ * (`users`).  Closing a handle marks it closed, wakes its blocked tasks with
+ * WEFT_EBADF and frees it at once if none, else the last of them frees it on
+ * its way out.  The channel record goes with its last handle.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "waitq.h"
+
+typedef struct wf_chan {
+    wf_spin_t lock;
+    size_t cap, head, count;     /* ring buffer: items[(head + i) % cap] */
+    size_t open_send, open_recv; /* handles not closed */
+    size_t handles;              /* handle records not freed */
+    wf_waitq_t senders, receivers;
+    void **items;
+} wf_chan_t;
+
+typedef struct wf_handle {
+    wf_chan_t *ch;
+    int closed;                  /* guarded by ch->lock */
+    unsigned users;              /* tasks blocked through this handle */
+} wf_handle_t;
+
+struct weft_sender_t { wf_handle_t h; };
+struct weft_receiver_t { wf_handle_t h; };
+
+/* ---------------------------------------------------------------- handles */
+
+static wf_handle_t *handle_new(wf_chan_t *ch) {
+    wf_handle_t *h = wf_alloc(sizeof(struct weft_sender_t) > sizeof(struct weft_receiver_t)
+                                  ? sizeof(struct weft_sender_t)
+                                  : sizeof(struct weft_receiver_t));
+    if (!h) return NULL;
+    h->ch = ch;
+    h->closed = 0;
+    h->users = 0;
+    return h;
+}
+
+/* Drop a handle record (closed, no users); ch->lock held.  Returns 1 when it
+ * was the channel's last: the caller frees the channel after unlocking. */
+static int handle_drop_locked(wf_handle_t *h) {
+    wf_chan_t *ch = h->ch;
+    wf_free(h);
+    return --ch->handles == 0;
+}
+
+static void chan_free(wf_chan_t *ch) {
+    wf_free(ch->items);
+    wf_free(ch);
+}
+
+/* A blocked operation through h is over: ch->lock held, unlocked here. */
+static void handle_leave(wf_handle_t *h) {
+    wf_chan_t *ch = h->ch;
+    int last = 0;
+    if (--h->users == 0 && h->closed) last = handle_drop_locked(h);
+    wf_spin_unlock(&ch->lock);
+    if (last) chan_free(ch);
+}
+
+int weft_channel(size_t cap, weft_sender_t **tx, weft_receiver_t **rx) {
+    if (!tx || !rx || cap > SIZE_MAX / sizeof(void *)) return WEFT_EINVAL;
+    wf_chan_t *ch = wf_calloc(1, sizeof *ch);
+    if (!ch) return WEFT_ENOMEM;
+    wf_spin_init(&ch->lock);
+    ch->cap = cap;
+    wf_waitq_init(&ch->senders);
+    wf_waitq_init(&ch->receivers);
+    wf_handle_t *s = NULL, *r = NULL;
+    if (cap && !(ch->items = wf_alloc(cap * sizeof(void *)))) goto fail;
+    if (!(s = handle_new(ch)) || !(r = handle_new(ch))) goto fail;
+    ch->open_send = ch->open_recv = 1;
+    ch->handles = 2;
+    *tx = (weft_sender_t *)s;
+    *rx = (weft_receiver_t *)r;
+    return 0;
+fail:
+    wf_free(s);
+    chan_free(ch);
+    return WEFT_ENOMEM;
+}
+
+static int handle_clone(wf_handle_t *h, wf_handle_t **out, size_t *open) {
+    wf_chan_t *ch = h->ch;
+    wf_handle_t *c = handle_new(ch);
+    if (!c) return WEFT_ENOMEM;
+    wf_spin_lock(&ch->lock);
+    if (h->closed) {
+        wf_spin_unlock(&ch->lock);
+        wf_free(c);
+        return WEFT_EBADF;
+    }
+    ch->handles++;
+    (*open)++;
+    wf_spin_unlock(&ch->lock);
+    *out = c;
+    return 0;
+}
+
+int weft_sender_clone(weft_sender_t *tx, weft_sender_t **out) {
+    if (!tx || !out) return WEFT_EINVAL;
+    wf_handle_t *c;
+    int rc = handle_clone(&tx->h, &c, &tx->h.ch->open_send);
+    if (rc == 0) *out = (weft_sender_t *)c;
+    return rc;
+}
+
+int weft_receiver_clone(weft_receiver_t *rx, weft_receiver_t **out) {
+    if (!rx || !out) return WEFT_EINVAL;
+    wf_handle_t *c;
+    int rc = handle_clone(&rx->h, &c, &rx->h.ch->open_recv);
+    if (rc == 0) *out = (weft_receiver_t *)c;
+    return rc;
+}
+
+/* Claim every waiter of q that waits through h with WEFT_EBADF. */
+static void wake_handle(wf_waitq_t *q, const wf_handle_t *h) {
+    for (wf_list_t *n = q->head.next; n != &q->head;) {
+        wf_waiter_t *w = WF_CONTAINER_OF(n, wf_waiter_t, link);
+        n = n->next;
+        if (w->handle != h) continue;
+        wf_waitq_remove(q, w);
+        wf_wait_claim(w->task, WEFT_EBADF);
+    }
+}
+
+static void handle_close(wf_handle_t *h, int sender) {
+    wf_chan_t *ch = h->ch;
+    wf_spin_lock(&ch->lock);
+    if (h->closed) { /* closed twice while in use: a programming error; ignore */
+        wf_spin_unlock(&ch->lock);
+        return;
+    }
+    h->closed = 1;
+    if (sender) {
+        wake_handle(&ch->senders, h);
+        if (--ch->open_send == 0) wf_waitq_wake_all(&ch->receivers, WEFT_EOF);
+    } else {
+        wake_handle(&ch->receivers, h);
+        if (--ch->open_recv == 0) {
+            wf_waitq_wake_all(&ch->senders, WEFT_EPIPE);
+            ch->count = ch->head = 0; /* nobody can receive them any more */
+        }
+    }
+    int last = h->users == 0 && handle_drop_locked(h);
+    wf_spin_unlock(&ch->lock);
+    if (last) chan_free(ch);
+}
+
+void weft_sender_close(weft_sender_t *tx) {
+    if (tx) handle_close(&tx->h, 1);
+}
+
+void weft_receiver_close(weft_receiver_t *rx) {
+    if (rx) handle_close(&rx->h, 0);
+}
+
+/* ---------------------------------------------------------------- send */
+
+/* Try to deliver without waiting; ch->lock held.  0, WEFT_EAGAIN, WEFT_EPIPE,
+ * WEFT_EBADF. */
+static int send_locked(wf_chan_t *ch, const wf_handle_t *h, void *item) {
+    if (h->closed) return WEFT_EBADF;
+    if (ch->open_recv == 0) return WEFT_EPIPE;
+    if (wf_waitq_wake_one(&ch->receivers, 0, item)) return 0;
+    if (ch->count < ch->cap) {
+        ch->items[(ch->head + ch->count++) % ch->cap] = item;
+        return 0;
+    }
+    return WEFT_EAGAIN;
+}
+
+int weft_send_nowait(weft_sender_t *tx, void *item) {
+    if (!tx) return WEFT_EINVAL;
+    wf_chan_t *ch = tx->h.ch;
+    wf_spin_lock(&ch->lock);
+    int rc = send_locked(ch, &tx->h, item);
+    wf_spin_unlock(&ch->lock);
+    return rc;
+}
+
+int weft_send(weft_sender_t *tx, void *item) {
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    if (!tx) return WEFT_EINVAL;
+    int rc = wf_sync_cancelled(t);
+    if (rc) return rc;
+    wf_chan_t *ch = tx->h.ch;
+    wf_spin_lock(&ch->lock);
+    rc = send_locked(ch, &tx->h, item);
+    if (rc != WEFT_EAGAIN) {
+        wf_spin_unlock(&ch->lock);
+        if (rc == 0) wf_sync_after_fast(t);
+        return rc;
+    }
+    wf_waiter_t w = {.item = item, .handle = &tx->h};
+    tx->h.users++;
+    rc = wf_waitq_wait(&ch->senders, &ch->lock, &w, t, 1, ch);
+    /* rc 0: a receiver took w.item.  Else (cancelled, EPIPE, EBADF) it did not. */
+    handle_leave(&tx->h);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- receive */
+
+/* Pop waiting senders until one's claim succeeds and take its item; 0 if
+ * none could be served.  ch->lock held. */
+static int take_sender(wf_chan_t *ch, void **item) {
+    wf_waiter_t *w;
+    while ((w = wf_waitq_pop(&ch->senders))) {
+        void *it = w->item;
+        if (wf_wait_claim(w->task, 0)) {
+            *item = it;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Try to take an item without waiting; ch->lock held.  0, WEFT_EAGAIN,
+ * WEFT_EOF, WEFT_EBADF. */
+static int recv_locked(wf_chan_t *ch, const wf_handle_t *h, void **item) {
+    if (h->closed) return WEFT_EBADF;
+    void *sent;
+    if (ch->count) {
+        *item = ch->items[ch->head];
+        ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
+        ch->count--;
+        /* The slot freed: the first waiting sender's item takes it. */
+        if (take_sender(ch, &sent)) ch->items[(ch->head + ch->count++) % ch->cap] = sent;
+        return 0;
+    }
+    /* Rendezvous (or a buffer emptied by the last receiver's close). */
+    if (take_sender(ch, item)) return 0;
+    return ch->open_send == 0 ? WEFT_EOF : WEFT_EAGAIN;
+}
+
+int weft_recv_nowait(weft_receiver_t *rx, void **item) {
+    if (!rx || !item) return WEFT_EINVAL;
+    wf_chan_t *ch = rx->h.ch;
+    wf_spin_lock(&ch->lock);
+    int rc = recv_locked(ch, &rx->h, item);
+    wf_spin_unlock(&ch->lock);
+    return rc;
+}
+
+int weft_recv(weft_receiver_t *rx, void **item) {
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    if (!rx || !item) return WEFT_EINVAL;
+    int rc = wf_sync_cancelled(t);
+    if (rc) return rc;
+    wf_chan_t *ch = rx->h.ch;
+    wf_spin_lock(&ch->lock);
+    rc = recv_locked(ch, &rx->h, item);
+    if (rc != WEFT_EAGAIN) {
+        wf_spin_unlock(&ch->lock);
+        if (rc == 0) wf_sync_after_fast(t);
+        return rc;
+    }
+    wf_waiter_t w = {.handle = &rx->h};
+    rx->h.users++;
+    rc = wf_waitq_wait(&ch->receivers, &ch->lock, &w, t, 1, ch);
+    if (rc == 0) *item = w.item; /* a sender stored it before claiming our wait */
+    handle_leave(&rx->h);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- statistics */
+
+static void chan_stats(const wf_handle_t *h, weft_channel_stats_t *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!h) return;
+    wf_chan_t *ch = h->ch;
+    wf_spin_lock(&ch->lock);
+    out->current_buffer_used = ch->count;
+    out->max_buffer_size = ch->cap;
+    out->open_send_streams = ch->open_send;
+    out->open_receive_streams = ch->open_recv;
+    out->tasks_waiting_send = ch->senders.len;
+    out->tasks_waiting_receive = ch->receivers.len;
+    wf_spin_unlock(&ch->lock);
+}
+
+void weft_sender_stats(const weft_sender_t *tx, weft_channel_stats_t *out) {
+    chan_stats(tx ? &tx->h : NULL, out);
+}
+
+void weft_receiver_stats(const weft_receiver_t *rx, weft_channel_stats_t *out) {
+    chan_stats(rx ? &rx->h : NULL, out);
+}

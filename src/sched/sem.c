@@ -1,0 +1,95 @@
+/*
+ * Semaphores (AnyIO's Semaphore): a count of permits with an optional
+ * maximum, FIFO.  release hands its permit directly to the first waiter whose
+ * claim succeeds, so the value stays 0 while tasks wait and a newcomer cannot
+ * overtake them.  A cancelled waiter is skipped and the permit goes to the
+ * next one (or back to the count).
+ */
+#include <string.h>
+
+#include "waitq.h"
+
+struct weft_sem_t {
+    wf_spin_t lock;
+    unsigned value, max_value;   /* guarded by lock */
+    wf_waitq_t waiters;
+};
+
+int weft_sem_new(weft_sem_t **out, unsigned initial, unsigned max_value) {
+    if (!out || (max_value && initial > max_value)) return WEFT_EINVAL;
+    weft_sem_t *s = wf_alloc(sizeof *s);
+    if (!s) return WEFT_ENOMEM;
+    wf_spin_init(&s->lock);
+    s->value = initial;
+    s->max_value = max_value;
+    wf_waitq_init(&s->waiters);
+    *out = s;
+    return 0;
+}
+
+void weft_sem_free(weft_sem_t *s) { wf_free(s); }
+
+int weft_sem_acquire(weft_sem_t *s) {
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    if (!s) return WEFT_EINVAL;
+    int rc = wf_sync_cancelled(t);
+    if (rc) return rc;
+    wf_spin_lock(&s->lock);
+    if (s->value > 0) {
+        s->value--;
+        wf_spin_unlock(&s->lock);
+        wf_sync_after_fast(t);
+        return 0;
+    }
+    wf_waiter_t w = {0};
+    rc = wf_waitq_wait(&s->waiters, &s->lock, &w, t, 1, s);
+    /* rc 0: release handed us its permit before claiming our wait. */
+    wf_spin_unlock(&s->lock);
+    return rc;
+}
+
+int weft_sem_try_acquire(weft_sem_t *s) {
+    if (!s) return WEFT_EINVAL;
+    wf_spin_lock(&s->lock);
+    int rc = WEFT_EAGAIN;
+    if (s->value > 0) {
+        s->value--;
+        rc = 0;
+    }
+    wf_spin_unlock(&s->lock);
+    return rc;
+}
+
+int weft_sem_release(weft_sem_t *s) {
+    if (!s) return WEFT_EINVAL;
+    int rc = 0;
+    wf_spin_lock(&s->lock);
+    if (!wf_waitq_wake_one(&s->waiters, 0, NULL)) {
+        if (s->max_value && s->value >= s->max_value) rc = WEFT_EINVAL;
+        else s->value++;
+    }
+    wf_spin_unlock(&s->lock);
+    return rc;
+}
+
+unsigned weft_sem_value(const weft_sem_t *cs) {
+    if (!cs) return 0;
+    weft_sem_t *s = (weft_sem_t *)cs;
+    wf_spin_lock(&s->lock);
+    unsigned v = s->value;
+    wf_spin_unlock(&s->lock);
+    return v;
+}
+
+void weft_sem_stats(const weft_sem_t *cs, weft_sem_stats_t *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!cs) return;
+    weft_sem_t *s = (weft_sem_t *)cs;
+    wf_spin_lock(&s->lock);
+    out->value = s->value;
+    out->max_value = s->max_value;
+    out->tasks_waiting = s->waiters.len;
+    wf_spin_unlock(&s->lock);
+}

@@ -1,0 +1,110 @@
+/*
+ * A FIFO queue of waiting tasks, the building block of events, locks,
+ * semaphores, conditions and channels.  It is built on the wait/wake
+ * protocol of task.h and protected by the owning object's spinlock (the
+ * queue has no lock of its own).
+ *
+ * Waiting (wf_waitq_wait, object lock held): arm the task, link a node that
+ * lives on the waiter's stack, unlock, park, lock again and unlink the node if
+ * it is still queued.  Only then may the waiter return, so nobody touches the
+ * node after its wait is over.
+ *
+ * Waking (object lock held): pop the first node, store what is handed over
+ * (an item, the lock, a permit) in it, then wf_wait_claim().  A failed claim
+ * means the waiter was cancelled at that moment: the hand-off did not happen,
+ * the waker keeps what it offered and tries the next node.  A successful
+ * claim is final: that waiter returns the claim's result even if it is
+ * cancelled right after.  So a cancelled wait consumes nothing and a granted
+ * wait is never lost.
+ */
+#ifndef WEFT_SCHED_WAITQ_H
+#define WEFT_SCHED_WAITQ_H
+
+#include "task.h"
+
+typedef struct wf_waiter {
+    wf_list_t link;
+    wf_task_t *task;
+    void *item;          /* payload: the item a sender offers / a receiver got */
+    const void *handle;  /* channel handle the task waits through */
+    int queued;
+} wf_waiter_t;
+
+typedef struct wf_waitq {
+    wf_list_t head;
+    size_t len;          /* nodes queued (cancelled ones until they unlink) */
+} wf_waitq_t;
+
+static inline void wf_waitq_init(wf_waitq_t *q) {
+    wf_list_init(&q->head);
+    q->len = 0;
+}
+
+static inline int wf_waitq_empty(const wf_waitq_t *q) { return q->len == 0; }
+
+static inline void wf_waitq_push(wf_waitq_t *q, wf_waiter_t *w) {
+    wf_list_push_back(&q->head, &w->link);
+    w->queued = 1;
+    q->len++;
+}
+
+static inline void wf_waitq_remove(wf_waitq_t *q, wf_waiter_t *w) {
+    if (!w->queued) return;
+    wf_list_remove(&w->link);
+    w->queued = 0;
+    q->len--;
+}
+
+static inline wf_waiter_t *wf_waitq_first(const wf_waitq_t *q) {
+    return q->len ? WF_CONTAINER_OF(q->head.next, wf_waiter_t, link) : NULL;
+}
+
+static inline wf_waiter_t *wf_waitq_pop(wf_waitq_t *q) {
+    wf_waiter_t *w = wf_waitq_first(q);
+    if (w) wf_waitq_remove(q, w);
+    return w;
+}
+
+/* Block the running task `t` on `q`.  Called with *lock held; returns with
+ * *lock held (also on failure).  `w->item` and `w->handle` are the caller's
+ * to fill before.  Returns wf_wait_arm's error (nothing was queued), or the
+ * result of the claim that ended the wait. */
+int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
+                  int cancellable, const void *obj);
+
+/* Pop waiters until a claim with `rc` succeeds, storing `item` in each
+ * candidate first; returns the node that got it (valid only while the object
+ * lock is held) or NULL when the queue ran out. */
+wf_waiter_t *wf_waitq_wake_one(wf_waitq_t *q, int rc, void *item);
+
+/* Claim every queued waiter with `rc`; returns how many claims succeeded. */
+size_t wf_waitq_wake_all(wf_waitq_t *q, int rc);
+
+/* The checkpoint of an operation that completes at once, in two halves:
+ * wf_sync_cancelled before it (report cancellation, take nothing) and
+ * wf_sync_after_fast after it (let other tasks run once every
+ * WF_SYNC_BUDGET fast completions on this thread; never reports anything:
+ * the operation already succeeded). */
+#define WF_SYNC_BUDGET 32
+static inline int wf_sync_cancelled(const wf_task_t *t) {
+    return wf_scope_chain_cancelled(t->scope) ? WEFT_ECANCELED : 0;
+}
+void wf_sync_after_fast(wf_task_t *t);
+
+/* ---------------------------------------------------------------- locks
+ * The lock's insides (lock.c), shared with conditions (cond.c), which release
+ * and re-acquire it on behalf of a waiting task. */
+struct weft_lock_t {
+    wf_spin_t lock;
+    wf_task_t *owner;     /* guarded by lock */
+    wf_waitq_t waiters;
+};
+
+/* Acquire for `t` (cancellably or not); no cancellation check before. */
+int wf_lock_acquire(weft_lock_t *l, wf_task_t *t, int cancellable);
+/* Release by `t`: WEFT_EPERM unless t owns it. */
+int wf_lock_release(weft_lock_t *l, wf_task_t *t);
+/* Fill *out; the caller holds l->lock. */
+void wf_lock_stats_locked(const weft_lock_t *l, weft_lock_stats_t *out);
+
+#endif
