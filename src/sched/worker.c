@@ -110,9 +110,12 @@ static unsigned fire_timers(wf_worker_t *w) {
     return wf_timer_heap_fire(&w->timers, w->now);
 }
 
+/* The worker's own handles are unreferenced, so the loop is alive only while
+ * it has I/O of its users: without any, polling it would be a wasted system
+ * call every 61 tasks. */
 static void maintenance(wf_worker_t *w) {
     fire_timers(w);
-    uv_run(&w->loop, UV_RUN_NOWAIT);
+    if (uv_loop_alive(&w->loop)) uv_run(&w->loop, UV_RUN_NOWAIT);
 }
 
 /* ---------------------------------------------------------------- finding work */
@@ -246,7 +249,9 @@ static void park_once(wf_worker_t *w) {
         uv_update_time(&w->loop);
         uv_timer_start(&w->park_timer, on_park_timer, ms > 1e9 ? (uint64_t)1e9 : (uint64_t)ms, 0);
     }
+    uv_ref((uv_handle_t *)&w->wakeup); /* keeps uv_run(ONCE) blocking until woken */
     uv_run(&w->loop, UV_RUN_ONCE);
+    uv_unref((uv_handle_t *)&w->wakeup);
     uv_timer_stop(&w->park_timer);
 }
 
@@ -299,6 +304,8 @@ int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index) {
     if (uv_loop_init(&w->loop)) goto fail_stacks;
     if (uv_async_init(&w->loop, &w->wakeup, on_wakeup)) goto fail_loop;
     uv_timer_init(&w->loop, &w->park_timer);
+    uv_unref((uv_handle_t *)&w->wakeup);
+    uv_unref((uv_handle_t *)&w->park_timer);
     return 0;
 fail_loop:
     uv_loop_close(&w->loop);
