@@ -129,7 +129,7 @@ int weft_sleep_until(double deadline) {
     if (!isinf(deadline)) {
         wf_worker_t *w = wf_current_worker();
         t->sleep_timer.fire = sleep_expired;
-        if (wf_timer_add(&w->timers, &t->sleep_timer, deadline) != 0) {
+        if (wf_worker_arm_timer(w, &t->sleep_timer, deadline) != 0) {
             if (wf_wait_disarm(t)) return WEFT_ENOMEM;
             return wf_wait_park(t); /* a cancellation won the race */
         }

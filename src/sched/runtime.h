@@ -42,6 +42,7 @@ typedef struct wf_worker {
     int idle, notified;         /* guarded by rt->idle_lock */
     uint64_t rng;
     double now;                 /* clock at the last timer check */
+    _Atomic double wake_at;     /* parked until then at the latest; NAN while running */
     wf_local_queue_t queue;
     wf_timer_heap_t timers;
     wf_stack_cache_t stacks;
@@ -78,6 +79,12 @@ wf_worker_t *wf_current_worker(void);
 /* Make a runnable task run soon: from a worker of t's runtime onto that
  * worker's fresh stack, from anywhere else into the injection queue. */
 void wf_schedule(wf_task_t *t);
+
+/* Arm `timer` on the calling worker's heap.  An idle worker parks until the
+ * earliest deadline of every heap, so that a timer still fires while its own
+ * worker is busy in a long computation; when no parked worker will wake up in
+ * time for this one, one is woken to look again. */
+int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline);
 
 /* Worker thread body; worker 0 runs it on the caller of weft_run. */
 void wf_worker_run(wf_worker_t *w);

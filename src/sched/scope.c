@@ -40,16 +40,30 @@ void wf_scope_detach(wf_scope_t *s) {
     wf_spin_unlock(&s->lock);
 }
 
+/* Cancelled, or past its deadline: a task that computed through the expiry
+ * sees it at its next checkpoint, before the timer has had a chance to fire.
+ * The clock is read at most once per call, and only for scopes with a
+ * deadline. */
+static int scope_cancelled(const wf_scope_t *s, double *now) {
+    if (atomic_load_explicit(&s->cancel_called, memory_order_acquire)) return 1;
+    double deadline = atomic_load_explicit(&s->deadline, memory_order_relaxed);
+    if (deadline == INFINITY) return 0;
+    if (isnan(*now)) *now = wf_clock_now();
+    return *now >= deadline;
+}
+
 int wf_scope_chain_cancelled(const wf_scope_t *s) {
+    double now = NAN;
     for (; s; s = s->parent) {
-        if (atomic_load_explicit(&s->cancel_called, memory_order_acquire)) return 1;
+        if (scope_cancelled(s, &now)) return 1;
         if (atomic_load_explicit(&s->shield, memory_order_relaxed)) return 0;
     }
     return 0;
 }
 
 int wf_scope_owns_cancel(const wf_scope_t *s) {
-    if (!atomic_load_explicit(&s->cancel_called, memory_order_acquire)) return 0;
+    double now = NAN;
+    if (!scope_cancelled(s, &now)) return 0;
     return atomic_load_explicit(&s->shield, memory_order_relaxed) || !wf_scope_chain_cancelled(s->parent);
 }
 
@@ -82,7 +96,7 @@ static void arm_deadline(wf_scope_t *s, double deadline) {
         wf_worker_t *w = wf_current_worker();
         /* A scope whose deadline cannot be watched is cancelled now rather
          * than left to run past it; its exit reports WEFT_ENOMEM. */
-        if (!w || wf_timer_add(&w->timers, &s->timer, deadline) != 0) {
+        if (!w || wf_worker_arm_timer(w, &s->timer, deadline) != 0) {
             s->flags |= WF_SCOPE_NOMEM;
             wf_scope_cancel(s);
         }
@@ -180,8 +194,9 @@ void weft_scope_set_shield(weft_scope_t *ps, int shield) {
 }
 
 int weft_scope_cancel_called(const weft_scope_t *s) {
-    if (!s) return 0;
-    return atomic_load_explicit(&cimpl(s)->cancel_called, memory_order_acquire);
+    double now = NAN;
+    return s && (cimpl(s)->flags & (WF_SCOPE_ACTIVE | WF_SCOPE_GROUP) ? scope_cancelled(cimpl(s), &now)
+                                                                      : atomic_load(&cimpl(s)->cancel_called));
 }
 
 int weft_scope_cancelled_caught(const weft_scope_t *s) { return s ? cimpl(s)->caught : 0; }

@@ -110,6 +110,36 @@ static unsigned fire_timers(wf_worker_t *w) {
     return wf_timer_heap_fire(&w->timers, w->now);
 }
 
+/* An idle worker fires every heap's due timers: their callbacks are safe on
+ * any thread (see timer.h), and the heap's owner may be stuck in a task. */
+static unsigned fire_all_timers(wf_worker_t *w) {
+    unsigned fired = fire_timers(w);
+    for (unsigned i = 0; i < w->rt->nworkers; i++)
+        if (i != w->index) fired += wf_timer_heap_fire(&w->rt->workers[i].timers, w->now);
+    return fired;
+}
+
+static double earliest_timer(wf_runtime_t *rt) {
+    double next = INFINITY;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        double d = wf_timer_heap_next(&rt->workers[i].timers);
+        if (d < next) next = d;
+    }
+    return next;
+}
+
+int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline) {
+    int rc = wf_timer_add(&w->timers, timer, deadline);
+    wf_runtime_t *rt = w->rt;
+    if (rc || !atomic_load_explicit(&rt->n_idle, memory_order_relaxed)) return rc;
+    atomic_thread_fence(memory_order_seq_cst);
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (atomic_load_explicit(&rt->workers[i].wake_at, memory_order_relaxed) <= deadline)
+            return 0; /* someone parked will be up in time and fire it */
+    notify_one(rt);
+    return 0;
+}
+
 /* The worker's own handles are unreferenced, so the loop is alive only while
  * it has I/O of its users: without any, polling it would be a wasted system
  * call every 61 tasks. */
@@ -242,8 +272,12 @@ static void on_wakeup(uv_async_t *h) { (void)h; }
 static void on_park_timer(uv_timer_t *h) { uv_stop(h->loop); }
 
 static void park_once(wf_worker_t *w) {
-    double next = wf_timer_heap_next(&w->timers);
+    /* NAN while looking: a timer armed meanwhile finds no one covering it and
+     * wakes someone (see wf_worker_arm_timer). */
+    atomic_store(&w->wake_at, NAN);
+    double next = earliest_timer(w->rt);
     if (next <= w->now) return;
+    atomic_store(&w->wake_at, next);
     if (next < INFINITY) {
         double ms = ceil((next - w->now) * 1e3);
         uv_update_time(&w->loop);
@@ -253,6 +287,7 @@ static void park_once(wf_worker_t *w) {
     uv_run(&w->loop, UV_RUN_ONCE);
     uv_unref((uv_handle_t *)&w->wakeup);
     uv_timer_stop(&w->park_timer);
+    atomic_store(&w->wake_at, NAN);
 }
 
 static void go_idle(wf_worker_t *w) {
@@ -273,7 +308,7 @@ static void go_idle(wf_worker_t *w) {
         pthread_mutex_unlock(&rt->idle_lock);
         if (woken) break;
         park_once(w);
-        fire_timers(w);
+        fire_all_timers(w);
     }
     leave_idle(w);
 }
@@ -298,6 +333,7 @@ int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index) {
     w->rt = rt;
     w->index = index;
     w->rng = 0x9E3779B97F4A7C15ull * (index + 1);
+    atomic_init(&w->wake_at, NAN);
     wf_lq_init(&w->queue);
     if (wf_timer_heap_init(&w->timers)) return WEFT_ENOMEM;
     if (wf_stack_cache_init(&w->stacks)) goto fail_timers;
