@@ -128,7 +128,8 @@ typedef struct weft_group_t {
 /* [fiber] Open a group (a nursery): its cancel scope becomes the caller's innermost. */
 WEFT_EXTERN int weft_group_open(weft_group_t *g);
 /* start_soon.  The macro names the task after the function; the _named forms take
- * a name that must stay valid while the task lives. */
+ * a name that must stay valid while the task lives and, if it fails, until the
+ * group's failures have been read. */
 WEFT_EXTERN int weft_group_spawn(weft_group_t *g, weft_fn_t fn, void *arg);
 WEFT_EXTERN int weft_group_spawn_named(weft_group_t *g, weft_fn_t fn, void *arg,
                                        const char *name);

@@ -43,8 +43,7 @@ static void record_locked(wf_group_t *g, int err, const char *name) {
     wf_failure_t *f = failure_slot(g, i);
     if (!f) return; /* counted; weft_group_failure reports it as unrecorded */
     f->err = err;
-    strncpy(f->name, name, sizeof f->name - 1);
-    f->name[sizeof f->name - 1] = '\0';
+    f->name = name;
 }
 
 static void fail(wf_group_t *g, int err, const char *name) {

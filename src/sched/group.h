@@ -10,11 +10,9 @@
 
 #include "task.h"
 
-#define WF_FAILURE_NAME_MAX 48
-
 typedef struct wf_failure {
     int err;
-    char name[WF_FAILURE_NAME_MAX];
+    const char *name; /* the task's name: a literal, or the caller's (see weft.h) */
 } wf_failure_t;
 
 /* Failures past the inline ones; freed when the host task ends. */

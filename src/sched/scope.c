@@ -136,6 +136,9 @@ void wf_scope_pop(wf_scope_t *s, const char *what) {
                         "out of order: it is not the task's innermost open scope (scopes and "
                         "groups must be exited innermost first, by the task that entered them)");
     wf_timer_remove(&s->timer);
+    /* A deadline that passed before its timer fired still counts. */
+    double now = NAN;
+    if (scope_cancelled(s, &now)) atomic_store(&s->cancel_called, 1);
     wf_scope_detach(s);
     s->flags &= ~WF_SCOPE_ACTIVE;
     t->scope = s->parent;
