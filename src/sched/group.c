@@ -68,6 +68,10 @@ static void start_resolve(wf_start_t *st, int rc, void *value) {
  * cancelling the starter no longer reaches it (Trio's task_status.started). */
 static void move_to_group(wf_task_t *t) {
     wf_scope_t *root = &t->root, *old = root->parent, *to = &t->group->scope;
+    if (!t->root_linked) {
+        root->parent = to;
+        return;
+    }
     wf_spin_lock(&old->lock);
     wf_list_remove(&root->node);
     wf_spin_unlock(&old->lock);
@@ -150,6 +154,7 @@ int weft_group_start_named(weft_group_t *g, weft_fn_t fn, void *arg, void **valu
     if (self && wf_scope_chain_cancelled(self->scope)) return WEFT_ECANCELED;
     wf_start_t st = {.waiter = self};
     wf_spin_init(&st.lock);
+    if (self) wf_task_link_root(self); /* the task starts below our scope */
     wf_task_t *t;
     int rc = launch(g, fn, arg, name, &st, &t);
     if (rc != 0) return rc;

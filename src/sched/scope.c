@@ -15,17 +15,25 @@ static void deadline_expired(wf_timer_t *timer) {
     wf_scope_cancel(WF_CONTAINER_OF(timer, wf_scope_t, timer));
 }
 
-void wf_scope_attach(wf_scope_t *s, wf_scope_t *parent, struct wf_task *owner) {
+void wf_scope_init(wf_scope_t *s, wf_scope_t *parent, struct wf_task *owner) {
     s->parent = parent;
     s->owner = owner;
     wf_list_init(&s->children);
     wf_list_init(&s->node);
     wf_spin_init(&s->lock);
-    if (parent) {
-        wf_spin_lock(&parent->lock);
-        wf_list_push_back(&parent->children, &s->node);
-        wf_spin_unlock(&parent->lock);
-    }
+}
+
+void wf_scope_link(wf_scope_t *s) {
+    wf_scope_t *parent = s->parent;
+    if (!parent) return;
+    wf_spin_lock(&parent->lock);
+    wf_list_push_back(&parent->children, &s->node);
+    wf_spin_unlock(&parent->lock);
+}
+
+void wf_scope_attach(wf_scope_t *s, wf_scope_t *parent, struct wf_task *owner) {
+    wf_scope_init(s, parent, owner);
+    wf_scope_link(s);
 }
 
 void wf_scope_detach(wf_scope_t *s) {
@@ -115,6 +123,7 @@ int wf_scope_push(wf_scope_t *s, double deadline, unsigned flags) {
     wf_timer_init(&s->timer, deadline_expired);
     if (!t) return WEFT_EPERM;
     atomic_store_explicit(&s->shield, (flags & WEFT_SHIELD) != 0, memory_order_relaxed);
+    wf_task_link_root(t); /* our scopes must be reachable from above */
     wf_scope_attach(s, t->scope, t);
     s->flags = (flags & ~WEFT_SHIELD) | WF_SCOPE_ACTIVE;
     t->scope = s;

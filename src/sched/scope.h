@@ -42,7 +42,13 @@ typedef struct wf_scope {
     wf_timer_t timer;
 } wf_scope_t;
 
-/* Link `s` (owned by `owner`) under `parent` (may be NULL for a root). */
+/* Make `s` (owned by `owner`) a child of `parent` (NULL for the root) without
+ * linking it into the parent's list: enough for the chain walk, not yet for
+ * the cancellation walk. */
+void wf_scope_init(wf_scope_t *s, wf_scope_t *parent, struct wf_task *owner);
+/* Link an initialised scope into its parent's list of children. */
+void wf_scope_link(wf_scope_t *s);
+/* Both: the scope is reachable by a cancellation of any ancestor. */
 void wf_scope_attach(wf_scope_t *s, wf_scope_t *parent, struct wf_task *owner);
 /* Unlink `s` from its parent and forget its owner. */
 void wf_scope_detach(wf_scope_t *s);

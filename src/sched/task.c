@@ -12,10 +12,16 @@ wf_task_t *wf_current_task(void) {
     return w ? w->current : NULL;
 }
 
+void wf_task_link_root(wf_task_t *t) {
+    if (t->root_linked) return;
+    wf_scope_link(&t->root);
+    t->root_linked = 1;
+}
+
 void wf_task_complete(wf_task_t *t, int rc) {
     /* Leave the tree before the group learns we are done: once it does, the
      * group's scope (on the host's stack) may be gone. */
-    wf_scope_detach(&t->root);
+    if (t->root_linked) wf_scope_detach(&t->root);
     if (t->group) wf_group_task_finished(t, rc);
     else t->rt->root_rc = rc;
 }
@@ -114,7 +120,7 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     atomic_init(&t->root.shield, 0);
     atomic_init(&t->root.deadline, WEFT_FOREVER);
     t->scope = &t->root;
-    wf_scope_attach(&t->root, parent_scope, t);
+    wf_scope_init(&t->root, parent_scope, t);
     *out = t;
     return 0;
 }
@@ -152,6 +158,7 @@ void wf_task_free(wf_task_t *t) {
 /* ---------------------------------------------------------------- wait / wake */
 
 int wf_wait_arm(wf_task_t *t, int cancellable, enum wf_wait_kind kind, const void *obj) {
+    if (cancellable) wf_task_link_root(t); /* so the cancellation walk finds us */
     wf_spin_lock(&t->wlock);
     if (cancellable && wf_scope_chain_cancelled(t->scope)) {
         wf_spin_unlock(&t->wlock);

@@ -59,6 +59,7 @@ typedef struct wf_task {
      * links it into the tree under the scope it was spawned into. */
     wf_scope_t *scope;
     wf_scope_t root;
+    int root_linked;            /* root is in its parent's list of children */
     struct wf_group *group;     /* group it belongs to; NULL for the root task */
     struct wf_start *start;     /* launched by weft_group_start, not started yet */
     int started;                /* weft_started() already called */
@@ -98,6 +99,11 @@ void wf_task_free(wf_task_t *t);
 struct wf_worker;
 void wf_task_records_flush(struct wf_worker *w);
 void wf_task_records_free(struct wf_runtime *rt);
+/* Link the task's root scope into the tree, by the task itself, before it
+ * can be found only through the cancellation walk: before a cancellable wait
+ * and before anything is attached below it.  A task that never does either
+ * (most short tasks) never touches its group's list. */
+void wf_task_link_root(wf_task_t *t);
 /* Memory freed when `t` ends; `mem` starts with a struct wf_cleanup. */
 struct wf_cleanup { struct wf_cleanup *next; };
 void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem);
