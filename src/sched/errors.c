@@ -27,28 +27,31 @@ static const struct err_entry *find(int err) {
     return NULL;
 }
 
+/* The system's name or description of a negative errno value, or NULL. */
+static const char *system_lookup(int err, const char *(*lookup)(int)) {
+    return err < 0 && err > -4096 && lookup ? lookup(-err) : NULL;
+}
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+#define SYSTEM_TEXT strerrordesc_np
+#define SYSTEM_NAME strerrorname_np
+#else
+#define SYSTEM_TEXT NULL
+#define SYSTEM_NAME NULL
+#endif
+
 const char *weft_strerror(int err) {
     const struct err_entry *e = find(err);
     if (e) return e->text;
     if (err == 0) return "success";
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
-    if (err < 0 && err > -4096) {
-        const char *s = strerrordesc_np(-err);
-        if (s) return s;
-    }
-#endif
-    return "unknown error";
+    const char *s = system_lookup(err, SYSTEM_TEXT);
+    return s ? s : "unknown error";
 }
 
 const char *weft_err_name(int err) {
     const struct err_entry *e = find(err);
     if (e) return e->name;
     if (err == 0) return "OK";
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
-    if (err < 0 && err > -4096) {
-        const char *s = strerrorname_np(-err);
-        if (s) return s;
-    }
-#endif
-    return "UNKNOWN";
+    const char *s = system_lookup(err, SYSTEM_NAME);
+    return s ? s : "UNKNOWN";
 }
