@@ -1,8 +1,8 @@
 /*
  * Context switch for x86-64, System V ABI.
  *
- * A suspended context is its stack pointer; below the return address it
- * holds, from high to low: rbp, rbx, r12, r13, r14, r15, then 8 bytes with
+ * A suspended context is its stack pointer; below the address to resume at
+ * it holds, from high to low: rbp, rbx, r12, r13, r14, r15, then 8 bytes with
  * MXCSR (low 4) and the x87 control word.  The two control words are
  * callee-saved per the ABI, so a fiber that changes its rounding mode must
  * not leak it to the fiber that runs next.  The caller-saved registers are
@@ -14,7 +14,16 @@
 
 	.text
 
-/* void wf_ctx_switch(void **save, void *to) */
+/*
+ * void wf_ctx_switch(void **save, void *to)
+ *
+ * Two choices here are for speed, each measured in bench/context_switch.c:
+ *   - the control words are loaded only when they differ from the current
+ *     ones, which is nearly always not the case: ldmxcsr and fldcw are slow;
+ *   - the resumed context is entered with an indirect jmp, not ret: a ret is
+ *     predicted from the return stack buffer, which holds this context's
+ *     caller, never the other one's, so every switch would mispredict.
+ */
 	.globl	wf_ctx_switch
 	.hidden	wf_ctx_switch
 	.type	wf_ctx_switch, @function
@@ -30,28 +39,37 @@ wf_ctx_switch:
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)
+	movl	(%rsp), %eax
+	movzwl	4(%rsp), %ecx
 
 	movq	%rsi, %rsp
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	addq	$8, %rsp
+	cmpl	(%rsp), %eax
+	jne	2f
+	cmpw	4(%rsp), %cx
+	jne	2f
+1:	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13
 	popq	%r12
 	popq	%rbx
 	popq	%rbp
-	ret
+	popq	%rdx
+	jmp	*%rdx
+2:	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	jmp	1b
 	.size	wf_ctx_switch, .-wf_ctx_switch
 
 /*
  * void *wf_ctx_make(char *lo, char *hi, void (*entry)(void *), void *arg)
  *
- * Builds the frame wf_ctx_switch pops, returning into wf_ctx_start with entry
- * in r12 and arg in r13.  The return slot sits just below a 16-byte boundary,
- * so after its `ret` rsp is 16-aligned and entry starts with rsp % 16 == 8 as
- * after any call.  The control words are copied from the creator, as C11
- * (7.6p4) specifies for a new thread's floating-point environment.
+ * Builds the frame wf_ctx_switch pops, resuming at wf_ctx_start with entry
+ * in r12 and arg in r13.  The resume address sits just below a 16-byte
+ * boundary, so once it is popped rsp is 16-aligned and entry starts with
+ * rsp % 16 == 8, as after any call.  The control words are copied from the
+ * creator, as C11 (7.6p4) specifies for a new thread's floating-point
+ * environment.
  */
 	.globl	wf_ctx_make
 	.hidden	wf_ctx_make

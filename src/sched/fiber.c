@@ -7,7 +7,9 @@
  *   - ASan must know the bounds of the stack being switched to and keeps a
  *     per-fiber fake stack (use-after-return detection).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "fiber.h"
 
 #include <pthread.h>

@@ -7,7 +7,9 @@
  * whoever handled the signal before (ASan's handler, for one), or get the
  * default action.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "fiber.h"
 
 #include <errno.h>
@@ -51,14 +53,14 @@ static void report_overflow(const wf_fiber_t *f)
     char msg[256];
     char *end = msg + sizeof msg;
     char *p = append(msg, end - 64, "weft: task '");
+    ssize_t written;
 
     p = append(p, end - 48, f->name ? f->name : "?");
     p = append(p, end, "' overflowed its ");
     p = append_uint(p, end, (size_t)(f->stack_hi - f->stack_lo) / 1024);
     p = append(p, end, " KiB stack\n");
-    ssize_t unused = write(STDERR_FILENO, msg, (size_t)(p - msg));
-
-    (void)unused;
+    written = write(STDERR_FILENO, msg, (size_t)(p - msg));
+    (void)written; /* aborting either way */
     abort();
 }
 
@@ -74,10 +76,11 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
     const struct sigaction *prev =
         sig == SIGBUS ? &previous_bus : &previous_segv;
+    const wf_fiber_t *f = wf_fiber_current();
     int saved_errno = errno;
 
-    if (hits_guard(wf_fiber_current(), (uintptr_t)info->si_addr))
-        report_overflow(wf_fiber_current());
+    if (hits_guard(f, (uintptr_t)info->si_addr))
+        report_overflow(f);
     if (prev->sa_flags & SA_SIGINFO) {
         prev->sa_sigaction(sig, info, uctx);
     } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -92,7 +93,17 @@ void wf_scope_cancel(wf_scope_t *s) {
     deliver_subtree(s);
 }
 
+/* A deadline that has passed cancels its scope for good, as Trio's
+ * cancel_called does: moving it later afterwards changes nothing. */
+static int latch_expired(wf_scope_t *s) {
+    double now = NAN;
+    if (!(s->flags & WF_SCOPE_ACTIVE) || !scope_cancelled(s, &now)) return 0;
+    wf_scope_cancel(s);
+    return 1;
+}
+
 static void arm_deadline(wf_scope_t *s, double deadline) {
+    latch_expired(s);
     atomic_store_explicit(&s->deadline, deadline, memory_order_relaxed);
     if (!(s->flags & WF_SCOPE_ACTIVE)) return;
     if (deadline <= wf_clock_now()) {
@@ -144,10 +155,8 @@ void wf_scope_pop(wf_scope_t *s, const char *what) {
         wf_scope_misuse(s, what,
                         "out of order: it is not the task's innermost open scope (scopes and "
                         "groups must be exited innermost first, by the task that entered them)");
+    latch_expired(s); /* a deadline that passed before its timer fired still counts */
     wf_timer_remove(&s->timer);
-    /* A deadline that passed before its timer fired still counts. */
-    double now = NAN;
-    if (scope_cancelled(s, &now)) atomic_store(&s->cancel_called, 1);
     wf_scope_detach(s);
     s->flags &= ~WF_SCOPE_ACTIVE;
     t->scope = s->parent;
@@ -206,9 +215,9 @@ void weft_scope_set_shield(weft_scope_t *ps, int shield) {
 }
 
 int weft_scope_cancel_called(const weft_scope_t *s) {
-    double now = NAN;
-    return s && (cimpl(s)->flags & (WF_SCOPE_ACTIVE | WF_SCOPE_GROUP) ? scope_cancelled(cimpl(s), &now)
-                                                                      : atomic_load(&cimpl(s)->cancel_called));
+    if (!s) return 0;
+    wf_scope_t *m = (wf_scope_t *)(void *)(uintptr_t)s; /* latching is not a visible change */
+    return latch_expired(m) || atomic_load_explicit(&m->cancel_called, memory_order_acquire);
 }
 
 int weft_scope_cancelled_caught(const weft_scope_t *s) { return s ? cimpl(s)->caught : 0; }

@@ -11,14 +11,14 @@
  *
  * vm.max_map_count: every guard page splits its mapping, so a guarded stack
  * costs two kernel mappings (VMAs) and only about max_map_count / 2 of them
- * fit.  Past that, stacks come unguarded out of large read-write arenas that
- * cost one VMA each, and none at all when the kernel can put the next arena
- * right below the last one, where the two merge.  The kernel lets an mmap take
- * one VMA more than a split may; once other mappings have taken that one, not
- * even the first arena fits, so a page is kept mapped as a reserve and given
- * up to make room.
+ * fit.  Past that, stacks come unguarded out of a large read-write arena, one
+ * VMA for them all.  The kernel lets an mmap take one VMA more than a split
+ * may; once other mappings have taken that one, not even the arena fits, so a
+ * page is kept mapped as a reserve and given up to make room for it.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "fiber.h"
 
 #include <errno.h>
@@ -40,7 +40,14 @@ enum {
     BATCH = CACHE_CAP / 2,
     POOL_CAP = 1024,
 };
+/* Address space only (MAP_NORESERVE): large enough that one arena serves all
+ * the stacks a process is likely to have past the limit, since a later one
+ * merges with it only if nothing else got mapped right below it first. */
+#if SIZE_MAX > 0xffffffffu
+#define ARENA_BYTES ((size_t)64 << 30)
+#else
 #define ARENA_BYTES ((size_t)256 << 20)
+#endif
 
 struct wf_stack_pool {
     pthread_mutex_t lock;
@@ -64,8 +71,8 @@ static void keep_reserve(size_t page)
 
     if (atomic_load_explicit(&reserve, memory_order_relaxed))
         return;
-    /* Read-only: nothing else of ours is, so it merges with no neighbour and
-     * unmapping it really frees a VMA. */
+    /* Read-only, unlike any stack, so that it merges with none and unmapping
+     * it really frees a VMA. */
     p = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
              -1, 0);
     if (p != MAP_FAILED &&
@@ -108,19 +115,27 @@ static int map_guarded(size_t len, size_t page, wf_stack_t *out)
     return 1;
 }
 
+/* Halving the size on failure copes with RLIMIT_AS, and with strict
+ * overcommit, which charges even a MAP_NORESERVE mapping in full. */
 static int new_arena(size_t len, size_t page)
 {
     size_t size = ARENA_BYTES / len > 1 ? ARENA_BYTES / len * len : len;
-    void *below = arena_lo ? (void *)((uintptr_t)arena_lo - size) : NULL;
-    char *m = mmap(below, size, PROT_READ | PROT_WRITE, STACK_FLAGS, -1, 0);
 
-    if (m == MAP_FAILED && errno == ENOMEM && drop_reserve(page))
-        m = mmap(below, size, PROT_READ | PROT_WRITE, STACK_FLAGS, -1, 0);
-    if (m == MAP_FAILED)
-        return -ENOMEM;
-    arena_lo = m;
-    arena_next = m + size;
-    return 0;
+    for (; size >= len; size = size / 2 / len * len) {
+        void *below = (uintptr_t)arena_lo > size
+                          ? (void *)((uintptr_t)arena_lo - size)
+                          : NULL;
+        char *m = mmap(below, size, PROT_READ | PROT_WRITE, STACK_FLAGS, -1, 0);
+
+        if (m == MAP_FAILED && errno == ENOMEM && drop_reserve(page))
+            m = mmap(below, size, PROT_READ | PROT_WRITE, STACK_FLAGS, -1, 0);
+        if (m != MAP_FAILED) {
+            arena_lo = m;
+            arena_next = m + size;
+            return 0;
+        }
+    }
+    return -ENOMEM;
 }
 
 static int carve_unguarded(size_t len, size_t page, wf_stack_t *out)
