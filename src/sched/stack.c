@@ -12,9 +12,12 @@
  * vm.max_map_count: every guard page splits its mapping, so a guarded stack
  * costs two kernel mappings (VMAs) and only about max_map_count / 2 of them
  * fit.  Past that, stacks come unguarded out of a large read-write arena, one
- * VMA for them all.  The kernel lets an mmap take one VMA more than a split
- * may; once other mappings have taken that one, not even the arena fits, so a
- * page is kept mapped as a reserve and given up to make room for it.
+ * VMA for them all.  Guarded stacks stop well before the limit (HEADROOM
+ * mappings are left to malloc, libuv and threads, which fail too when the
+ * process is out of mappings).  Should the limit be reached anyway, the kernel
+ * lets an mmap take one VMA more than a split may; once other mappings have
+ * taken that one, not even the arena fits, so a page is kept mapped as a
+ * reserve and given up to make room for it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -157,6 +160,31 @@ static int carve_unguarded(size_t len, size_t page, wf_stack_t *out)
     return err;
 }
 
+#define HEADROOM 4096L
+
+static atomic_long guarded_live;
+
+/* How many guarded stacks (two VMAs each) this process may keep. */
+static long guarded_budget(void)
+{
+    static atomic_long budget;
+    long b = atomic_load_explicit(&budget, memory_order_relaxed);
+
+    if (b == 0) {
+        long max = 65530;
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+        if (f) {
+            if (fscanf(f, "%ld", &max) != 1)
+                max = 65530;
+            fclose(f);
+        }
+        b = max > 2 * HEADROOM ? (max - HEADROOM) / 2 : max / 4;
+        atomic_store_explicit(&budget, b, memory_order_relaxed);
+    }
+    return b;
+}
+
 /* Any failure of the guarded way is taken for the map count: if memory
  * itself is short, the arena fails too and reports it. */
 static int map_stack(size_t size, size_t page, wf_stack_t *out)
@@ -164,8 +192,11 @@ static int map_stack(size_t size, size_t page, wf_stack_t *out)
     size_t len = size + page;
 
     if (!atomic_load_explicit(&unguarded, memory_order_relaxed) &&
-        map_guarded(len, page, out))
+        atomic_load_explicit(&guarded_live, memory_order_relaxed) < guarded_budget() &&
+        map_guarded(len, page, out)) {
+        atomic_fetch_add_explicit(&guarded_live, 1, memory_order_relaxed);
         return 0;
+    }
     return carve_unguarded(len, page, out);
 }
 
@@ -176,6 +207,8 @@ static void unmap_stack(const wf_stack_t *s)
      * whatever is mapped here next. */
     ASAN_UNPOISON_MEMORY_REGION(s->map, s->map_size);
 #endif
+    if (s->guarded)
+        atomic_fetch_sub_explicit(&guarded_live, 1, memory_order_relaxed);
     /* Cutting a stack out of an arena needs a new VMA, which fails at the
      * limit; then at least give the memory back. */
     if (munmap(s->map, s->map_size) != 0)

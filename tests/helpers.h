@@ -1,0 +1,232 @@
+/*
+ * Shared helpers for weft's cmocka suites.
+ *
+ * cmocka's assert_* macros longjmp back into the test runner, so they must be
+ * used only on the test's own thread, never inside a task (tasks run on fibers
+ * on worker threads).  Inside tasks use EXPECT / EXPECT_RC / EXPECT_NEAR: they
+ * record the first failure (thread-safe); after weft_run returns the test calls
+ * WT_ASSERT_CLEAN() (WT_RUN_OK does both).
+ */
+#ifndef WEFT_TESTS_HELPERS_H
+#define WEFT_TESTS_HELPERS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft.h"
+
+#if defined(__GNUC__)
+#define WT_UNUSED __attribute__((unused))
+#define WT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define WT_UNUSED
+#define WT_PRINTF(a, b)
+#endif
+
+/* ------------------------------------------------------------ sanitizers */
+
+#if defined(__SANITIZE_THREAD__)
+#define WT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WT_ASAN 1
+#endif
+#endif
+#if defined(__has_feature)
+#if __has_feature(memory_sanitizer)
+#define WT_MSAN 1
+#endif
+#endif
+#if defined(WT_TSAN) || defined(WT_ASAN) || defined(WT_MSAN)
+#define WT_SANITIZED 1
+#endif
+
+/* Generous slack for timing assertions: CI has 2 cores, runs suites in
+ * parallel and also under TSan. */
+#ifdef WT_SANITIZED
+#define WT_SLACK 2.0
+#else
+#define WT_SLACK 0.5
+#endif
+
+/* ------------------------------------------------------------ in-task checks */
+
+static atomic_int wt_fail_count WT_UNUSED;
+static char wt_fail_msg[1024] WT_UNUSED;
+
+static WT_UNUSED WT_PRINTF(3, 4) void wt_failf(const char *file, int line, const char *fmt,
+                                                ...)
+{
+    if (atomic_fetch_add(&wt_fail_count, 1) != 0)
+        return;
+    int n = snprintf(wt_fail_msg, sizeof wt_fail_msg, "%s:%d: ", file, line);
+    if (n < 0 || (size_t)n >= sizeof wt_fail_msg)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(wt_fail_msg + n, sizeof wt_fail_msg - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+#define EXPECT(c)                                                              \
+    do {                                                                       \
+        if (!(c))                                                              \
+            wt_failf(__FILE__, __LINE__, "EXPECT(%s) failed", #c);             \
+    } while (0)
+
+#define EXPECT_RC(got, want)                                                   \
+    do {                                                                       \
+        int wt_g_ = (got), wt_w_ = (want);                                     \
+        if (wt_g_ != wt_w_)                                                    \
+            wt_failf(__FILE__, __LINE__, "%s = %d (%s), expected %d (%s)",     \
+                     #got, wt_g_, weft_err_name(wt_g_), wt_w_,                 \
+                     weft_err_name(wt_w_));                                    \
+    } while (0)
+
+#define EXPECT_NEAR(got, want, tol)                                            \
+    do {                                                                       \
+        double wt_g_ = (got), wt_w_ = (want);                                  \
+        if (!(fabs(wt_g_ - wt_w_) <= (tol)))                                   \
+            wt_failf(__FILE__, __LINE__, "%s = %.9g, expected %.9g +- %g",     \
+                     #got, wt_g_, wt_w_, (double)(tol));                       \
+    } while (0)
+
+#define EXPECT_STR(got, want)                                                  \
+    do {                                                                       \
+        const char *wt_g_ = (got), *wt_w_ = (want);                            \
+        if (wt_g_ == NULL || strcmp(wt_g_, wt_w_) != 0)                        \
+            wt_failf(__FILE__, __LINE__, "%s = \"%s\", expected \"%s\"", #got, \
+                     wt_g_ ? wt_g_ : "(null)", wt_w_);                         \
+    } while (0)
+
+#define WT_ASSERT_CLEAN()                                                      \
+    do {                                                                       \
+        int wt_n_ = atomic_exchange(&wt_fail_count, 0);                        \
+        if (wt_n_ != 0) {                                                      \
+            print_error("%d in-task check(s) failed; first: %s\n", wt_n_,      \
+                        wt_fail_msg);                                          \
+            fail();                                                            \
+        }                                                                      \
+    } while (0)
+
+/* Assert an int result on the test thread, printing the error names. */
+#define assert_rc(got, want)                                                   \
+    do {                                                                       \
+        int wt_g_ = (got), wt_w_ = (want);                                     \
+        if (wt_g_ != wt_w_) {                                                  \
+            print_error("%s = %d (%s), expected %d (%s)\n", #got, wt_g_,       \
+                        weft_err_name(wt_g_), wt_w_, weft_err_name(wt_w_));    \
+            fail();                                                            \
+        }                                                                      \
+    } while (0)
+
+/* Run fn(arg) as the root task on `workers` workers. */
+static WT_UNUSED int wt_run(weft_fn_t fn, void *arg, unsigned workers)
+{
+    weft_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.workers = workers;
+    atomic_store(&wt_fail_count, 0);
+    return weft_run(fn, arg, &cfg);
+}
+
+/* Run, expect main to return 0 and every in-task check to have passed. */
+#define WT_RUN_OK(fn, arg, workers)                                            \
+    do {                                                                       \
+        int wt_rc_ = wt_run((fn), (arg), (workers));                           \
+        WT_ASSERT_CLEAN();                                                     \
+        assert_rc(wt_rc_, 0);                                                  \
+    } while (0)
+
+/* WEFT_TEST_FILTER=<glob> runs only the matching tests of a suite. */
+static WT_UNUSED void wt_apply_filter(void)
+{
+    const char *f = getenv("WEFT_TEST_FILTER");
+    if (f && *f)
+        cmocka_set_test_filter(f);
+}
+
+/* ------------------------------------------------------------ in-task waiting */
+
+/* Sleep in small steps until *flag >= want or `timeout` seconds have passed.
+ * Returns 1 when the flag was reached.  Sleeps inside a shielded scope so it
+ * keeps waiting (and keeps yielding) even if the caller is cancelled. */
+static WT_UNUSED int wt_wait_flag(atomic_int *flag, int want, double timeout)
+{
+    weft_scope_t sh;
+    double end = weft_now() + timeout;
+    int ok = 0;
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
+    for (;;) {
+        if (atomic_load(flag) >= want) {
+            ok = 1;
+            break;
+        }
+        if (weft_now() > end)
+            break;
+        weft_sleep(0.0005);
+    }
+    weft_scope_exit(&sh, 0);
+    return ok;
+}
+
+/* ------------------------------------------------------------ stress sizing */
+
+/* Sizes: WT_TSAN_PICK(normal, tsan) picks the size for this build.  Under
+ * TSan every task costs milliseconds (each task is a TSan fiber, and creating
+ * one is expensive), so the TSan sizes are much smaller: they aim at a few
+ * thousand tasks per test, which is where races show anyway. */
+#ifdef WT_TSAN
+#define WT_TSAN_PICK(normal, tsan) (tsan)
+#else
+#define WT_TSAN_PICK(normal, tsan) (normal)
+#endif
+
+/* WEFT_STRESS_SCALE (default 1) scales the stress suites' round counts. */
+static WT_UNUSED double wt_stress_scale(void)
+{
+    const char *s = getenv("WEFT_STRESS_SCALE");
+    double v = s ? atof(s) : 1.0;
+    if (!(v > 0))
+        v = 1.0;
+    return v;
+}
+
+static WT_UNUSED int wt_scaled(int n)
+{
+    double v = n * wt_stress_scale();
+    return v < 1 ? 1 : (int)v;
+}
+
+/* Small deterministic PRNG (splitmix64), one state per user. */
+static WT_UNUSED uint64_t wt_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform double in [0, 1). */
+static WT_UNUSED double wt_randf(uint64_t *state)
+{
+    return (double)(wt_rand(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+#endif /* WEFT_TESTS_HELPERS_H */

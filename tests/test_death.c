@@ -1,0 +1,340 @@
+/* Programming errors that must abort with a message: out-of-order scope and
+ * group exits, stack overflow.
+ *
+ * Each case runs in a child process: the test forks and re-executes this same
+ * binary with WEFT_DEATH_CASE=<case> in the environment (a fresh process, so
+ * no runtime or sanitizer state is inherited across fork), its stderr piped
+ * back.  The parent checks that the child died of SIGABRT and what it printed.
+ * The parent never has a runtime running when it forks.
+ */
+#define _GNU_SOURCE
+#include "helpers.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *self_path = "/proc/self/exe";
+
+/* ------------------------------------------------------------ child side */
+
+/* Out of order: enter A, enter B, exit A. */
+static int bad_order(void *arg)
+{
+    (void)arg;
+    weft_scope_t a, b;
+    weft_scope_enter(&a, WEFT_FOREVER, 0);
+    weft_scope_enter(&b, WEFT_FOREVER, 0);
+    weft_scope_exit(&a, 0);
+    weft_scope_exit(&b, 0);
+    return 0;
+}
+
+/* Closing a group while a scope entered after it is still open. */
+static int bad_close(void *arg)
+{
+    (void)arg;
+    weft_group_t g;
+    weft_scope_t s;
+    if (weft_group_open(&g) != 0)
+        return -1;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    weft_group_close(&g, 0);
+    weft_scope_exit(&s, 0);
+    return 0;
+}
+
+/* Exiting a scope while a group opened inside it is still open. */
+static int scope_over_group(void *arg)
+{
+    (void)arg;
+    weft_group_t g;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    if (weft_group_open(&g) != 0)
+        return -1;
+    weft_scope_exit(&s, 0);
+    weft_group_close(&g, 0);
+    return 0;
+}
+
+/* Exiting a scope that another task entered. */
+typedef struct {
+    weft_scope_t *s;
+    atomic_int ready;
+} foreign_ctx_t;
+
+static int scope_owner(void *arg)
+{
+    foreign_ctx_t *c = arg;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    c->s = &s;
+    atomic_store(&c->ready, 1);
+    weft_sleep(30.0);
+    weft_scope_exit(&s, 0);
+    return 0;
+}
+
+static int foreign_exiter(void *arg)
+{
+    foreign_ctx_t *c = arg;
+    if (!wt_wait_flag(&c->ready, 1, 10.0))
+        return -1;
+    weft_scope_exit(c->s, 0);
+    return 0;
+}
+
+static volatile int depth_limit = INT_MAX;
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int dive(int depth)
+{
+    volatile char pad[1024];
+    pad[0] = (char)depth;
+    pad[sizeof pad - 1] = (char)(depth >> 8);
+    if (depth >= depth_limit)
+        return pad[0];
+    return dive(depth + 1) + pad[sizeof pad - 1];
+}
+
+static int recurse_forever(void *arg)
+{
+    (void)arg;
+    return dive(0) == 42 ? 0 : -1;
+}
+
+static int harmless_task(void *arg)
+{
+    (void)arg;
+    return weft_sleep(0.001);
+}
+
+typedef struct {
+    weft_fn_t a;
+    const char *a_name;
+    weft_fn_t b;
+    const char *b_name;
+    void *arg;
+} two_tasks_t;
+
+static int spawn_cases(void *arg)
+{
+    two_tasks_t *t = arg;
+    weft_group_t g;
+    int rc = weft_group_open(&g);
+    if (rc != 0)
+        return rc;
+    weft_group_spawn_named(&g, t->a, t->arg, t->a_name);
+    if (t->b)
+        weft_group_spawn_named(&g, t->b, t->arg, t->b_name);
+    return weft_group_close(&g, 0);
+}
+
+static int run_case(const char *name)
+{
+    weft_config_t cfg = {.workers = 2};
+    two_tasks_t t = {0};
+    foreign_ctx_t fc = {0};
+    if (strcmp(name, "ok") == 0) {
+        t.a = harmless_task, t.a_name = "harmless_task";
+    } else if (strcmp(name, "bad_order") == 0) {
+        t.a = bad_order, t.a_name = "bad_order";
+    } else if (strcmp(name, "bad_close") == 0) {
+        t.a = bad_close, t.a_name = "bad_close";
+    } else if (strcmp(name, "scope_over_group") == 0) {
+        t.a = scope_over_group, t.a_name = "scope_over_group";
+    } else if (strcmp(name, "foreign_exit") == 0) {
+        t.a = scope_owner, t.a_name = "scope_owner";
+        t.b = foreign_exiter, t.b_name = "foreign_exiter";
+        t.arg = &fc;
+    } else if (strcmp(name, "overflow") == 0) {
+        cfg.workers = 1;
+        t.a = recurse_forever, t.a_name = "recurse_forever";
+    } else if (strcmp(name, "overflow_512k") == 0) {
+        cfg.workers = 1;
+        cfg.stack_size = 512 * 1024;
+        t.a = recurse_forever, t.a_name = "recurse_forever";
+    } else {
+        fprintf(stderr, "unknown death case %s\n", name);
+        return 2;
+    }
+    int rc = weft_run(spawn_cases, &t, &cfg);
+    fprintf(stderr, "weft_run returned %d\n", rc);
+    return rc == 0 ? 0 : 3;
+}
+
+/* ------------------------------------------------------------ parent side */
+
+typedef struct {
+    int status;
+    char out[8192];
+} death_t;
+
+static void run_child(const char *name, death_t *d)
+{
+    int fds[2];
+    memset(d, 0, sizeof *d);
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        alarm(60); /* a hang becomes SIGALRM, not a stuck test */
+        setenv("WEFT_DEATH_CASE", name, 1);
+        char *argv[] = {(char *)self_path, NULL};
+        execv(self_path, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    for (;;) {
+        char buf[1024];
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        size_t room = sizeof d->out - 1 - used;
+        size_t take = (size_t)n < room ? (size_t)n : room;
+        memcpy(d->out + used, buf, take);
+        used += take;
+    }
+    d->out[used] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &d->status, 0) < 0) {
+        if (errno != EINTR)
+            fail_msg("waitpid failed");
+    }
+}
+
+static void expect_abort(const death_t *d, const char *case_name)
+{
+    if (!(WIFSIGNALED(d->status) && WTERMSIG(d->status) == SIGABRT)) {
+        print_error("case %s: expected death by SIGABRT, got %s %d; stderr:\n%s\n", case_name,
+                    WIFSIGNALED(d->status) ? "signal" : "exit status",
+                    WIFSIGNALED(d->status) ? WTERMSIG(d->status) : WEXITSTATUS(d->status),
+                    d->out);
+        fail();
+    }
+}
+
+static void expect_output(const death_t *d, const char *needle)
+{
+    if (strstr(d->out, needle) == NULL) {
+        print_error("expected \"%s\" in the child's stderr:\n%s\n", needle, d->out);
+        fail();
+    }
+}
+
+static void test_harness_sanity(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("ok", &d);
+    if (!(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0)) {
+        print_error("the harmless child did not exit cleanly (status 0x%x):\n%s\n", d.status,
+                    d.out);
+        fail();
+    }
+}
+
+static void test_out_of_order_scope_exit_aborts(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("bad_order", &d);
+    expect_abort(&d, "bad_order");
+    expect_output(&d, "bad_order");
+    expect_output(&d, "scope");
+}
+
+static void test_group_close_with_open_scope_aborts(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("bad_close", &d);
+    expect_abort(&d, "bad_close");
+    expect_output(&d, "bad_close");
+}
+
+static void test_scope_exit_with_open_group_aborts(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("scope_over_group", &d);
+    expect_abort(&d, "scope_over_group");
+    expect_output(&d, "scope_over_group");
+}
+
+static void test_scope_exit_by_other_task_aborts(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("foreign_exit", &d);
+    expect_abort(&d, "foreign_exit");
+    if (strstr(d.out, "foreign_exiter") == NULL && strstr(d.out, "scope_owner") == NULL) {
+        print_error("expected a task name in the child's stderr:\n%s\n", d.out);
+        fail();
+    }
+}
+
+static void test_stack_overflow_message(void **state)
+{
+    (void)state;
+#if defined(WT_SANITIZED)
+    /* Sanitizers install their own SIGSEGV handling and grow frames with
+     * redzones/shadow; the guard-page handler is not what runs there. */
+    skip();
+#else
+    death_t d;
+    run_child("overflow", &d);
+    expect_abort(&d, "overflow");
+    expect_output(&d, "weft: task 'recurse_forever' overflowed its 256 KiB stack");
+#endif
+}
+
+static void test_stack_overflow_message_custom_size(void **state)
+{
+    (void)state;
+#if defined(WT_SANITIZED)
+    skip(); /* see test_stack_overflow_message */
+#else
+    death_t d;
+    run_child("overflow_512k", &d);
+    expect_abort(&d, "overflow_512k");
+    expect_output(&d, "weft: task 'recurse_forever' overflowed its 512 KiB stack");
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    const char *which = getenv("WEFT_DEATH_CASE");
+    if (which != NULL)
+        return run_case(which);
+    if (access(self_path, X_OK) != 0 && argc > 0)
+        self_path = argv[0];
+
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_harness_sanity),
+        cmocka_unit_test(test_out_of_order_scope_exit_aborts),
+        cmocka_unit_test(test_group_close_with_open_scope_aborts),
+        cmocka_unit_test(test_scope_exit_with_open_group_aborts),
+        cmocka_unit_test(test_scope_exit_by_other_task_aborts),
+        cmocka_unit_test(test_stack_overflow_message),
+        cmocka_unit_test(test_stack_overflow_message_custom_size),
+    };
+    wt_apply_filter();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

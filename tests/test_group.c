@@ -1,0 +1,1433 @@
+/* Task groups: spawn, close, failures, cancellation, start/started. */
+#define _GNU_SOURCE
+#include "helpers.h"
+
+typedef struct {
+    weft_group_t *g;
+    double sleep_s;
+    atomic_int ran;
+    atomic_int cancelled;   /* saw WEFT_ECANCELED */
+    atomic_int completed;   /* slept the whole time */
+    atomic_int first_cp_cancelled;
+} kids_t;
+
+/* Sleeps k->sleep_s, records how it ended, returns the sleep's rc. */
+static int sleeper(void *arg)
+{
+    kids_t *k = arg;
+    atomic_fetch_add(&k->ran, 1);
+    int rc = weft_sleep(k->sleep_s);
+    if (rc == WEFT_ECANCELED)
+        atomic_fetch_add(&k->cancelled, 1);
+    else if (rc == 0)
+        atomic_fetch_add(&k->completed, 1);
+    else
+        EXPECT_RC(rc, 0);
+    return rc;
+}
+
+static int fail_eio(void *arg)
+{
+    (void)arg;
+    return -EIO;
+}
+
+static int fail_enoent(void *arg)
+{
+    (void)arg;
+    return -ENOENT;
+}
+
+static int returns_ecanceled(void *arg)
+{
+    (void)arg;
+    return WEFT_ECANCELED;
+}
+
+static int mark_ran(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return 0;
+}
+
+/* Look for (err, name) among the failures of g. */
+static int has_failure(const weft_group_t *g, int err, const char *name)
+{
+    size_t n = weft_group_failure_count(g);
+    for (size_t i = 0; i < n; i++) {
+        int e = 0;
+        const char *nm = NULL;
+        if (weft_group_failure(g, i, &e, &nm) != 0)
+            continue;
+        if (e == err && nm != NULL && strcmp(nm, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ basics */
+
+static int basic_main(void *arg)
+{
+    atomic_int *ran = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, mark_ran, ran), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(ran) == 1);
+    EXPECT(weft_group_failure_count(&g) == 0);
+    /* An empty group. */
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    return 0;
+}
+
+static void test_open_spawn_close(void **state)
+{
+    (void)state;
+    atomic_int ran = 0;
+    WT_RUN_OK(basic_main, &ran, 2);
+    assert_int_equal(atomic_load(&ran), 1);
+}
+
+typedef struct {
+    int n;
+    atomic_int count;
+} many_t;
+
+static int count_once(void *arg)
+{
+    many_t *m = arg;
+    if (atomic_load(&m->count) % 7 == 0)
+        EXPECT_RC(weft_checkpoint(), 0);
+    atomic_fetch_add(&m->count, 1);
+    return 0;
+}
+
+static int many_main(void *arg)
+{
+    many_t *m = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < m->n; i++)
+        EXPECT_RC(weft_group_spawn(&g, count_once, m), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(&m->count) == m->n);
+    return 0;
+}
+
+static void test_many_tasks_all_run(void **state)
+{
+    (void)state;
+    many_t m = {.n = WT_TSAN_PICK(2000, 300)};
+    WT_RUN_OK(many_main, &m, 4);
+    assert_int_equal(atomic_load(&m.count), m.n);
+    many_t one = {.n = WT_TSAN_PICK(500, 100)};
+    WT_RUN_OK(many_main, &one, 1);
+    assert_int_equal(atomic_load(&one.count), one.n);
+}
+
+static int close_waits_main(void *arg)
+{
+    kids_t *k = arg;
+    weft_group_t g;
+    double t0 = weft_now();
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 10; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, k), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    double dt = weft_now() - t0;
+    EXPECT(atomic_load(&k->completed) == 10);
+    EXPECT(dt >= k->sleep_s);
+    EXPECT(dt < k->sleep_s + WT_SLACK);
+    return 0;
+}
+
+static void test_close_waits_for_children(void **state)
+{
+    (void)state;
+    kids_t k = {.sleep_s = 0.05};
+    WT_RUN_OK(close_waits_main, &k, 2);
+    assert_int_equal(atomic_load(&k.ran), 10);
+    assert_int_equal(atomic_load(&k.completed), 10);
+}
+
+/* ------------------------------------------------------------ failures */
+
+typedef struct {
+    kids_t k;
+    int close_rc;
+    size_t nfail;
+    int err0;
+    char name0[64];
+    int has_eio, has_enoent, has_host, has_custom;
+    double elapsed;
+    const char *host_name;
+} fail_ctx_t;
+
+static void collect(fail_ctx_t *c, weft_group_t *g, int close_rc)
+{
+    c->close_rc = close_rc;
+    c->nfail = weft_group_failure_count(g);
+    const char *nm = NULL;
+    c->err0 = 0;
+    if (c->nfail > 0 && weft_group_failure(g, 0, &c->err0, &nm) == 0)
+        snprintf(c->name0, sizeof c->name0, "%s", nm ? nm : "(null)");
+    c->has_eio = has_failure(g, -EIO, "fail_eio");
+    c->has_enoent = has_failure(g, -ENOENT, "fail_enoent");
+    c->has_custom = has_failure(g, -EIO, "custom-worker");
+}
+
+static int one_failure_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    double t0 = weft_now();
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 5; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
+    collect(c, &g, weft_group_close(&g, 0));
+    c->elapsed = weft_now() - t0;
+    return 0;
+}
+
+static void test_failing_child_cancels_siblings(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(one_failure_main, &c, 2);
+    assert_rc(c.close_rc, -EIO);
+    assert_int_equal(c.nfail, 1);
+    assert_rc(c.err0, -EIO);
+    assert_string_equal(c.name0, "fail_eio");
+    assert_int_equal(atomic_load(&c.k.ran), 5);
+    assert_int_equal(atomic_load(&c.k.cancelled), 5);
+    assert_true(c.elapsed < 5.0);
+}
+
+static int two_failures_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
+    EXPECT_RC(weft_group_spawn(&g, fail_enoent, NULL), 0);
+    collect(c, &g, weft_group_close(&g, 0));
+    /* Out of range. */
+    int e = 0;
+    const char *nm = NULL;
+    EXPECT_RC(weft_group_failure(&g, 2, &e, &nm), WEFT_EINVAL);
+    EXPECT_RC(weft_group_failure(&g, (size_t)-1, &e, &nm), WEFT_EINVAL);
+    return 0;
+}
+
+static void test_two_failures_egroup(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(two_failures_main, &c, 2);
+    assert_rc(c.close_rc, WEFT_EGROUP);
+    assert_int_equal(c.nfail, 2);
+    assert_true(c.has_eio);
+    assert_true(c.has_enoent);
+    assert_int_equal(atomic_load(&c.k.cancelled), 3);
+}
+
+static int ecanceled_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_group_spawn(&g, returns_ecanceled, NULL), 0);
+    collect(c, &g, weft_group_close(&g, 0));
+    return 0;
+}
+
+static void test_child_ecanceled_is_not_failure(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 0.05;
+    WT_RUN_OK(ecanceled_main, &c, 2);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(c.nfail, 0);
+    /* ... and it does not cancel the group either. */
+    assert_int_equal(atomic_load(&c.k.completed), 1);
+    assert_int_equal(atomic_load(&c.k.cancelled), 0);
+}
+
+static int host_fails(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_sleep(0.01), 0);
+    collect(c, &g, weft_group_close(&g, -EIO));
+    c->has_host = has_failure(&g, -EIO, "host_fails");
+    return 0;
+}
+
+static int host_fails_main(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, host_fails, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_host_rc_recorded_and_cancels(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(host_fails_main, &c, 2);
+    assert_rc(c.close_rc, -EIO);
+    assert_int_equal(c.nfail, 1);
+    assert_rc(c.err0, -EIO);
+    assert_string_equal(c.name0, "host_fails");
+    assert_true(c.has_host);
+    assert_int_equal(atomic_load(&c.k.cancelled), 3);
+}
+
+static int host_and_child_fail(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, fail_enoent, NULL), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    collect(c, &g, weft_group_close(&g, -EIO));
+    c->has_host = has_failure(&g, -EIO, "host_and_child_fail");
+    return 0;
+}
+
+static int host_and_child_main(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, host_and_child_fail, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_host_and_child_failures_egroup(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(host_and_child_main, &c, 2);
+    assert_rc(c.close_rc, WEFT_EGROUP);
+    assert_int_equal(c.nfail, 2);
+    assert_true(c.has_host);
+    assert_true(c.has_enoent);
+}
+
+static int named_failure_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn_named(&g, fail_eio, NULL, "custom-worker"), 0);
+    collect(c, &g, weft_group_close(&g, 0));
+    return 0;
+}
+
+static void test_spawn_named_name_in_failure(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(named_failure_main, &c, 2);
+    assert_rc(c.close_rc, -EIO);
+    assert_int_equal(c.nfail, 1);
+    assert_string_equal(c.name0, "custom-worker");
+    assert_true(c.has_custom);
+}
+
+/* Failures keep the task's whole name, however long. */
+static const char long_name[] =
+    "a_rather_long_task_name_that_describes_exactly_what_this_task_does_"
+    "when_it_handles_one_connection_with_retries_and_exponential_backoff";
+
+typedef struct {
+    int close_rc;
+    char got[256];
+    char current[256];
+} long_ctx_t;
+
+static int long_named_fails(void *arg)
+{
+    long_ctx_t *c = arg;
+    const char *n = weft_current_task_name();
+    snprintf(c->current, sizeof c->current, "%s", n ? n : "(null)");
+    return -EIO;
+}
+
+static int long_name_main(void *arg)
+{
+    long_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn_named(&g, long_named_fails, c, long_name), 0);
+    c->close_rc = weft_group_close(&g, 0);
+    int e = 0;
+    const char *nm = NULL;
+    EXPECT_RC(weft_group_failure(&g, 0, &e, &nm), 0);
+    EXPECT_RC(e, -EIO);
+    snprintf(c->got, sizeof c->got, "%s", nm ? nm : "(null)");
+    return 0;
+}
+
+static void test_long_task_name_in_failure(void **state)
+{
+    (void)state;
+    long_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(long_name_main, &c, 2);
+    assert_rc(c.close_rc, -EIO);
+    assert_string_equal(c.current, long_name);
+    assert_string_equal(c.got, long_name);
+}
+
+/* The group is cancelled by a failure while the host is still in its body:
+ * the host sees ECANCELED; the failure takes precedence at close. */
+static int host_sees_failure_cancel_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
+    int rc = weft_sleep(10.0);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    collect(c, &g, weft_group_close(&g, rc));
+    return 0;
+}
+
+static void test_failure_cancels_host_body(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(host_sees_failure_cancel_main, &c, 2);
+    assert_rc(c.close_rc, -EIO);
+    assert_int_equal(c.nfail, 1);
+    assert_string_equal(c.name0, "fail_eio");
+}
+
+/* Failures are readable until the group is opened again. */
+static int reopen_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
+    EXPECT_RC(weft_group_close(&g, 0), -EIO);
+    EXPECT(weft_group_failure_count(&g) == 1);
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT(weft_group_failure_count(&g) == 1);
+    EXPECT(has_failure(&g, -EIO, "fail_eio"));
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    collect(c, &g, weft_group_close(&g, 0));
+    return 0;
+}
+
+static void test_reopen_after_failure(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 0.01;
+    WT_RUN_OK(reopen_main, &c, 2);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(c.nfail, 0);
+    assert_int_equal(atomic_load(&c.k.completed), 1);
+}
+
+/* ------------------------------------------------------------ cancellation */
+
+static int group_cancel_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    double t0 = weft_now();
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 4; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_sleep(0.02), 0);
+    weft_group_cancel(&g);
+    collect(c, &g, weft_group_close(&g, 0));
+    c->elapsed = weft_now() - t0;
+    /* The cancellation was absorbed: the host is not cancelled. */
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_group_cancel_absorbed(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(group_cancel_main, &c, 2);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(c.nfail, 0);
+    assert_int_equal(atomic_load(&c.k.cancelled), 4);
+    assert_true(c.elapsed < 5.0);
+}
+
+static int host_body_cancelled_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_checkpoint(), 0);
+    weft_group_cancel(&g);
+    /* The host's own code runs inside the group's scope. */
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT(weft_current_effective_deadline() == -INFINITY);
+    int rc = weft_sleep(10.0);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    collect(c, &g, weft_group_close(&g, rc));
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_host_body_inside_group_scope(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(host_body_cancelled_main, &c, 2);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(c.nfail, 0);
+    assert_int_equal(atomic_load(&c.k.cancelled), 1);
+}
+
+static int child_cancels_group(void *arg)
+{
+    kids_t *k = arg;
+    EXPECT_RC(weft_sleep(0.01), 0);
+    weft_group_cancel(k->g);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    return 0;
+}
+
+static int child_cancel_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    c->k.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_group_spawn(&g, child_cancels_group, &c->k), 0);
+    collect(c, &g, weft_group_close(&g, 0));
+    return 0;
+}
+
+static void test_child_cancels_own_group(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(child_cancel_main, &c, 2);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(c.nfail, 0);
+    assert_int_equal(atomic_load(&c.k.cancelled), 3);
+}
+
+typedef struct {
+    fail_ctx_t f;
+    weft_scope_t *outer;
+    int exit_rc;
+    int caught;
+} outer_ctx_t;
+
+static int cancel_outer_scope(void *arg)
+{
+    outer_ctx_t *o = arg;
+    EXPECT_RC(weft_sleep(0.01), 0);
+    weft_scope_cancel(o->outer);
+    return 0;
+}
+
+static int outer_cancel_main(void *arg)
+{
+    outer_ctx_t *o = arg;
+    weft_scope_t s;
+    weft_group_t g;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    o->outer = &s;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &o->f.k), 0);
+    EXPECT_RC(weft_group_spawn(&g, cancel_outer_scope, o), 0);
+    int rc = weft_group_close(&g, 0);
+    collect(&o->f, &g, rc);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    o->exit_rc = weft_scope_exit(&s, rc);
+    o->caught = weft_scope_cancelled_caught(&s);
+    return 0;
+}
+
+static void test_group_in_cancelled_scope_propagates(void **state)
+{
+    (void)state;
+    outer_ctx_t o;
+    memset(&o, 0, sizeof o);
+    o.f.k.sleep_s = 10.0;
+    WT_RUN_OK(outer_cancel_main, &o, 2);
+    assert_rc(o.f.close_rc, WEFT_ECANCELED);
+    assert_int_equal(o.f.nfail, 0);
+    assert_int_equal(atomic_load(&o.f.k.cancelled), 3);
+    assert_rc(o.exit_rc, 0);
+    assert_true(o.caught);
+}
+
+/* Recorded failures take precedence over an enclosing cancellation. */
+static int failure_beats_cancel_main(void *arg)
+{
+    outer_ctx_t *o = arg;
+    weft_scope_t s;
+    weft_group_t g;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    weft_scope_cancel(&s);
+    EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
+    int rc = weft_group_close(&g, 0);
+    collect(&o->f, &g, rc);
+    o->exit_rc = weft_scope_exit(&s, rc);
+    o->caught = weft_scope_cancelled_caught(&s);
+    return 0;
+}
+
+static void test_failure_precedes_cancellation(void **state)
+{
+    (void)state;
+    outer_ctx_t o;
+    memset(&o, 0, sizeof o);
+    WT_RUN_OK(failure_beats_cancel_main, &o, 2);
+    assert_rc(o.f.close_rc, -EIO);
+    assert_int_equal(o.f.nfail, 1);
+    assert_rc(o.exit_rc, -EIO);
+    assert_false(o.caught);
+}
+
+static int first_checkpoint_probe(void *arg)
+{
+    kids_t *k = arg;
+    atomic_fetch_add(&k->ran, 1);
+    if (weft_checkpoint() == WEFT_ECANCELED)
+        atomic_fetch_add(&k->first_cp_cancelled, 1);
+    /* Level cancellation: again and again. */
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    return 0;
+}
+
+static int spawn_into_cancelled_main(void *arg)
+{
+    fail_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    weft_group_cancel(&g);
+    for (int i = 0; i < 5; i++)
+        EXPECT_RC(weft_group_spawn(&g, first_checkpoint_probe, &c->k), 0);
+    collect(c, &g, weft_group_close(&g, WEFT_ECANCELED));
+    return 0;
+}
+
+static void test_spawn_into_cancelled_group_runs(void **state)
+{
+    (void)state;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(spawn_into_cancelled_main, &c, 2);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(atomic_load(&c.k.ran), 5);
+    assert_int_equal(atomic_load(&c.k.first_cp_cancelled), 5);
+}
+
+typedef struct {
+    atomic_int ran;
+    int spawn_rc;
+    int spawn_named_rc;
+    int start_rc;
+} closed_ctx_t;
+
+static int spawn_after_close_main(void *arg)
+{
+    closed_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    c->spawn_rc = weft_group_spawn(&g, mark_ran, &c->ran);
+    c->spawn_named_rc = weft_group_spawn_named(&g, mark_ran, &c->ran, "x");
+    EXPECT_RC(weft_sleep(0.01), 0);
+    return 0;
+}
+
+static void test_spawn_after_close_ebadf(void **state)
+{
+    (void)state;
+    closed_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(spawn_after_close_main, &c, 2);
+    assert_rc(c.spawn_rc, WEFT_EBADF);
+    assert_rc(c.spawn_named_rc, WEFT_EBADF);
+    assert_int_equal(atomic_load(&c.ran), 0);
+}
+
+/* ------------------------------------------------------------ spawning from children */
+
+static int spawn_grandchild(void *arg)
+{
+    kids_t *k = arg;
+    EXPECT_RC(weft_group_spawn(k->g, sleeper, k), 0);
+    return 0;
+}
+
+static int child_spawns_main(void *arg)
+{
+    kids_t *k = arg;
+    weft_group_t g;
+    k->g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 4; i++)
+        EXPECT_RC(weft_group_spawn(&g, spawn_grandchild, k), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    /* Close waited for the grandchildren too. */
+    EXPECT(atomic_load(&k->completed) == 4);
+    return 0;
+}
+
+static void test_child_spawns_into_parent_group(void **state)
+{
+    (void)state;
+    kids_t k;
+    memset(&k, 0, sizeof k);
+    k.sleep_s = 0.05;
+    WT_RUN_OK(child_spawns_main, &k, 2);
+    assert_int_equal(atomic_load(&k.completed), 4);
+}
+
+typedef struct {
+    weft_group_t *g;
+    atomic_int count;
+    int depth;
+} chain_t;
+
+static int chain_link(void *arg)
+{
+    chain_t *c = arg;
+    int n = atomic_fetch_add(&c->count, 1) + 1;
+    if (n < c->depth) {
+        EXPECT_RC(weft_sleep(0.0001), 0);
+        EXPECT_RC(weft_group_spawn(c->g, chain_link, c), 0);
+    }
+    return 0;
+}
+
+static int chain_main(void *arg)
+{
+    chain_t *c = arg;
+    weft_group_t g;
+    c->g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, chain_link, c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(&c->count) == c->depth);
+    return 0;
+}
+
+static void test_spawn_chain_keeps_group_open(void **state)
+{
+    (void)state;
+    chain_t c = {.depth = 200};
+    WT_RUN_OK(chain_main, &c, 4);
+    assert_int_equal(atomic_load(&c.count), 200);
+}
+
+/* ------------------------------------------------------------ nesting */
+
+typedef struct {
+    kids_t k;
+    int inner_rc;
+    int outer_rc;
+    int middle_recorded;
+    size_t outer_nfail;
+} nest_ctx_t;
+
+static int middle_task(void *arg)
+{
+    nest_ctx_t *n = arg;
+    weft_group_t inner;
+    EXPECT_RC(weft_group_open(&inner), 0);
+    EXPECT_RC(weft_group_spawn(&inner, sleeper, &n->k), 0);
+    EXPECT_RC(weft_group_spawn(&inner, fail_eio, NULL), 0);
+    n->inner_rc = weft_group_close(&inner, 0);
+    return n->inner_rc;
+}
+
+static int nested_main(void *arg)
+{
+    nest_ctx_t *n = arg;
+    weft_group_t outer;
+    EXPECT_RC(weft_group_open(&outer), 0);
+    EXPECT_RC(weft_group_spawn(&outer, sleeper, &n->k), 0);
+    EXPECT_RC(weft_group_spawn(&outer, middle_task, n), 0);
+    n->outer_rc = weft_group_close(&outer, 0);
+    n->outer_nfail = weft_group_failure_count(&outer);
+    n->middle_recorded = has_failure(&outer, -EIO, "middle_task");
+    return 0;
+}
+
+static void test_nested_group_failure_propagates(void **state)
+{
+    (void)state;
+    nest_ctx_t n;
+    memset(&n, 0, sizeof n);
+    n.k.sleep_s = 10.0;
+    WT_RUN_OK(nested_main, &n, 4);
+    assert_rc(n.inner_rc, -EIO);
+    assert_rc(n.outer_rc, -EIO);
+    assert_int_equal(n.outer_nfail, 1);
+    assert_true(n.middle_recorded);
+    /* Both sleepers (inner and outer group) were cancelled. */
+    assert_int_equal(atomic_load(&n.k.cancelled), 2);
+}
+
+typedef struct {
+    weft_group_t *outer;
+    atomic_int leaves_ready;
+    atomic_int cancelled;
+    int inner_rcs[3];
+    int outer_rc;
+} nest_cancel_t;
+
+static int leaf_forever(void *arg)
+{
+    nest_cancel_t *n = arg;
+    atomic_fetch_add(&n->leaves_ready, 1);
+    int rc = weft_sleep(WEFT_FOREVER);
+    if (rc == WEFT_ECANCELED)
+        atomic_fetch_add(&n->cancelled, 1);
+    return rc;
+}
+
+typedef struct {
+    nest_cancel_t *n;
+    int idx;
+} nest_arg_t;
+
+static int inner_group_task(void *arg)
+{
+    nest_arg_t *a = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, leaf_forever, a->n), 0);
+    int rc = weft_group_close(&g, 0);
+    a->n->inner_rcs[a->idx] = rc;
+    return rc;
+}
+
+static int outer_canceller_task(void *arg)
+{
+    nest_cancel_t *n = arg;
+    /* Inside a separate group, on whatever worker it lands. */
+    EXPECT(wt_wait_flag(&n->leaves_ready, 9, 10.0));
+    weft_group_cancel(n->outer);
+    return 0;
+}
+
+static int nested_cancel_main(void *arg)
+{
+    nest_cancel_t *n = arg;
+    weft_group_t top, outer;
+    weft_scope_t safety; /* a lost wake-up fails the test instead of hanging */
+    weft_move_on_after(&safety, 20.0);
+    n->outer = &outer;
+    EXPECT_RC(weft_group_open(&top), 0);
+    EXPECT_RC(weft_group_spawn(&top, outer_canceller_task, n), 0);
+    nest_arg_t args[3];
+    EXPECT_RC(weft_group_open(&outer), 0);
+    for (int i = 0; i < 3; i++) {
+        args[i].n = n;
+        args[i].idx = i;
+        EXPECT_RC(weft_group_spawn(&outer, inner_group_task, &args[i]), 0);
+    }
+    n->outer_rc = weft_group_close(&outer, 0);
+    int rc = weft_group_close(&top, 0);
+    rc = weft_scope_exit(&safety, rc);
+    EXPECT(!weft_scope_cancelled_caught(&safety));
+    return rc;
+}
+
+static void test_cancel_outer_group_cancels_nested(void **state)
+{
+    (void)state;
+    nest_cancel_t n;
+    memset(&n, 0, sizeof n);
+    WT_RUN_OK(nested_cancel_main, &n, 4);
+    assert_int_equal(atomic_load(&n.cancelled), 9);
+    /* Inner groups were cancelled by an enclosing scope: they propagate. */
+    for (int i = 0; i < 3; i++)
+        assert_rc(n.inner_rcs[i], WEFT_ECANCELED);
+    /* The outer group absorbs its own cancellation. */
+    assert_rc(n.outer_rc, 0);
+}
+
+/* ------------------------------------------------------------ start / started */
+
+typedef struct {
+    int token;
+    atomic_int before_started;
+    atomic_int done;
+    int start_rc;
+    void *value;
+    int done_at_start;
+    int started_rc;
+    int started_again_rc;
+    int close_rc;
+    size_t nfail;
+    kids_t k;
+    char name0[64];
+} start_ctx_t;
+
+static int server_task(void *arg)
+{
+    start_ctx_t *c = arg;
+    EXPECT_RC(weft_sleep(0.01), 0);
+    atomic_store(&c->before_started, 1);
+    c->started_rc = weft_started(&c->token);
+    EXPECT_RC(weft_sleep(0.05), 0);
+    atomic_store(&c->done, 1);
+    return 0;
+}
+
+static int start_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c->start_rc = weft_group_start(&g, server_task, c, &c->value);
+    EXPECT(atomic_load(&c->before_started) == 1);
+    c->done_at_start = atomic_load(&c->done);
+    c->close_rc = weft_group_close(&g, 0);
+    EXPECT(atomic_load(&c->done) == 1);
+    return 0;
+}
+
+static void test_start_delivers_value(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(start_main, &c, 2);
+    assert_rc(c.start_rc, 0);
+    assert_ptr_equal(c.value, &c.token);
+    assert_rc(c.started_rc, 0);
+    assert_int_equal(c.done_at_start, 0);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(atomic_load(&c.done), 1);
+}
+
+static int fail_before_started(void *arg)
+{
+    (void)arg;
+    EXPECT_RC(weft_sleep(0.005), 0);
+    return -EIO;
+}
+
+static int start_fails_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    c->value = &c->token;
+    c->start_rc = weft_group_start(&g, fail_before_started, c, &c->value);
+    /* The group is not cancelled. */
+    EXPECT_RC(weft_checkpoint(), 0);
+    c->close_rc = weft_group_close(&g, 0);
+    c->nfail = weft_group_failure_count(&g);
+    return 0;
+}
+
+static void test_start_task_fails_before_started(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 0.05;
+    WT_RUN_OK(start_fails_main, &c, 2);
+    assert_rc(c.start_rc, -EIO);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(c.nfail, 0);
+    assert_int_equal(atomic_load(&c.k.completed), 1);
+    assert_int_equal(atomic_load(&c.k.cancelled), 0);
+}
+
+static int never_started(void *arg)
+{
+    (void)arg;
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static int not_started_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    c->start_rc = weft_group_start(&g, never_started, c, &c->value);
+    c->close_rc = weft_group_close(&g, 0);
+    c->nfail = weft_group_failure_count(&g);
+    return 0;
+}
+
+static void test_start_without_started_enotstarted(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 0.02;
+    WT_RUN_OK(not_started_main, &c, 2);
+    assert_rc(c.start_rc, WEFT_ENOTSTARTED);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(c.nfail, 0);
+    assert_int_equal(atomic_load(&c.k.completed), 1);
+}
+
+static int started_twice(void *arg)
+{
+    start_ctx_t *c = arg;
+    c->started_rc = weft_started(&c->token);
+    c->started_again_rc = weft_started(NULL);
+    return 0;
+}
+
+static int started_twice_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c->start_rc = weft_group_start(&g, started_twice, c, &c->value);
+    c->close_rc = weft_group_close(&g, 0);
+    return 0;
+}
+
+static void test_started_twice_eperm(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(started_twice_main, &c, 2);
+    assert_rc(c.start_rc, 0);
+    assert_ptr_equal(c.value, &c.token);
+    assert_rc(c.started_rc, 0);
+    assert_rc(c.started_again_rc, WEFT_EPERM);
+    assert_rc(c.close_rc, 0);
+}
+
+static int started_in_spawned(void *arg)
+{
+    start_ctx_t *c = arg;
+    c->started_rc = weft_started(&c->token);
+    atomic_store(&c->done, 1);
+    return 0;
+}
+
+static int started_spawned_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    c->started_rc = -1;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, started_in_spawned, c), 0);
+    c->close_rc = weft_group_close(&g, 0);
+    return 0;
+}
+
+static void test_started_in_spawned_task_is_noop(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(started_spawned_main, &c, 2);
+    assert_int_equal(atomic_load(&c.done), 1);
+    assert_rc(c.started_rc, 0);
+    assert_rc(c.close_rc, 0);
+}
+
+static int start_then_fail(void *arg)
+{
+    start_ctx_t *c = arg;
+    EXPECT_RC(weft_started(&c->token), 0);
+    EXPECT_RC(weft_sleep(0.01), 0);
+    return -EIO;
+}
+
+static int start_then_fail_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    c->start_rc = weft_group_start(&g, start_then_fail, c, &c->value);
+    c->close_rc = weft_group_close(&g, 0);
+    c->nfail = weft_group_failure_count(&g);
+    const char *nm = NULL;
+    int e = 0;
+    if (c->nfail > 0 && weft_group_failure(&g, 0, &e, &nm) == 0 && nm)
+        snprintf(c->name0, sizeof c->name0, "%s", nm);
+    return 0;
+}
+
+static void test_started_task_failure_is_group_failure(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(start_then_fail_main, &c, 2);
+    assert_rc(c.start_rc, 0);
+    assert_rc(c.close_rc, -EIO);
+    assert_int_equal(c.nfail, 1);
+    assert_string_equal(c.name0, "start_then_fail");
+    assert_int_equal(atomic_load(&c.k.cancelled), 1);
+}
+
+static int start_named_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c->start_rc = weft_group_start_named(&g, start_then_fail, c, &c->value, "listener");
+    c->close_rc = weft_group_close(&g, 0);
+    c->nfail = weft_group_failure_count(&g);
+    EXPECT(has_failure(&g, -EIO, "listener"));
+    return 0;
+}
+
+static void test_start_named_name_in_failure(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(start_named_main, &c, 2);
+    assert_rc(c.start_rc, 0);
+    assert_ptr_equal(c.value, &c.token);
+    assert_rc(c.close_rc, -EIO);
+    assert_int_equal(c.nfail, 1);
+}
+
+/* The started task may itself spawn into the group it was started in. */
+static int starter_spawns(void *arg)
+{
+    start_ctx_t *c = arg;
+    EXPECT_RC(weft_group_spawn(c->k.g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_started(NULL), 0);
+    return 0;
+}
+
+static int starter_spawns_main(void *arg)
+{
+    start_ctx_t *c = arg;
+    weft_group_t g;
+    c->k.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c->start_rc = weft_group_start(&g, starter_spawns, c, &c->value);
+    c->close_rc = weft_group_close(&g, 0);
+    return 0;
+}
+
+static void test_started_task_spawns_into_group(void **state)
+{
+    (void)state;
+    start_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 0.02;
+    c.value = &c;
+    WT_RUN_OK(starter_spawns_main, &c, 2);
+    assert_rc(c.start_rc, 0);
+    assert_null(c.value);
+    assert_rc(c.close_rc, 0);
+    assert_int_equal(atomic_load(&c.k.completed), 1);
+}
+
+/* The wait of weft_group_start completed (the value was delivered) when the
+ * started task cancelled the starter's scope right after weft_started: start
+ * still succeeds; the next checkpoint reports the cancellation. */
+typedef struct {
+    weft_scope_t *outer;
+    int token;
+    void *value;
+    int start_rc, cp_after_start, close_rc, exit_rc, caught;
+    int task_cp_rc;
+} race_start_t;
+
+static int start_then_cancel_starter(void *arg)
+{
+    race_start_t *c = arg;
+    EXPECT_RC(weft_started(&c->token), 0);
+    weft_scope_cancel(c->outer);
+    /* The group sits inside the cancelled scope: this task is cancelled too. */
+    c->task_cp_rc = weft_checkpoint();
+    return 0;
+}
+
+static int completed_start_main(void *arg)
+{
+    race_start_t *c = arg;
+    weft_scope_t s;
+    weft_group_t g;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    c->outer = &s;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c->start_rc = weft_group_start(&g, start_then_cancel_starter, c, &c->value);
+    c->cp_after_start = weft_checkpoint();
+    c->close_rc = weft_group_close(&g, c->cp_after_start);
+    c->exit_rc = weft_scope_exit(&s, c->close_rc);
+    c->caught = weft_scope_cancelled_caught(&s);
+    return 0;
+}
+
+static void test_completed_start_not_cancelled(void **state)
+{
+    (void)state;
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        race_start_t c;
+        memset(&c, 0, sizeof c);
+        WT_RUN_OK(completed_start_main, &c, workers);
+        assert_rc(c.start_rc, 0);
+        assert_ptr_equal(c.value, &c.token);
+        assert_rc(c.cp_after_start, WEFT_ECANCELED);
+        assert_rc(c.task_cp_rc, WEFT_ECANCELED);
+        assert_rc(c.close_rc, WEFT_ECANCELED);
+        assert_rc(c.exit_rc, 0);
+        assert_true(c.caught);
+    }
+}
+
+/* Until it calls weft_started, the task runs under the starter's scope:
+ * cancelling that scope reaches it, and start reports WEFT_ECANCELED. */
+typedef struct {
+    weft_scope_t *starter_scope;
+    atomic_int sleeping;
+    int start_rc, sleep_rc, close_rc, exit_rc;
+    size_t nfail;
+    void *value;
+} slow_start_t;
+
+static int slow_starter(void *arg)
+{
+    slow_start_t *c = arg;
+    atomic_store(&c->sleeping, 1);
+    c->sleep_rc = weft_sleep(10.0);
+    if (c->sleep_rc != 0)
+        return c->sleep_rc;
+    return weft_started(NULL);
+}
+
+static int cancel_starter_scope(void *arg)
+{
+    slow_start_t *c = arg;
+    EXPECT(wt_wait_flag(&c->sleeping, 1, 10.0));
+    EXPECT_RC(weft_sleep(0.01), 0);
+    weft_scope_cancel(c->starter_scope);
+    return 0;
+}
+
+static int cancelled_start_main(void *arg)
+{
+    slow_start_t *c = arg;
+    weft_scope_t s;
+    weft_group_t helpers, g;
+    EXPECT_RC(weft_group_open(&helpers), 0);
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    c->starter_scope = &s;
+    EXPECT_RC(weft_group_spawn(&helpers, cancel_starter_scope, c), 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    c->start_rc = weft_group_start(&g, slow_starter, c, &c->value);
+    c->close_rc = weft_group_close(&g, c->start_rc);
+    c->nfail = weft_group_failure_count(&g);
+    c->exit_rc = weft_scope_exit(&s, c->close_rc);
+    return weft_group_close(&helpers, 0);
+}
+
+static void test_start_cancelled_before_started(void **state)
+{
+    (void)state;
+    slow_start_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(cancelled_start_main, &c, 2);
+    assert_rc(c.sleep_rc, WEFT_ECANCELED);
+    assert_rc(c.start_rc, WEFT_ECANCELED);
+    assert_rc(c.close_rc, WEFT_ECANCELED);
+    assert_int_equal(c.nfail, 0);
+    assert_rc(c.exit_rc, 0);
+}
+
+/* Once started, the task belongs to the group: cancelling the scope of the
+ * task that started it no longer reaches it (Trio's task_status.started). */
+typedef struct {
+    weft_group_t *g;
+    int start_rc, server_rc, starter_cp;
+    atomic_int server_done;
+} moved_t;
+
+static int server_after_start(void *arg)
+{
+    moved_t *c = arg;
+    EXPECT_RC(weft_started(NULL), 0);
+    c->server_rc = weft_sleep(0.05);
+    atomic_store(&c->server_done, 1);
+    return 0;
+}
+
+static int starter_in_own_scope(void *arg)
+{
+    moved_t *c = arg;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    void *value = NULL;
+    c->start_rc = weft_group_start(c->g, server_after_start, c, &value);
+    weft_scope_cancel(&s);
+    c->starter_cp = weft_checkpoint();
+    EXPECT_RC(weft_scope_exit(&s, c->starter_cp), 0);
+    return 0;
+}
+
+static int moved_main(void *arg)
+{
+    moved_t *c = arg;
+    weft_group_t g;
+    c->g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, starter_in_own_scope, c), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_started_task_leaves_starter_scope(void **state)
+{
+    (void)state;
+    moved_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(moved_main, &c, 2);
+    assert_rc(c.start_rc, 0);
+    assert_rc(c.starter_cp, WEFT_ECANCELED);
+    assert_int_equal(atomic_load(&c.server_done), 1);
+    assert_rc(c.server_rc, 0);
+}
+
+/* The deadline of the scope around a group applies to its tasks. */
+typedef struct {
+    double deadline;
+    double child_eff;
+    kids_t k;
+    int close_rc, exit_rc, caught;
+    double elapsed;
+} dl_group_t;
+
+static int read_effective_deadline(void *arg)
+{
+    dl_group_t *c = arg;
+    c->child_eff = weft_current_effective_deadline();
+    return 0;
+}
+
+static int deadline_group_main(void *arg)
+{
+    dl_group_t *c = arg;
+    weft_scope_t s;
+    weft_group_t g;
+    double t0 = weft_now();
+    weft_move_on_after(&s, 0.1);
+    c->deadline = weft_scope_deadline(&s);
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, read_effective_deadline, c), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    c->close_rc = weft_group_close(&g, 0);
+    c->elapsed = weft_now() - t0;
+    c->exit_rc = weft_scope_exit(&s, c->close_rc);
+    c->caught = weft_scope_cancelled_caught(&s);
+    return 0;
+}
+
+static void test_enclosing_deadline_cancels_children(void **state)
+{
+    (void)state;
+    dl_group_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
+    WT_RUN_OK(deadline_group_main, &c, 2);
+    assert_true(fabs(c.child_eff - c.deadline) < 1e-3);
+    assert_int_equal(atomic_load(&c.k.cancelled), 3);
+    assert_rc(c.close_rc, WEFT_ECANCELED);
+    assert_rc(c.exit_rc, 0);
+    assert_true(c.caught);
+    assert_true(c.elapsed >= 0.1);
+    assert_true(c.elapsed < 0.1 + WT_SLACK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_spawn_close),
+        cmocka_unit_test(test_many_tasks_all_run),
+        cmocka_unit_test(test_close_waits_for_children),
+        cmocka_unit_test(test_failing_child_cancels_siblings),
+        cmocka_unit_test(test_two_failures_egroup),
+        cmocka_unit_test(test_child_ecanceled_is_not_failure),
+        cmocka_unit_test(test_host_rc_recorded_and_cancels),
+        cmocka_unit_test(test_host_and_child_failures_egroup),
+        cmocka_unit_test(test_spawn_named_name_in_failure),
+        cmocka_unit_test(test_long_task_name_in_failure),
+        cmocka_unit_test(test_failure_cancels_host_body),
+        cmocka_unit_test(test_reopen_after_failure),
+        cmocka_unit_test(test_group_cancel_absorbed),
+        cmocka_unit_test(test_host_body_inside_group_scope),
+        cmocka_unit_test(test_child_cancels_own_group),
+        cmocka_unit_test(test_group_in_cancelled_scope_propagates),
+        cmocka_unit_test(test_failure_precedes_cancellation),
+        cmocka_unit_test(test_spawn_into_cancelled_group_runs),
+        cmocka_unit_test(test_spawn_after_close_ebadf),
+        cmocka_unit_test(test_child_spawns_into_parent_group),
+        cmocka_unit_test(test_spawn_chain_keeps_group_open),
+        cmocka_unit_test(test_nested_group_failure_propagates),
+        cmocka_unit_test(test_cancel_outer_group_cancels_nested),
+        cmocka_unit_test(test_start_delivers_value),
+        cmocka_unit_test(test_start_task_fails_before_started),
+        cmocka_unit_test(test_start_without_started_enotstarted),
+        cmocka_unit_test(test_started_twice_eperm),
+        cmocka_unit_test(test_started_in_spawned_task_is_noop),
+        cmocka_unit_test(test_started_task_failure_is_group_failure),
+        cmocka_unit_test(test_start_named_name_in_failure),
+        cmocka_unit_test(test_started_task_spawns_into_group),
+        cmocka_unit_test(test_completed_start_not_cancelled),
+        cmocka_unit_test(test_start_cancelled_before_started),
+        cmocka_unit_test(test_started_task_leaves_starter_scope),
+        cmocka_unit_test(test_enclosing_deadline_cancels_children),
+    };
+    wt_apply_filter();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,657 @@
+/* Runtime: weft_run, the clock, sleeping, checkpoints, task names, errors. */
+#define _GNU_SOURCE
+#include "helpers.h"
+
+#include <pthread.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ weft_run */
+
+typedef struct {
+    int ret;
+    atomic_int runs;
+    int had_name;
+} ret_ctx_t;
+
+static int return_given(void *arg)
+{
+    ret_ctx_t *c = arg;
+    atomic_fetch_add(&c->runs, 1);
+    c->had_name = weft_current_task_name() != NULL;
+    return c->ret;
+}
+
+static void test_run_returns_main_result(void **state)
+{
+    (void)state;
+    static const int values[] = {0, -77, WEFT_EINVAL, WEFT_EGROUP, -12345};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        ret_ctx_t c = {.ret = values[i]};
+        assert_rc(wt_run(return_given, &c, 2), values[i]);
+        assert_int_equal(atomic_load(&c.runs), 1);
+        assert_true(c.had_name);
+    }
+    WT_ASSERT_CLEAN();
+}
+
+static void test_run_null_config_defaults(void **state)
+{
+    (void)state;
+    ret_ctx_t c = {.ret = -42};
+    assert_rc(weft_run(return_given, &c, NULL), -42);
+    assert_int_equal(atomic_load(&c.runs), 1);
+    c.ret = 0;
+    assert_rc(weft_run(return_given, &c, NULL), 0);
+    assert_int_equal(atomic_load(&c.runs), 2);
+}
+
+typedef struct {
+    atomic_int count;
+    int n;
+} count_ctx_t;
+
+static int bump_with_checkpoints(void *arg)
+{
+    count_ctx_t *c = arg;
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_checkpoint(), 0);
+    atomic_fetch_add(&c->count, 1);
+    return 0;
+}
+
+static int spawn_n_main(void *arg)
+{
+    count_ctx_t *c = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < c->n; i++)
+        EXPECT_RC(weft_group_spawn(&g, bump_with_checkpoints, c), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_run_worker_counts(void **state)
+{
+    (void)state;
+    static const unsigned workers[] = {1, 2, 4, 0, 16};
+    for (size_t i = 0; i < sizeof workers / sizeof workers[0]; i++) {
+        count_ctx_t c = {.n = 64};
+        WT_RUN_OK(spawn_n_main, &c, workers[i]);
+        assert_int_equal(atomic_load(&c.count), 64);
+    }
+}
+
+static void test_run_many_runtimes_in_sequence(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        count_ctx_t c = {.n = 8};
+        WT_RUN_OK(spawn_n_main, &c, (unsigned)(1 + i % 4));
+        assert_int_equal(atomic_load(&c.count), 8);
+    }
+}
+
+static int never_runs(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return 0;
+}
+
+typedef struct {
+    atomic_int inner_ran;
+    int rc_null_cfg;
+    int rc_cfg;
+} nested_ctx_t;
+
+static int nested_run_main(void *arg)
+{
+    nested_ctx_t *c = arg;
+    weft_config_t cfg = {.workers = 1};
+    c->rc_null_cfg = weft_run(never_runs, &c->inner_ran, NULL);
+    c->rc_cfg = weft_run(never_runs, &c->inner_ran, &cfg);
+    return 0;
+}
+
+static int nested_run_in_child(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, nested_run_main, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_run_inside_task_is_eperm(void **state)
+{
+    (void)state;
+    nested_ctx_t c = {0};
+    WT_RUN_OK(nested_run_main, &c, 2);
+    assert_rc(c.rc_null_cfg, WEFT_EPERM);
+    assert_rc(c.rc_cfg, WEFT_EPERM);
+    assert_int_equal(atomic_load(&c.inner_ran), 0);
+
+    nested_ctx_t d = {0};
+    WT_RUN_OK(nested_run_in_child, &d, 2);
+    assert_rc(d.rc_null_cfg, WEFT_EPERM);
+    assert_rc(d.rc_cfg, WEFT_EPERM);
+    assert_int_equal(atomic_load(&d.inner_ran), 0);
+}
+
+/* Two runtimes at once, each from its own thread: each root task waits until
+ * it has seen the other one running, which only works if they overlap. */
+typedef struct {
+    atomic_int here[2];
+} pair_ctx_t;
+
+typedef struct {
+    pair_ctx_t *pair;
+    int me;
+    int saw_other;
+    int rc;
+    count_ctx_t count;
+} side_ctx_t;
+
+static int side_main(void *arg)
+{
+    side_ctx_t *s = arg;
+    atomic_store(&s->pair->here[s->me], 1);
+    s->saw_other = wt_wait_flag(&s->pair->here[1 - s->me], 1, 20.0);
+    /* Do some real work in both runtimes while they overlap. */
+    s->count.n = WT_TSAN_PICK(200, 50);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < s->count.n; i++)
+        EXPECT_RC(weft_group_spawn(&g, bump_with_checkpoints, &s->count), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    /* Keep running until the other side has also got this far. */
+    atomic_store(&s->pair->here[s->me], 2);
+    wt_wait_flag(&s->pair->here[1 - s->me], 2, 20.0);
+    return 0;
+}
+
+static void *side_thread(void *arg)
+{
+    side_ctx_t *s = arg;
+    weft_config_t cfg = {.workers = 2};
+    s->rc = weft_run(side_main, s, &cfg);
+    return NULL;
+}
+
+static void test_two_runtimes_in_two_threads(void **state)
+{
+    (void)state;
+    atomic_store(&wt_fail_count, 0);
+    pair_ctx_t pair = {0};
+    side_ctx_t a = {.pair = &pair, .me = 0}, b = {.pair = &pair, .me = 1};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, side_thread, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, side_thread, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    WT_ASSERT_CLEAN();
+    assert_rc(a.rc, 0);
+    assert_rc(b.rc, 0);
+    assert_true(a.saw_other);
+    assert_true(b.saw_other);
+    assert_int_equal(atomic_load(&a.count.count), a.count.n);
+    assert_int_equal(atomic_load(&b.count.count), b.count.n);
+}
+
+/* ------------------------------------------------------------ clock */
+
+static void test_now_monotonic_outside_runtime(void **state)
+{
+    (void)state;
+    double prev = weft_now();
+    assert_true(isfinite(prev));
+    for (int i = 0; i < 100000; i++) {
+        double t = weft_now();
+        assert_true(t >= prev);
+        prev = t;
+    }
+    double t0 = weft_now();
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    double dt = weft_now() - t0;
+    assert_true(dt >= 0.019);
+    assert_true(dt < 0.02 + 5.0);
+}
+
+static int now_in_task(void *arg)
+{
+    (void)arg;
+    double prev = weft_now();
+    for (int i = 0; i < 10000; i++) {
+        double t = weft_now();
+        EXPECT(t >= prev);
+        prev = t;
+        if (i % 100 == 0)
+            EXPECT_RC(weft_checkpoint(), 0);
+    }
+    return 0;
+}
+
+static void test_now_monotonic_in_tasks(void **state)
+{
+    (void)state;
+    WT_RUN_OK(now_in_task, NULL, 2);
+}
+
+/* ------------------------------------------------------------ sleeping */
+
+static int sleep_durations(void *arg)
+{
+    (void)arg;
+    static const double delays[] = {0.001, 0.01, 0.05, 0.1};
+    for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+        double d = delays[i];
+        double t0 = weft_now();
+        EXPECT_RC(weft_sleep(d), 0);
+        double dt = weft_now() - t0;
+        if (!(dt >= d))
+            wt_failf(__FILE__, __LINE__, "weft_sleep(%g) returned after %.6f s", d, dt);
+        if (!(dt < d + WT_SLACK))
+            wt_failf(__FILE__, __LINE__, "weft_sleep(%g) took %.6f s", d, dt);
+    }
+    return 0;
+}
+
+static void test_sleep_at_least_delay(void **state)
+{
+    (void)state;
+    WT_RUN_OK(sleep_durations, NULL, 2);
+    WT_RUN_OK(sleep_durations, NULL, 1);
+}
+
+static int sleep_until_checks(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        double deadline = weft_now() + 0.01 * (i + 1);
+        EXPECT_RC(weft_sleep_until(deadline), 0);
+        double t = weft_now();
+        if (!(t >= deadline))
+            wt_failf(__FILE__, __LINE__, "sleep_until woke %.6f s early", deadline - t);
+        EXPECT(t < deadline + WT_SLACK);
+    }
+    return 0;
+}
+
+static void test_sleep_until_reaches_deadline(void **state)
+{
+    (void)state;
+    WT_RUN_OK(sleep_until_checks, NULL, 2);
+}
+
+static int sleep_until_past(void *arg)
+{
+    (void)arg;
+    double t0 = weft_now();
+    EXPECT_RC(weft_sleep_until(t0 - 10.0), 0);
+    EXPECT_RC(weft_sleep_until(t0), 0);
+    EXPECT_RC(weft_sleep_until(-INFINITY), 0);
+    EXPECT_RC(weft_sleep(0), 0);
+    EXPECT(weft_now() - t0 < WT_SLACK);
+    return 0;
+}
+
+static void test_sleep_until_past_returns_at_once(void **state)
+{
+    (void)state;
+    WT_RUN_OK(sleep_until_past, NULL, 2);
+}
+
+/* Many sleepers at once all wake, in about the time of one sleep, far less
+ * than the N x delay that sleeping one after another would take.  (Under TSan
+ * spawning alone costs milliseconds per task, hence other numbers there.) */
+#define NSLEEPERS WT_TSAN_PICK(200, 100)
+#define SLEEPER_DELAY WT_TSAN_PICK(0.05, 0.2)
+
+typedef struct {
+    atomic_int woke;
+} sleepers_ctx_t;
+
+static int sleep_a_while(void *arg)
+{
+    sleepers_ctx_t *c = arg;
+    EXPECT_RC(weft_sleep(SLEEPER_DELAY), 0);
+    atomic_fetch_add(&c->woke, 1);
+    return 0;
+}
+
+static int many_sleepers_main(void *arg)
+{
+    weft_group_t g;
+    double t0 = weft_now();
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < NSLEEPERS; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleep_a_while, arg), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    double dt = weft_now() - t0;
+    EXPECT(dt >= SLEEPER_DELAY);
+    double bound = WT_TSAN_PICK(SLEEPER_DELAY + 2 * WT_SLACK, NSLEEPERS * SLEEPER_DELAY / 4);
+    if (!(dt < bound))
+        wt_failf(__FILE__, __LINE__, "%d sleepers of %g s took %.3f s", NSLEEPERS,
+                 SLEEPER_DELAY, dt);
+    return 0;
+}
+
+static void test_sleepers_sleep_concurrently(void **state)
+{
+    (void)state;
+    sleepers_ctx_t c = {0};
+    WT_RUN_OK(many_sleepers_main, &c, 2);
+    assert_int_equal(atomic_load(&c.woke), NSLEEPERS);
+}
+
+/* A sleep ends on time even when the worker that armed its timer is kept
+ * busy by a task computing without checkpoints, while other workers idle. */
+typedef struct {
+    weft_group_t *g;
+    double slept;
+    int rc;
+} hog_ctx_t;
+
+static int cpu_hog(void *arg)
+{
+    (void)arg;
+    double end = weft_now() + 2.5;
+    while (weft_now() < end) {
+    }
+    return 0;
+}
+
+static int sleeper_with_hog(void *arg)
+{
+    hog_ctx_t *c = arg;
+    double t0 = weft_now();
+    /* Spawned from here, the hog most likely lands on this worker. */
+    EXPECT_RC(weft_group_spawn(c->g, cpu_hog, NULL), 0);
+    c->rc = weft_sleep(0.05);
+    c->slept = weft_now() - t0;
+    return 0;
+}
+
+static int hog_main(void *arg)
+{
+    hog_ctx_t *c = arg;
+    weft_group_t g;
+    c->g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper_with_hog, c), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_sleep_wakes_while_worker_busy(void **state)
+{
+    (void)state;
+    hog_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(hog_main, &c, 2);
+    assert_rc(c.rc, 0);
+    if (!(c.slept >= 0.05 && c.slept < 1.0)) {
+        print_error("weft_sleep(0.05) took %.3f s (the hog ran 2.5 s)\n", c.slept);
+        fail();
+    }
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+#define INTERLEAVE_N 50
+
+typedef struct {
+    atomic_int pos;
+    char log[2 * INTERLEAVE_N];
+} interleave_ctx_t;
+
+static void interleave_body(interleave_ctx_t *c, char me)
+{
+    for (int i = 0; i < INTERLEAVE_N; i++) {
+        int p = atomic_fetch_add(&c->pos, 1);
+        c->log[p] = me;
+        EXPECT_RC(weft_checkpoint(), 0);
+    }
+}
+
+static int interleave_a(void *arg)
+{
+    interleave_body(arg, 'A');
+    return 0;
+}
+
+static int interleave_b(void *arg)
+{
+    interleave_body(arg, 'B');
+    return 0;
+}
+
+static int interleave_main(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, interleave_a, arg), 0);
+    EXPECT_RC(weft_group_spawn(&g, interleave_b, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_checkpoint_lets_others_run(void **state)
+{
+    (void)state;
+    interleave_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(interleave_main, &c, 1);
+    assert_int_equal(atomic_load(&c.pos), 2 * INTERLEAVE_N);
+    int switches = 0, a = 0, b = 0;
+    for (int i = 0; i < 2 * INTERLEAVE_N; i++) {
+        a += c.log[i] == 'A';
+        b += c.log[i] == 'B';
+        if (i > 0 && c.log[i] != c.log[i - 1])
+            switches++;
+    }
+    assert_int_equal(a, INTERLEAVE_N);
+    assert_int_equal(b, INTERLEAVE_N);
+    /* One worker: the only way B runs before A is done is A's checkpoint. */
+    if (switches < INTERLEAVE_N / 2) {
+        print_error("only %d switches: %.*s\n", switches, 2 * INTERLEAVE_N, c.log);
+        fail();
+    }
+}
+
+static int checkpoint_plain(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++)
+        EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_checkpoint_returns_zero_when_not_cancelled(void **state)
+{
+    (void)state;
+    WT_RUN_OK(checkpoint_plain, NULL, 1);
+    WT_RUN_OK(checkpoint_plain, NULL, 4);
+}
+
+/* ------------------------------------------------------------ task names */
+
+typedef struct {
+    char root[64];
+    char child[64];
+    char named[64];
+    int root_null, child_null, named_null;
+} names_ctx_t;
+
+static void copy_name(char *dst, int *was_null)
+{
+    const char *n = weft_current_task_name();
+    *was_null = n == NULL;
+    snprintf(dst, 64, "%s", n ? n : "");
+}
+
+static int name_probe(void *arg)
+{
+    names_ctx_t *c = arg;
+    copy_name(c->child, &c->child_null);
+    return 0;
+}
+
+static int name_probe_named(void *arg)
+{
+    names_ctx_t *c = arg;
+    copy_name(c->named, &c->named_null);
+    return 0;
+}
+
+static int names_main(void *arg)
+{
+    names_ctx_t *c = arg;
+    copy_name(c->root, &c->root_null);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, name_probe, c), 0);
+    EXPECT_RC(weft_group_spawn_named(&g, name_probe_named, c, "my-custom-name"), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_current_task_name(void **state)
+{
+    (void)state;
+    assert_null(weft_current_task_name());
+    names_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(names_main, &c, 2);
+    assert_false(c.root_null);
+    assert_true(strlen(c.root) > 0);
+    assert_false(c.child_null);
+    assert_string_equal(c.child, "name_probe");
+    assert_false(c.named_null);
+    assert_string_equal(c.named, "my-custom-name");
+    /* Still NULL outside once the runtime is gone. */
+    assert_null(weft_current_task_name());
+}
+
+/* ------------------------------------------------------------ stack size */
+
+#define BIG_FRAME (512 * 1024)
+
+static int use_big_stack(void *arg)
+{
+    (void)arg;
+    volatile char buf[BIG_FRAME];
+    for (size_t i = 0; i < sizeof buf; i += 512)
+        buf[i] = (char)i;
+    buf[sizeof buf - 1] = 1;
+    EXPECT_RC(weft_checkpoint(), 0);
+    unsigned sum = 0;
+    for (size_t i = 0; i < sizeof buf; i += 4096)
+        sum += (unsigned char)buf[i];
+    (void)sum;
+    return 0;
+}
+
+static int big_stack_main(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 4; i++)
+        EXPECT_RC(weft_group_spawn(&g, use_big_stack, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_config_stack_size_is_honoured(void **state)
+{
+    (void)state;
+    weft_config_t cfg = {.workers = 2, .stack_size = 2 * 1024 * 1024};
+    atomic_store(&wt_fail_count, 0);
+    assert_rc(weft_run(big_stack_main, NULL, &cfg), 0);
+    WT_ASSERT_CLEAN();
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void check_name_contains(int err, const char *needle)
+{
+    const char *n = weft_err_name(err);
+    assert_non_null(n);
+    if (strstr(n, needle) == NULL) {
+        print_error("weft_err_name(%d) = \"%s\", expected to contain \"%s\"\n", err, n,
+                    needle);
+        fail();
+    }
+}
+
+static void test_error_strings(void **state)
+{
+    (void)state;
+    static const int codes[] = {
+        WEFT_ECANCELED, WEFT_ETIMEDOUT, WEFT_EINVAL, WEFT_ENOMEM,   WEFT_EPERM,
+        WEFT_EAGAIN,    WEFT_EPIPE,     WEFT_EBADF,  WEFT_EOF,      WEFT_EGROUP,
+        WEFT_ENOTSTARTED, -ENOENT, 0, 12345, -12345, -4000, -4096, -4092, INT32_MIN,
+        1,
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *s = weft_strerror(codes[i]);
+        const char *n = weft_err_name(codes[i]);
+        assert_non_null(s);
+        assert_non_null(n);
+        assert_true(strlen(s) > 0);
+        assert_true(strlen(n) > 0);
+    }
+    check_name_contains(WEFT_ECANCELED, "ECANCELED");
+    check_name_contains(WEFT_ETIMEDOUT, "ETIMEDOUT");
+    check_name_contains(WEFT_EINVAL, "EINVAL");
+    check_name_contains(WEFT_ENOMEM, "ENOMEM");
+    check_name_contains(WEFT_EPERM, "EPERM");
+    check_name_contains(WEFT_EAGAIN, "EAGAIN");
+    check_name_contains(WEFT_EPIPE, "EPIPE");
+    check_name_contains(WEFT_EBADF, "EBADF");
+    check_name_contains(WEFT_EOF, "EOF");
+    check_name_contains(WEFT_EGROUP, "EGROUP");
+    check_name_contains(WEFT_ENOTSTARTED, "ENOTSTARTED");
+    check_name_contains(-ENOENT, "ENOENT");
+    assert_string_equal(weft_err_name(WEFT_ECANCELED), "WEFT_ECANCELED");
+    assert_string_equal(weft_err_name(-ENOENT), "ENOENT");
+
+    /* The weft-specific codes have texts of their own. */
+    const char *t_eof = weft_strerror(WEFT_EOF);
+    const char *t_group = weft_strerror(WEFT_EGROUP);
+    const char *t_ns = weft_strerror(WEFT_ENOTSTARTED);
+    const char *t_unknown = weft_strerror(12345);
+    assert_string_not_equal(t_eof, t_group);
+    assert_string_not_equal(t_eof, t_ns);
+    assert_string_not_equal(t_group, t_ns);
+    assert_string_not_equal(t_eof, t_unknown);
+    assert_string_not_equal(t_group, t_unknown);
+    assert_string_not_equal(t_ns, t_unknown);
+    assert_string_not_equal(weft_strerror(WEFT_ECANCELED), weft_strerror(WEFT_ETIMEDOUT));
+    /* Unknown codes get a name that is none of the known ones. */
+    const char *u = weft_err_name(12345);
+    static const int known[] = {WEFT_ECANCELED, WEFT_EOF, WEFT_EGROUP, WEFT_ENOTSTARTED,
+                                WEFT_EINVAL};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        assert_string_not_equal(u, weft_err_name(known[i]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_returns_main_result),
+        cmocka_unit_test(test_run_null_config_defaults),
+        cmocka_unit_test(test_run_worker_counts),
+        cmocka_unit_test(test_run_many_runtimes_in_sequence),
+        cmocka_unit_test(test_run_inside_task_is_eperm),
+        cmocka_unit_test(test_two_runtimes_in_two_threads),
+        cmocka_unit_test(test_now_monotonic_outside_runtime),
+        cmocka_unit_test(test_now_monotonic_in_tasks),
+        cmocka_unit_test(test_sleep_at_least_delay),
+        cmocka_unit_test(test_sleep_until_reaches_deadline),
+        cmocka_unit_test(test_sleep_until_past_returns_at_once),
+        cmocka_unit_test(test_sleepers_sleep_concurrently),
+        cmocka_unit_test(test_sleep_wakes_while_worker_busy),
+        cmocka_unit_test(test_checkpoint_lets_others_run),
+        cmocka_unit_test(test_checkpoint_returns_zero_when_not_cancelled),
+        cmocka_unit_test(test_current_task_name),
+        cmocka_unit_test(test_config_stack_size_is_honoured),
+        cmocka_unit_test(test_error_strings),
+    };
+    wt_apply_filter();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

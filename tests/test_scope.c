@@ -1,0 +1,1053 @@
+/* Cancel scopes: level cancellation, ownership, shields, deadlines. */
+#define _GNU_SOURCE
+#include "helpers.h"
+
+/* ------------------------------------------------------------ level cancellation */
+
+static int level_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT(!weft_scope_cancel_called(&s));
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    weft_scope_cancel(&s);
+    EXPECT(weft_scope_cancel_called(&s));
+    for (int i = 0; i < 10; i++)
+        EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    double t0 = weft_now();
+    EXPECT_RC(weft_sleep(10.0), WEFT_ECANCELED);
+    EXPECT_RC(weft_sleep(0), WEFT_ECANCELED);
+    EXPECT_RC(weft_sleep_until(weft_now() + 10.0), WEFT_ECANCELED);
+    EXPECT_RC(weft_sleep(WEFT_FOREVER), WEFT_ECANCELED);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT(weft_now() - t0 < WT_SLACK);
+    EXPECT(weft_current_effective_deadline() == -INFINITY);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    EXPECT(weft_scope_cancel_called(&s));
+    /* Outside the scope the task is not cancelled any more. */
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT_RC(weft_sleep(0.001), 0);
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER);
+    return 0;
+}
+
+static void test_level_cancellation(void **state)
+{
+    (void)state;
+    WT_RUN_OK(level_main, NULL, 2);
+}
+
+static int uncancelled_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT_RC(weft_sleep(0.001), 0);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+    EXPECT(!weft_scope_cancel_called(&s));
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    /* An uncancelled scope passes any rc through, ECANCELED included. */
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_scope_exit(&s, -EIO), -EIO);
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), WEFT_ECANCELED);
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    return 0;
+}
+
+static void test_uncancelled_scope_passes_rc(void **state)
+{
+    (void)state;
+    WT_RUN_OK(uncancelled_main, NULL, 2);
+}
+
+static int idempotent_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    weft_scope_cancel(&s);
+    weft_scope_cancel(&s);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    weft_scope_cancel(&s);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT(weft_scope_cancel_called(&s));
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_cancel_is_idempotent(void **state)
+{
+    (void)state;
+    WT_RUN_OK(idempotent_main, NULL, 2);
+}
+
+static int cancelled_before_checkpoint_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    /* Cancelled, but the body never reached a checkpoint and succeeded. */
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    weft_scope_cancel(&s);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+    EXPECT(weft_scope_cancel_called(&s));
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    /* Cancelled, body failed with something else: rc passes unchanged. */
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    weft_scope_cancel(&s);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, -EIO), -EIO);
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    weft_scope_cancel(&s);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ETIMEDOUT), WEFT_ETIMEDOUT);
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_exit_other_rc_unchanged_when_cancelled(void **state)
+{
+    (void)state;
+    WT_RUN_OK(cancelled_before_checkpoint_main, NULL, 2);
+}
+
+/* ------------------------------------------------------------ ownership */
+
+static int outer_owns_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, inner;
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    weft_scope_enter(&inner, WEFT_FOREVER, 0);
+    weft_scope_cancel(&outer);
+    int rc = weft_checkpoint();
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    rc = weft_scope_exit(&inner, rc);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT(!weft_scope_cancelled_caught(&inner));
+    EXPECT(!weft_scope_cancel_called(&inner));
+    /* Still cancelled between the two exits. */
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    rc = weft_scope_exit(&outer, rc);
+    EXPECT_RC(rc, 0);
+    EXPECT(weft_scope_cancelled_caught(&outer));
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_outer_cancelled_scope_catches(void **state)
+{
+    (void)state;
+    WT_RUN_OK(outer_owns_main, NULL, 2);
+}
+
+static int both_cancelled_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, inner;
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    weft_scope_enter(&inner, WEFT_FOREVER, 0);
+    weft_scope_cancel(&inner);
+    weft_scope_cancel(&outer);
+    int rc = weft_checkpoint();
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    /* The outermost effectively cancelled scope owns the cancellation. */
+    rc = weft_scope_exit(&inner, rc);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT(!weft_scope_cancelled_caught(&inner));
+    EXPECT(weft_scope_cancel_called(&inner));
+    rc = weft_scope_exit(&outer, rc);
+    EXPECT_RC(rc, 0);
+    EXPECT(weft_scope_cancelled_caught(&outer));
+    return 0;
+}
+
+static void test_outermost_of_two_cancelled_scopes_catches(void **state)
+{
+    (void)state;
+    WT_RUN_OK(both_cancelled_main, NULL, 2);
+}
+
+static int inner_owns_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, inner;
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    weft_scope_enter(&inner, WEFT_FOREVER, 0);
+    weft_scope_cancel(&inner);
+    int rc = weft_checkpoint();
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    rc = weft_scope_exit(&inner, rc);
+    EXPECT_RC(rc, 0);
+    EXPECT(weft_scope_cancelled_caught(&inner));
+    EXPECT_RC(weft_checkpoint(), 0);
+    rc = weft_scope_exit(&outer, rc);
+    EXPECT_RC(rc, 0);
+    EXPECT(!weft_scope_cancelled_caught(&outer));
+    EXPECT(!weft_scope_cancel_called(&outer));
+    return 0;
+}
+
+static void test_inner_cancelled_scope_catches_own(void **state)
+{
+    (void)state;
+    WT_RUN_OK(inner_owns_main, NULL, 2);
+}
+
+/* ------------------------------------------------------------ shields */
+
+static int shield_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, sh;
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    weft_scope_cancel(&outer);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
+    EXPECT_RC(weft_checkpoint(), 0);
+    double t0 = weft_now();
+    EXPECT_RC(weft_sleep(0.02), 0);
+    EXPECT(weft_now() - t0 >= 0.02);
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER);
+    EXPECT_RC(weft_scope_exit(&sh, 0), 0);
+    EXPECT(!weft_scope_cancelled_caught(&sh));
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT(weft_current_effective_deadline() == -INFINITY);
+    EXPECT_RC(weft_scope_exit(&outer, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&outer));
+    return 0;
+}
+
+static void test_shield_blocks_outer_cancellation(void **state)
+{
+    (void)state;
+    WT_RUN_OK(shield_main, NULL, 2);
+}
+
+static int shield_own_cancel_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, sh;
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    weft_scope_cancel(&outer);
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
+    EXPECT_RC(weft_checkpoint(), 0);
+    weft_scope_cancel(&sh);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_sleep(10.0), WEFT_ECANCELED);
+    /* The shielded scope owns its own cancellation. */
+    EXPECT_RC(weft_scope_exit(&sh, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&sh));
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&outer, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&outer));
+
+    /* Same without a cancelled outer scope. */
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
+    weft_scope_cancel(&sh);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&sh, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&sh));
+    return 0;
+}
+
+static void test_shield_does_not_block_own_cancel(void **state)
+{
+    (void)state;
+    WT_RUN_OK(shield_own_cancel_main, NULL, 2);
+}
+
+static int set_shield_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, inner;
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    weft_scope_enter(&inner, WEFT_FOREVER, 0);
+    weft_scope_cancel(&outer);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    weft_scope_set_shield(&inner, 1);
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT_RC(weft_sleep(0.001), 0);
+    weft_scope_set_shield(&inner, 0);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    weft_scope_set_shield(&inner, 1);
+    EXPECT_RC(weft_checkpoint(), 0);
+    weft_scope_set_shield(&inner, 0);
+    EXPECT_RC(weft_scope_exit(&inner, WEFT_ECANCELED), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&outer, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&outer));
+
+    /* Entered shielded, unshielded at run time. */
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    weft_scope_cancel(&outer);
+    weft_scope_enter(&inner, WEFT_FOREVER, WEFT_SHIELD);
+    EXPECT_RC(weft_checkpoint(), 0);
+    weft_scope_set_shield(&inner, 0);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&inner, WEFT_ECANCELED), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&outer, WEFT_ECANCELED), 0);
+    return 0;
+}
+
+static void test_set_shield_at_run_time(void **state)
+{
+    (void)state;
+    WT_RUN_OK(set_shield_main, NULL, 2);
+}
+
+static int shield_deadline_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, sh;
+    /* An outer deadline that expires does not reach into a shield. */
+    weft_move_on_after(&outer, 0.01);
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
+    double t0 = weft_now();
+    EXPECT_RC(weft_sleep(0.05), 0);
+    EXPECT(weft_now() - t0 >= 0.05);
+    EXPECT_RC(weft_scope_exit(&sh, 0), 0);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&outer, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&outer));
+    return 0;
+}
+
+static void test_shield_ignores_outer_deadline(void **state)
+{
+    (void)state;
+    WT_RUN_OK(shield_deadline_main, NULL, 2);
+}
+
+/* ------------------------------------------------------------ deadlines */
+
+static int move_on_after_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    double t0 = weft_now();
+    weft_move_on_after(&s, 0.05);
+    int rc = weft_sleep(10.0);
+    double dt = weft_now() - t0;
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT(dt >= 0.05);
+    EXPECT(dt < 0.05 + WT_SLACK);
+    EXPECT(weft_scope_cancel_called(&s));
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, rc), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_move_on_after_expires(void **state)
+{
+    (void)state;
+    WT_RUN_OK(move_on_after_main, NULL, 2);
+}
+
+static int move_on_after_in_time_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_move_on_after(&s, 5.0);
+    EXPECT_RC(weft_sleep(0.01), 0);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+    EXPECT(!weft_scope_cancel_called(&s));
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    /* A zero delay cancels at the first checkpoint. */
+    weft_move_on_after(&s, 0);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    return 0;
+}
+
+static void test_move_on_after_not_expired(void **state)
+{
+    (void)state;
+    WT_RUN_OK(move_on_after_in_time_main, NULL, 2);
+}
+
+static int fail_after_expires_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    double t0 = weft_now();
+    weft_fail_after(&s, 0.03);
+    int rc = weft_sleep(10.0);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT(weft_now() - t0 >= 0.03);
+    EXPECT(weft_now() - t0 < 0.03 + WT_SLACK);
+    EXPECT_RC(weft_scope_exit(&s, rc), WEFT_ETIMEDOUT);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_fail_after_expires_timedout(void **state)
+{
+    (void)state;
+    WT_RUN_OK(fail_after_expires_main, NULL, 2);
+}
+
+static int fail_after_ok_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_fail_after(&s, 5.0);
+    EXPECT_RC(weft_sleep(0.01), 0);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    /* Another error passes through unchanged. */
+    weft_fail_after(&s, 5.0);
+    EXPECT_RC(weft_scope_exit(&s, -EIO), -EIO);
+    /* Expired, but the body returned another error: unchanged. */
+    weft_fail_after(&s, 0.001);
+    EXPECT_RC(weft_sleep(1.0), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, -EIO), -EIO);
+    /* Expired, but the body finished without noticing: not a timeout. */
+    weft_fail_after(&s, 0.001);
+    {
+        double end = weft_now() + 0.01;
+        while (weft_now() < end) {
+        }
+    }
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+    return 0;
+}
+
+static void test_fail_after_not_expired(void **state)
+{
+    (void)state;
+    WT_RUN_OK(fail_after_ok_main, NULL, 2);
+}
+
+static int fail_after_explicit_cancel_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    /* Cancelled explicitly before its deadline: caught silently. */
+    weft_fail_after(&s, 10.0);
+    weft_scope_cancel(&s);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    return 0;
+}
+
+static void test_fail_after_explicit_cancel_is_not_timeout(void **state)
+{
+    (void)state;
+    WT_RUN_OK(fail_after_explicit_cancel_main, NULL, 2);
+}
+
+static int fail_after_nested_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t outer, inner;
+    /* The outer fail_after expires; the inner one (later deadline) must not
+     * turn it into a timeout of its own: it passes ECANCELED on. */
+    weft_fail_after(&outer, 0.02);
+    weft_fail_after(&inner, 10.0);
+    int rc = weft_sleep(10.0);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    rc = weft_scope_exit(&inner, rc);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    rc = weft_scope_exit(&outer, rc);
+    EXPECT_RC(rc, WEFT_ETIMEDOUT);
+    return 0;
+}
+
+static void test_fail_after_nested_outer_expires(void **state)
+{
+    (void)state;
+    WT_RUN_OK(fail_after_nested_main, NULL, 2);
+}
+
+static int deadline_later_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    double t0 = weft_now();
+    weft_move_on_after(&s, 0.03);
+    weft_scope_set_deadline(&s, t0 + 10.0);
+    EXPECT_NEAR(weft_scope_deadline(&s), t0 + 10.0, 1e-3);
+    /* Well past the old deadline. */
+    EXPECT_RC(weft_sleep(0.1), 0);
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT(!weft_scope_cancel_called(&s));
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+    EXPECT(!weft_scope_cancelled_caught(&s));
+    return 0;
+}
+
+static void test_deadline_moved_later(void **state)
+{
+    (void)state;
+    WT_RUN_OK(deadline_later_main, NULL, 2);
+}
+
+static int deadline_earlier_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    double t0 = weft_now();
+    weft_move_on_after(&s, 10.0);
+    weft_scope_set_deadline(&s, t0 + 0.03);
+    int rc = weft_sleep(5.0);
+    double dt = weft_now() - t0;
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT(dt >= 0.03);
+    EXPECT(dt < 0.03 + WT_SLACK);
+    EXPECT_RC(weft_scope_exit(&s, rc), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+
+    /* A deadline moved into the past cancels at once. */
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_checkpoint(), 0);
+    weft_scope_set_deadline(&s, weft_now() - 1.0);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    return 0;
+}
+
+static void test_deadline_moved_earlier(void **state)
+{
+    (void)state;
+    WT_RUN_OK(deadline_earlier_main, NULL, 2);
+}
+
+static int deadline_readback_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT(weft_scope_deadline(&s) == WEFT_FOREVER);
+    double d = weft_now() + 123.0;
+    weft_scope_set_deadline(&s, d);
+    EXPECT_NEAR(weft_scope_deadline(&s), d, 1e-3);
+    weft_scope_set_deadline(&s, WEFT_FOREVER);
+    EXPECT(weft_scope_deadline(&s) == WEFT_FOREVER);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+
+    d = weft_now() + 50.0;
+    weft_scope_enter(&s, d, 0);
+    EXPECT_NEAR(weft_scope_deadline(&s), d, 1e-3);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+
+    double t0 = weft_now();
+    weft_move_on_after(&s, 7.0);
+    double t1 = weft_now();
+    double got = weft_scope_deadline(&s);
+    EXPECT(got >= t0 + 7.0 - 1e-3 && got <= t1 + 7.0 + 1e-3);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+
+    t0 = weft_now();
+    weft_fail_after(&s, 3.0);
+    t1 = weft_now();
+    got = weft_scope_deadline(&s);
+    EXPECT(got >= t0 + 3.0 - 1e-3 && got <= t1 + 3.0 + 1e-3);
+    EXPECT_RC(weft_scope_exit(&s, 0), 0);
+    return 0;
+}
+
+static void test_scope_deadline_reads_back(void **state)
+{
+    (void)state;
+    WT_RUN_OK(deadline_readback_main, NULL, 2);
+}
+
+static int effective_deadline_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t a, b, c, d;
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER);
+    double now = weft_now();
+    weft_scope_enter(&a, now + 100.0, 0);
+    EXPECT_NEAR(weft_current_effective_deadline(), now + 100.0, 1e-3);
+    weft_scope_enter(&b, now + 50.0, 0);
+    EXPECT_NEAR(weft_current_effective_deadline(), now + 50.0, 1e-3);
+    weft_scope_enter(&c, now + 200.0, 0);
+    EXPECT_NEAR(weft_current_effective_deadline(), now + 50.0, 1e-3);
+    /* Moving an outer deadline changes the effective one. */
+    weft_scope_set_deadline(&a, now + 20.0);
+    EXPECT_NEAR(weft_current_effective_deadline(), now + 20.0, 1e-3);
+    /* A shield hides the outer deadlines. */
+    weft_scope_enter(&d, now + 300.0, WEFT_SHIELD);
+    EXPECT_NEAR(weft_current_effective_deadline(), now + 300.0, 1e-3);
+    weft_scope_set_deadline(&d, WEFT_FOREVER);
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER);
+    EXPECT_RC(weft_scope_exit(&d, 0), 0);
+    EXPECT_NEAR(weft_current_effective_deadline(), now + 20.0, 1e-3);
+    EXPECT_RC(weft_scope_exit(&c, 0), 0);
+    /* Cancelled: -INFINITY; a shield inside hides that too. */
+    weft_scope_cancel(&b);
+    EXPECT(weft_current_effective_deadline() == -INFINITY);
+    weft_scope_enter(&d, WEFT_FOREVER, WEFT_SHIELD);
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER);
+    EXPECT_RC(weft_scope_exit(&d, 0), 0);
+    EXPECT(weft_current_effective_deadline() == -INFINITY);
+    EXPECT_RC(weft_scope_exit(&b, WEFT_ECANCELED), 0);
+    EXPECT_NEAR(weft_current_effective_deadline(), now + 20.0, 1e-3);
+    EXPECT_RC(weft_scope_exit(&a, 0), 0);
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER);
+    return 0;
+}
+
+static void test_current_effective_deadline(void **state)
+{
+    (void)state;
+    WT_RUN_OK(effective_deadline_main, NULL, 2);
+}
+
+/* The deadline passed while the task computed without a checkpoint: the
+ * scope is cancelled, so the very next checkpoint reports it (level
+ * cancellation; Trio processes the expiry at that yield). */
+static void busy_wait(double seconds)
+{
+    double end = weft_now() + seconds;
+    while (weft_now() < end) {
+    }
+}
+
+static int expired_while_busy_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_move_on_after(&s, 0.01);
+    busy_wait(0.05);
+    int rc = weft_checkpoint();
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+
+    weft_move_on_after(&s, 0.01);
+    busy_wait(0.05);
+    EXPECT_RC(weft_sleep(0), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), 0);
+
+    weft_fail_after(&s, 0.01);
+    busy_wait(0.05);
+    rc = weft_checkpoint();
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, rc), WEFT_ETIMEDOUT);
+    return 0;
+}
+
+static void test_checkpoint_after_expired_deadline(void **state)
+{
+    (void)state;
+    WT_RUN_OK(expired_while_busy_main, NULL, 1);
+    WT_RUN_OK(expired_while_busy_main, NULL, 2);
+}
+
+/* Once a checkpoint has reported a scope's expired deadline, the scope is
+ * cancelled for good ("a cancelled scope stays cancelled"): moving its
+ * deadline later must not un-cancel it, or the ECANCELED already handed out
+ * would escape a scope that no longer catches it. */
+static int expired_stays_cancelled_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    /* Expiry noticed by a checkpoint right after computing through it. */
+    weft_move_on_after(&s, 0.01);
+    busy_wait(0.05);
+    int rc = weft_checkpoint();
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    weft_scope_set_deadline(&s, weft_now() + 10.0);
+    EXPECT(weft_scope_cancel_called(&s));
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, rc), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+
+    /* Expiry that woke a sleep. */
+    weft_move_on_after(&s, 0.01);
+    rc = weft_sleep(10.0);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    weft_scope_set_deadline(&s, WEFT_FOREVER);
+    EXPECT(weft_scope_cancel_called(&s));
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_scope_exit(&s, rc), 0);
+    EXPECT(weft_scope_cancelled_caught(&s));
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_expired_deadline_stays_cancelled(void **state)
+{
+    (void)state;
+    WT_RUN_OK(expired_stays_cancelled_main, NULL, 1);
+    WT_RUN_OK(expired_stays_cancelled_main, NULL, 2);
+}
+
+/* A deadline expires while the worker that armed it runs another task that
+ * computes without checkpoints; other workers are idle.  The expiry must not
+ * wait for the busy task: the blocked task is woken about on time. */
+typedef struct {
+    weft_group_t *g;
+    double woke_after;
+    int sleep_rc, exit_rc;
+} busy_ctx_t;
+
+#define BUSY_SPIN 2.5
+
+static int cpu_hog(void *arg)
+{
+    (void)arg;
+    busy_wait(BUSY_SPIN);
+    return 0;
+}
+
+static int deadline_sleeper_with_hog(void *arg)
+{
+    busy_ctx_t *c = arg;
+    weft_scope_t s;
+    double t0 = weft_now();
+    weft_move_on_after(&s, 0.05);
+    /* Spawned from here, the hog most likely lands on this worker. */
+    EXPECT_RC(weft_group_spawn(c->g, cpu_hog, NULL), 0);
+    c->sleep_rc = weft_sleep(10.0);
+    c->woke_after = weft_now() - t0;
+    c->exit_rc = weft_scope_exit(&s, c->sleep_rc);
+    return 0;
+}
+
+static int busy_main(void *arg)
+{
+    busy_ctx_t *c = arg;
+    weft_group_t g;
+    c->g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, deadline_sleeper_with_hog, c), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_deadline_fires_while_worker_busy(void **state)
+{
+    (void)state;
+    busy_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(busy_main, &c, 2);
+    assert_rc(c.sleep_rc, WEFT_ECANCELED);
+    assert_rc(c.exit_rc, 0);
+    if (!(c.woke_after < 1.0)) {
+        print_error("0.05 s deadline woke the task after %.3f s (the hog ran %.1f s)\n",
+                    c.woke_after, BUSY_SPIN);
+        fail();
+    }
+}
+
+/* ------------------------------------------------------------ cross-task */
+
+typedef struct {
+    weft_scope_t *target;   /* published by the sleeper */
+    atomic_int ready;       /* the sleeper is about to block */
+    atomic_int done;
+    double sleep_for;
+    double cancel_at;       /* when the canceller called cancel */
+    double woke_at;
+    int sleep_rc;
+    int exit_rc;
+    int caught;
+    int use_deadline;       /* move the deadline instead of cancelling */
+    int nested;             /* sleep inside an extra inner scope */
+} xtask_ctx_t;
+
+static int blocked_sleeper(void *arg)
+{
+    xtask_ctx_t *c = arg;
+    weft_scope_t safety, s, inner;
+    /* Safety net: a missed wake-up becomes a failure, not a hang. */
+    weft_move_on_after(&safety, 10.0);
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    c->target = &s;
+    if (c->nested)
+        weft_scope_enter(&inner, WEFT_FOREVER, 0);
+    atomic_store(&c->ready, 1);
+    int rc = weft_sleep(c->sleep_for);
+    c->woke_at = weft_now();
+    c->sleep_rc = rc;
+    if (c->nested) {
+        rc = weft_scope_exit(&inner, rc);
+        EXPECT_RC(rc, WEFT_ECANCELED);
+        EXPECT(!weft_scope_cancelled_caught(&inner));
+    }
+    c->exit_rc = weft_scope_exit(&s, rc);
+    c->caught = weft_scope_cancelled_caught(&s);
+    EXPECT_RC(weft_scope_exit(&safety, 0), 0);
+    EXPECT(!weft_scope_cancelled_caught(&safety));
+    atomic_store(&c->done, 1);
+    return 0;
+}
+
+static int remote_canceller(void *arg)
+{
+    xtask_ctx_t *c = arg;
+    if (!wt_wait_flag(&c->ready, 1, 10.0)) {
+        wt_failf(__FILE__, __LINE__, "sleeper never got ready");
+        return 0;
+    }
+    /* Give the sleeper time to really block. */
+    weft_sleep(0.05);
+    EXPECT(atomic_load(&c->done) == 0);
+    c->cancel_at = weft_now();
+    if (c->use_deadline)
+        weft_scope_set_deadline(c->target, weft_now());
+    else
+        weft_scope_cancel(c->target);
+    return 0;
+}
+
+/* Keep the other workers busy-ish so the two tasks land on different workers. */
+static int cross_main(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, blocked_sleeper, arg), 0);
+    EXPECT_RC(weft_group_spawn(&g, remote_canceller, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void check_woken(xtask_ctx_t *c)
+{
+    assert_int_equal(atomic_load(&c->done), 1);
+    assert_rc(c->sleep_rc, WEFT_ECANCELED);
+    assert_rc(c->exit_rc, 0);
+    assert_true(c->caught);
+    double lat = c->woke_at - c->cancel_at;
+    if (!(lat >= 0 && lat < 1.0)) {
+        print_error("woken %.6f s after the cancel\n", lat);
+        fail();
+    }
+}
+
+static void test_cancel_wakes_blocked_task_forever(void **state)
+{
+    (void)state;
+    for (int workers = 2; workers <= 4; workers += 2) {
+        xtask_ctx_t c;
+        memset(&c, 0, sizeof c);
+        c.sleep_for = WEFT_FOREVER;
+        WT_RUN_OK(cross_main, &c, (unsigned)workers);
+        check_woken(&c);
+    }
+}
+
+static void test_cancel_wakes_blocked_task_long_sleep(void **state)
+{
+    (void)state;
+    xtask_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.sleep_for = 100.0;
+    WT_RUN_OK(cross_main, &c, 2);
+    check_woken(&c);
+}
+
+static void test_cancel_outer_scope_wakes_nested(void **state)
+{
+    (void)state;
+    xtask_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.sleep_for = WEFT_FOREVER;
+    c.nested = 1;
+    WT_RUN_OK(cross_main, &c, 2);
+    check_woken(&c);
+}
+
+static void test_deadline_moved_from_other_task_wakes(void **state)
+{
+    (void)state;
+    xtask_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.sleep_for = WEFT_FOREVER;
+    c.use_deadline = 1;
+    WT_RUN_OK(cross_main, &c, 2);
+    check_woken(&c);
+}
+
+/* A deadline moved later by another task while the owner is blocked: the
+ * old deadline no longer fires. */
+typedef struct {
+    weft_scope_t *target;
+    atomic_int ready, moved;
+    int sleep_rc, exit_rc, caught;
+    double slept, final_deadline, new_deadline;
+} later_ctx_t;
+
+static int sleeper_short_deadline(void *arg)
+{
+    later_ctx_t *c = arg;
+    weft_scope_t s;
+    weft_move_on_after(&s, 0.1);
+    c->target = &s;
+    atomic_store(&c->ready, 1);
+    double t0 = weft_now();
+    c->sleep_rc = weft_sleep(0.3);
+    c->slept = weft_now() - t0;
+    EXPECT(wt_wait_flag(&c->moved, 1, 10.0));
+    c->final_deadline = weft_scope_deadline(&s);
+    c->exit_rc = weft_scope_exit(&s, c->sleep_rc);
+    c->caught = weft_scope_cancelled_caught(&s);
+    return 0;
+}
+
+static int push_deadline_later(void *arg)
+{
+    later_ctx_t *c = arg;
+    if (!wt_wait_flag(&c->ready, 1, 10.0))
+        return 0;
+    c->new_deadline = weft_now() + 10.0;
+    weft_scope_set_deadline(c->target, c->new_deadline);
+    atomic_store(&c->moved, 1);
+    return 0;
+}
+
+static int later_main(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper_short_deadline, arg), 0);
+    EXPECT_RC(weft_group_spawn(&g, push_deadline_later, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_deadline_moved_later_from_other_task(void **state)
+{
+    (void)state;
+    later_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(later_main, &c, 2);
+    assert_rc(c.sleep_rc, 0);
+    assert_true(c.slept >= 0.3);
+    assert_rc(c.exit_rc, 0);
+    assert_false(c.caught);
+    assert_true(fabs(c.final_deadline - c.new_deadline) < 1e-3);
+}
+
+/* A task blocked inside a shield is not woken by the outer scope's cancel. */
+typedef struct {
+    weft_scope_t *outer;
+    atomic_int ready;
+    atomic_int cancelled;
+    int sleep_rc, after_rc, exit_rc;
+    double slept;
+} shield_x_ctx_t;
+
+static int shielded_sleeper(void *arg)
+{
+    shield_x_ctx_t *c = arg;
+    weft_scope_t outer, sh;
+    weft_scope_enter(&outer, WEFT_FOREVER, 0);
+    c->outer = &outer;
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
+    atomic_store(&c->ready, 1);
+    double t0 = weft_now();
+    c->sleep_rc = weft_sleep(0.2);
+    c->slept = weft_now() - t0;
+    EXPECT_RC(weft_scope_exit(&sh, c->sleep_rc), c->sleep_rc);
+    c->after_rc = weft_checkpoint();
+    c->exit_rc = weft_scope_exit(&outer, c->after_rc);
+    return 0;
+}
+
+static int outer_canceller(void *arg)
+{
+    shield_x_ctx_t *c = arg;
+    if (!wt_wait_flag(&c->ready, 1, 10.0))
+        return 0;
+    weft_sleep(0.02);
+    weft_scope_cancel(c->outer);
+    atomic_store(&c->cancelled, 1);
+    return 0;
+}
+
+static int shield_x_main(void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, shielded_sleeper, arg), 0);
+    EXPECT_RC(weft_group_spawn(&g, outer_canceller, arg), 0);
+    return weft_group_close(&g, 0);
+}
+
+static void test_shielded_blocked_task_not_woken(void **state)
+{
+    (void)state;
+    shield_x_ctx_t c;
+    memset(&c, 0, sizeof c);
+    WT_RUN_OK(shield_x_main, &c, 2);
+    assert_int_equal(atomic_load(&c.cancelled), 1);
+    assert_rc(c.sleep_rc, 0);
+    assert_true(c.slept >= 0.2);
+    assert_rc(c.after_rc, WEFT_ECANCELED);
+    assert_rc(c.exit_rc, 0);
+}
+
+/* A scope entered in one task protects only that task: cancelling a scope of
+ * a sibling does not affect the canceller. */
+static int cancel_is_per_scope_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t a, b;
+    weft_scope_enter(&a, WEFT_FOREVER, 0);
+    weft_scope_exit(&a, 0);
+    weft_scope_enter(&b, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT_RC(weft_scope_exit(&b, 0), 0);
+    EXPECT(!weft_scope_cancel_called(&b));
+    return 0;
+}
+
+static void test_sequential_scopes_independent(void **state)
+{
+    (void)state;
+    WT_RUN_OK(cancel_is_per_scope_main, NULL, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_level_cancellation),
+        cmocka_unit_test(test_uncancelled_scope_passes_rc),
+        cmocka_unit_test(test_cancel_is_idempotent),
+        cmocka_unit_test(test_exit_other_rc_unchanged_when_cancelled),
+        cmocka_unit_test(test_outer_cancelled_scope_catches),
+        cmocka_unit_test(test_outermost_of_two_cancelled_scopes_catches),
+        cmocka_unit_test(test_inner_cancelled_scope_catches_own),
+        cmocka_unit_test(test_shield_blocks_outer_cancellation),
+        cmocka_unit_test(test_shield_does_not_block_own_cancel),
+        cmocka_unit_test(test_set_shield_at_run_time),
+        cmocka_unit_test(test_shield_ignores_outer_deadline),
+        cmocka_unit_test(test_move_on_after_expires),
+        cmocka_unit_test(test_move_on_after_not_expired),
+        cmocka_unit_test(test_fail_after_expires_timedout),
+        cmocka_unit_test(test_fail_after_not_expired),
+        cmocka_unit_test(test_fail_after_explicit_cancel_is_not_timeout),
+        cmocka_unit_test(test_fail_after_nested_outer_expires),
+        cmocka_unit_test(test_deadline_moved_later),
+        cmocka_unit_test(test_deadline_moved_earlier),
+        cmocka_unit_test(test_scope_deadline_reads_back),
+        cmocka_unit_test(test_current_effective_deadline),
+        cmocka_unit_test(test_checkpoint_after_expired_deadline),
+        cmocka_unit_test(test_expired_deadline_stays_cancelled),
+        cmocka_unit_test(test_deadline_fires_while_worker_busy),
+        cmocka_unit_test(test_cancel_wakes_blocked_task_forever),
+        cmocka_unit_test(test_cancel_wakes_blocked_task_long_sleep),
+        cmocka_unit_test(test_cancel_outer_scope_wakes_nested),
+        cmocka_unit_test(test_deadline_moved_from_other_task_wakes),
+        cmocka_unit_test(test_deadline_moved_later_from_other_task),
+        cmocka_unit_test(test_shielded_blocked_task_not_woken),
+        cmocka_unit_test(test_sequential_scopes_independent),
+    };
+    wt_apply_filter();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
