@@ -25,7 +25,7 @@
 
 static __thread wf_worker_t *tls_worker;
 
-__attribute__((noinline, noclone)) wf_worker_t *wf_current_worker(void) {
+__attribute__((noinline)) wf_worker_t *wf_current_worker(void) {
     wf_worker_t *w = tls_worker;
     __asm__ __volatile__("" ::: "memory");
     return w;
