@@ -14,8 +14,8 @@
  *     the event set) returns 0 even if cancellation arrives at that moment;
  *     the caller's next checkpoint reports the cancellation;
  *   - from a plain thread they return WEFT_EPERM.
- * A call that completes at once does not suspend the task (Trio's
- * fast path), except once every few such calls on the same worker, where it
+ * A call that completes at once reports cancellation but, unlike Trio, does
+ * not yield, except once every 128 such calls on the same worker, where it
  * lets the worker's other tasks run (a cooperative budget, as in Tokio).
  */
 #ifndef WEFT_SYNC_H

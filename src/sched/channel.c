@@ -216,6 +216,7 @@ int weft_send(weft_sender_t *tx, void *item) {
     tx->h.users++;
     rc = wf_waitq_wait(&ch->senders, &ch->lock, &w, t, 1, ch);
     /* rc 0: a receiver took w.item.  Else (cancelled, EPIPE, EBADF) it did not. */
+    wf_spin_lock(&ch->lock);
     handle_leave(&tx->h);
     return rc;
 }
@@ -281,6 +282,7 @@ int weft_recv(weft_receiver_t *rx, void **item) {
     rx->h.users++;
     rc = wf_waitq_wait(&ch->receivers, &ch->lock, &w, t, 1, ch);
     if (rc == 0) *item = w.item; /* a sender stored it before claiming our wait */
+    wf_spin_lock(&ch->lock);
     handle_leave(&rx->h);
     return rc;
 }

@@ -53,9 +53,11 @@ int weft_cond_wait(weft_cond_t *c) {
      * park below then returns at once. */
     wf_lock_release(l, t);
     rc = wf_wait_park(t);
-    wf_spin_lock(&c->lock);
-    wf_waitq_remove(&c->waiters, &w);
-    wf_spin_unlock(&c->lock);
+    if (rc == WEFT_ECANCELED) { /* see wf_waitq_wait: only then may w be queued */
+        wf_spin_lock(&c->lock);
+        wf_waitq_remove(&c->waiters, &w);
+        wf_spin_unlock(&c->lock);
+    }
     wf_lock_acquire(l, t, 0);
     return rc;
 }

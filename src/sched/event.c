@@ -52,10 +52,11 @@ int weft_event_wait(weft_event_t *e) {
     }
     wf_waiter_t w = {0};
     wf_spin_lock(&e->lock);
-    if (!atomic_load_explicit(&e->set, memory_order_relaxed))
-        rc = wf_waitq_wait(&e->waiters, &e->lock, &w, t, 1, e);
-    wf_spin_unlock(&e->lock);
-    return rc;
+    if (atomic_load_explicit(&e->set, memory_order_relaxed)) {
+        wf_spin_unlock(&e->lock);
+        return 0;
+    }
+    return wf_waitq_wait(&e->waiters, &e->lock, &w, t, 1, e); /* unlocks */
 }
 
 void weft_event_stats(const weft_event_t *ce, weft_event_stats_t *out) {

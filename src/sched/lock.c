@@ -25,30 +25,30 @@ void weft_lock_free(weft_lock_t *l) { wf_free(l); }
 
 int wf_lock_acquire(weft_lock_t *l, wf_task_t *t, int cancellable) {
     wf_spin_lock(&l->lock);
-    int rc = 0;
     if (l->owner == NULL) {
+        if (cancellable && wf_sync_cancelled(t)) {
+            wf_spin_unlock(&l->lock);
+            return WEFT_ECANCELED;
+        }
         l->owner = t;
         wf_spin_unlock(&l->lock);
         wf_sync_after_fast(t);
         return 0;
     }
     if (l->owner == t) {
-        rc = WEFT_EPERM;
-    } else {
-        wf_waiter_t w = {0};
-        rc = wf_waitq_wait(&l->waiters, &l->lock, &w, t, cancellable, l);
-        /* rc 0: release made us the owner before claiming our wait. */
+        wf_spin_unlock(&l->lock);
+        return cancellable && wf_sync_cancelled(t) ? WEFT_ECANCELED : WEFT_EPERM;
     }
-    wf_spin_unlock(&l->lock);
-    return rc;
+    /* Arming reports a cancellation; rc 0: release made us the owner before
+     * it claimed our wait. */
+    wf_waiter_t w = {0};
+    return wf_waitq_wait(&l->waiters, &l->lock, &w, t, cancellable, l); /* unlocks */
 }
 
 int weft_lock_acquire(weft_lock_t *l) {
     wf_task_t *t = wf_current_task();
     if (!t) return WEFT_EPERM;
     if (!l) return WEFT_EINVAL;
-    int rc = wf_sync_cancelled(t);
-    if (rc) return rc;
     return wf_lock_acquire(l, t, 1);
 }
 

@@ -33,20 +33,21 @@ int weft_sem_acquire(weft_sem_t *s) {
     wf_task_t *t = wf_current_task();
     if (!t) return WEFT_EPERM;
     if (!s) return WEFT_EINVAL;
-    int rc = wf_sync_cancelled(t);
-    if (rc) return rc;
     wf_spin_lock(&s->lock);
     if (s->value > 0) {
+        if (wf_sync_cancelled(t)) {
+            wf_spin_unlock(&s->lock);
+            return WEFT_ECANCELED;
+        }
         s->value--;
         wf_spin_unlock(&s->lock);
         wf_sync_after_fast(t);
         return 0;
     }
+    /* Arming reports a cancellation; rc 0: release handed us its permit
+     * before it claimed our wait. */
     wf_waiter_t w = {0};
-    rc = wf_waitq_wait(&s->waiters, &s->lock, &w, t, 1, s);
-    /* rc 0: release handed us its permit before claiming our wait. */
-    wf_spin_unlock(&s->lock);
-    return rc;
+    return wf_waitq_wait(&s->waiters, &s->lock, &w, t, 1, s); /* unlocks */
 }
 
 int weft_sem_try_acquire(weft_sem_t *s) {

@@ -3,13 +3,21 @@
 int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
                   int cancellable, const void *obj) {
     int rc = wf_wait_arm(t, cancellable, WF_WAIT_EXTERNAL, obj);
-    if (rc) return rc;
+    if (rc) {
+        wf_spin_unlock(lock);
+        return rc;
+    }
     w->task = t;
     wf_waitq_push(q, w);
     wf_spin_unlock(lock);
     rc = wf_wait_park(t);
-    wf_spin_lock(lock);
-    wf_waitq_remove(q, w); /* still queued: the claim came from a cancellation */
+    if (rc == WEFT_ECANCELED) {
+        /* Cancellation claims without popping: unlink under the lock (a
+         * waker may also have popped us, then failed its claim). */
+        wf_spin_lock(lock);
+        wf_waitq_remove(q, w);
+        wf_spin_unlock(lock);
+    }
     return rc;
 }
 

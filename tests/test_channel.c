@@ -1,0 +1,674 @@
+/* Channels (memory object streams): rendezvous, buffering, FIFO service,
+ * clones, EOF / EPIPE / EBADF, item ownership on cancellation, statistics,
+ * _nowait forms, misuse. */
+#define _GNU_SOURCE
+#include "helpers.h"
+
+#include <pthread.h>
+
+#define WAIT_FOR(cond)                                                         \
+    do {                                                                       \
+        double end_ = weft_now() + 5.0;                                        \
+        while (!(cond) && weft_now() < end_)                                   \
+            weft_sleep(0.0005);                                                \
+        EXPECT(cond);                                                          \
+    } while (0)
+
+#define ITEM(i) ((void *)(intptr_t)(0x1000 + (i)))
+
+static weft_channel_stats_t rx_stats(weft_receiver_t *rx)
+{
+    weft_channel_stats_t st;
+    weft_receiver_stats(rx, &st);
+    return st;
+}
+
+#define NW 5
+
+typedef struct {
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    atomic_int order[NW];
+    void *got[NW];
+    atomic_int next;
+    atomic_int rc[NW];
+    weft_scope_t *scope[NW];
+    atomic_int done;
+    atomic_int go; /* cancellable tasks keep their scope alive until main set it */
+} shared_t;
+
+typedef struct {
+    shared_t *s;
+    int i;
+} arg_t;
+
+static int receiver(void *p)
+{
+    arg_t *a = p;
+    void *it = NULL;
+    int rc = weft_recv(a->s->rx, &it);
+    a->s->rc[a->i] = rc;
+    a->s->got[a->i] = it;
+    atomic_fetch_add(&a->s->done, 1);
+    return 0;
+}
+
+static int sender(void *p)
+{
+    arg_t *a = p;
+    int rc = weft_send(a->s->tx, ITEM(a->i));
+    a->s->rc[a->i] = rc;
+    atomic_fetch_add(&a->s->done, 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------ rendezvous */
+
+static int rendezvous_main(void *p)
+{
+    (void)p;
+    shared_t s = {0};
+    arg_t a = {&s, 7 % NW};
+    weft_group_t g;
+    void *it;
+    EXPECT_RC(weft_channel(0, &s.tx, &s.rx), 0);
+    EXPECT_RC(weft_send_nowait(s.tx, ITEM(1)), WEFT_EAGAIN); /* nobody receives */
+    EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EAGAIN);
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sender, &a), 0);
+    WAIT_FOR(rx_stats(s.rx).tasks_waiting_send == 1);
+    EXPECT(atomic_load(&s.done) == 0); /* blocked until someone takes it */
+    EXPECT(rx_stats(s.rx).current_buffer_used == 0);
+    EXPECT_RC(weft_recv(s.rx, &it), 0);
+    EXPECT(it == ITEM(a.i));
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[a.i], 0);
+    /* A waiting receiver makes send_nowait succeed. */
+    a.i = 3;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, receiver, &a), 0);
+    WAIT_FOR(rx_stats(s.rx).tasks_waiting_receive == 1);
+    EXPECT_RC(weft_send_nowait(s.tx, ITEM(42)), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[3], 0);
+    EXPECT(s.got[3] == ITEM(42));
+    weft_sender_close(s.tx);
+    weft_receiver_close(s.rx);
+    return 0;
+}
+
+static void test_rendezvous(void **st)
+{
+    (void)st;
+    WT_RUN_OK(rendezvous_main, NULL, 1);
+    WT_RUN_OK(rendezvous_main, NULL, 2);
+}
+
+/* ------------------------------------------------------------ buffered */
+
+static void test_buffered_nowait(void **st)
+{
+    (void)st;
+    /* The _nowait forms work from a plain thread. */
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    weft_channel_stats_t cs;
+    void *it;
+    assert_rc(weft_channel(3, &tx, &rx), 0);
+    for (int i = 0; i < 3; i++)
+        assert_rc(weft_send_nowait(tx, ITEM(i)), 0);
+    assert_rc(weft_send_nowait(tx, ITEM(3)), WEFT_EAGAIN);
+    weft_sender_stats(tx, &cs);
+    assert_int_equal(cs.current_buffer_used, 3);
+    assert_int_equal(cs.max_buffer_size, 3);
+    assert_int_equal(cs.open_send_streams, 1);
+    assert_int_equal(cs.open_receive_streams, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_rc(weft_recv_nowait(rx, &it), 0);
+        assert_ptr_equal(it, ITEM(i));
+    }
+    assert_rc(weft_recv_nowait(rx, &it), WEFT_EAGAIN);
+    /* Wrap around the ring a few times. */
+    for (int i = 0; i < 20; i++) {
+        assert_rc(weft_send_nowait(tx, ITEM(i)), 0);
+        if (i % 2) {
+            assert_rc(weft_recv_nowait(rx, &it), 0);
+            assert_rc(weft_recv_nowait(rx, &it), 0);
+            assert_ptr_equal(it, ITEM(i));
+        }
+    }
+    assert_rc(weft_send(tx, ITEM(0)), WEFT_EPERM); /* not a task */
+    assert_rc(weft_recv(rx, &it), WEFT_EPERM);
+    weft_sender_close(tx);
+    assert_rc(weft_recv_nowait(rx, &it), WEFT_EOF);
+    weft_receiver_close(rx);
+}
+
+/* ------------------------------------------------------------ FIFO */
+
+static int fifo_receivers_main(void *p)
+{
+    (void)p;
+    shared_t s = {0};
+    arg_t args[NW];
+    weft_group_t g;
+    EXPECT_RC(weft_channel(4, &s.tx, &s.rx), 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < NW; i++) {
+        args[i] = (arg_t){&s, i};
+        EXPECT_RC(weft_group_spawn(&g, receiver, &args[i]), 0);
+        WAIT_FOR(rx_stats(s.rx).tasks_waiting_receive == (size_t)i + 1);
+    }
+    for (int i = 0; i < NW; i++)
+        EXPECT_RC(weft_send(s.tx, ITEM(i)), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    for (int i = 0; i < NW; i++) {
+        EXPECT_RC(s.rc[i], 0);
+        EXPECT(s.got[i] == ITEM(i));
+    }
+    EXPECT(rx_stats(s.rx).current_buffer_used == 0);
+    weft_sender_close(s.tx);
+    weft_receiver_close(s.rx);
+    return 0;
+}
+
+static int fifo_senders_main(void *p)
+{
+    shared_t s = {0};
+    arg_t args[NW];
+    weft_group_t g;
+    size_t cap = (size_t)(intptr_t)p;
+    void *it;
+    EXPECT_RC(weft_channel(cap, &s.tx, &s.rx), 0);
+    for (size_t i = 0; i < cap; i++)
+        EXPECT_RC(weft_send_nowait(s.tx, ITEM(100 + i)), 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < NW; i++) {
+        args[i] = (arg_t){&s, i};
+        EXPECT_RC(weft_group_spawn(&g, sender, &args[i]), 0);
+        WAIT_FOR(rx_stats(s.rx).tasks_waiting_send == (size_t)i + 1);
+    }
+    for (size_t i = 0; i < cap; i++) {
+        EXPECT_RC(weft_recv(s.rx, &it), 0);
+        EXPECT(it == ITEM(100 + i));
+    }
+    for (int i = 0; i < NW; i++) {
+        EXPECT_RC(weft_recv(s.rx, &it), 0);
+        EXPECT(it == ITEM(i));
+    }
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EAGAIN);
+    weft_sender_close(s.tx);
+    weft_receiver_close(s.rx);
+    return 0;
+}
+
+static void test_fifo_order(void **st)
+{
+    (void)st;
+    WT_RUN_OK(fifo_receivers_main, NULL, 1);
+    WT_RUN_OK(fifo_receivers_main, NULL, 2);
+    WT_RUN_OK(fifo_senders_main, (void *)0, 1);
+    WT_RUN_OK(fifo_senders_main, (void *)0, 2);
+    WT_RUN_OK(fifo_senders_main, (void *)2, 2);
+}
+
+/* ------------------------------------------------------------ EOF and EPIPE */
+
+static int eof_main(void *p)
+{
+    (void)p;
+    shared_t s = {0};
+    arg_t args[2] = {{&s, 0}, {&s, 1}};
+    weft_sender_t *tx2;
+    weft_group_t g;
+    void *it;
+    EXPECT_RC(weft_channel(4, &s.tx, &s.rx), 0);
+    EXPECT_RC(weft_sender_clone(s.tx, &tx2), 0);
+    EXPECT(rx_stats(s.rx).open_send_streams == 2);
+    EXPECT_RC(weft_send(s.tx, ITEM(1)), 0);
+    EXPECT_RC(weft_send(tx2, ITEM(2)), 0);
+    weft_sender_close(s.tx);
+    EXPECT_RC(weft_recv(s.rx, &it), 0); /* tx2 still open */
+    EXPECT(it == ITEM(1));
+    weft_sender_close(tx2);
+    EXPECT(rx_stats(s.rx).open_send_streams == 0);
+    EXPECT_RC(weft_recv(s.rx, &it), 0); /* the buffer drains first */
+    EXPECT(it == ITEM(2));
+    it = NULL;
+    EXPECT_RC(weft_recv(s.rx, &it), WEFT_EOF);
+    EXPECT_RC(weft_recv(s.rx, &it), WEFT_EOF);
+    EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EOF);
+    EXPECT(it == NULL);
+    weft_receiver_close(s.rx);
+
+    /* Blocked receivers wake with EOF when the last sender closes. */
+    EXPECT_RC(weft_channel(0, &s.tx, &s.rx), 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 2; i++) {
+        EXPECT_RC(weft_group_spawn(&g, receiver, &args[i]), 0);
+        WAIT_FOR(rx_stats(s.rx).tasks_waiting_receive == (size_t)i + 1);
+    }
+    weft_sender_close(s.tx);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[0], WEFT_EOF);
+    EXPECT_RC(s.rc[1], WEFT_EOF);
+    weft_receiver_close(s.rx);
+    return 0;
+}
+
+static void test_eof(void **st)
+{
+    (void)st;
+    WT_RUN_OK(eof_main, NULL, 1);
+    WT_RUN_OK(eof_main, NULL, 2);
+}
+
+static int epipe_main(void *p)
+{
+    (void)p;
+    shared_t s = {0};
+    arg_t args[2] = {{&s, 0}, {&s, 1}};
+    weft_receiver_t *rx2;
+    weft_group_t g;
+    EXPECT_RC(weft_channel(1, &s.tx, &s.rx), 0);
+    EXPECT_RC(weft_receiver_clone(s.rx, &rx2), 0);
+    EXPECT(rx_stats(rx2).open_receive_streams == 2);
+    EXPECT_RC(weft_send(s.tx, ITEM(0)), 0); /* buffer full now */
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 2; i++) {
+        EXPECT_RC(weft_group_spawn(&g, sender, &args[i]), 0);
+        WAIT_FOR(rx_stats(s.rx).tasks_waiting_send == (size_t)i + 1);
+    }
+    weft_receiver_close(s.rx);
+    EXPECT(rx_stats(rx2).tasks_waiting_send == 2); /* rx2 still open */
+    weft_receiver_close(rx2);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[0], WEFT_EPIPE);
+    EXPECT_RC(s.rc[1], WEFT_EPIPE);
+    EXPECT_RC(weft_send(s.tx, ITEM(5)), WEFT_EPIPE);
+    EXPECT_RC(weft_send_nowait(s.tx, ITEM(5)), WEFT_EPIPE);
+    weft_channel_stats_t cs;
+    weft_sender_stats(s.tx, &cs);
+    EXPECT(cs.open_receive_streams == 0 && cs.tasks_waiting_send == 0);
+    EXPECT(cs.current_buffer_used == 0);
+    weft_sender_close(s.tx);
+    return 0;
+}
+
+static void test_epipe(void **st)
+{
+    (void)st;
+    WT_RUN_OK(epipe_main, NULL, 1);
+    WT_RUN_OK(epipe_main, NULL, 2);
+}
+
+/* ------------------------------------------------------------ EBADF */
+
+/* Closing a handle wakes the tasks blocked on that handle only. */
+static int ebadf_main(void *p)
+{
+    (void)p;
+    shared_t s = {0}, s2 = {0};
+    arg_t a0 = {&s, 0}, a1 = {&s2, 1};
+    weft_receiver_t *rx_orig;
+    weft_sender_t *tx_orig;
+    weft_group_t g;
+    void *it;
+    EXPECT_RC(weft_channel(0, &tx_orig, &rx_orig), 0);
+    EXPECT_RC(weft_receiver_clone(rx_orig, &s.rx), 0);
+    s2.rx = rx_orig;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, receiver, &a0), 0);   /* through the clone */
+    WAIT_FOR(rx_stats(rx_orig).tasks_waiting_receive == 1);
+    EXPECT_RC(weft_group_spawn(&g, receiver, &a1), 0);   /* through the original */
+    WAIT_FOR(rx_stats(rx_orig).tasks_waiting_receive == 2);
+    weft_receiver_close(s.rx);
+    WAIT_FOR(atomic_load(&s.done) == 1);
+    EXPECT_RC(s.rc[0], WEFT_EBADF);
+    EXPECT(rx_stats(rx_orig).tasks_waiting_receive == 1);
+    EXPECT(rx_stats(rx_orig).open_receive_streams == 1);
+    EXPECT_RC(weft_send(tx_orig, ITEM(9)), 0); /* the other receiver gets it */
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s2.rc[1], 0);
+    EXPECT(s2.got[1] == ITEM(9));
+
+    /* Same for a sender: the blocked send keeps its item. */
+    EXPECT_RC(weft_sender_clone(tx_orig, &s.tx), 0);
+    s.done = 0;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sender, &a0), 0);
+    WAIT_FOR(rx_stats(rx_orig).tasks_waiting_send == 1);
+    weft_sender_close(s.tx);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[0], WEFT_EBADF);
+    EXPECT_RC(weft_recv_nowait(rx_orig, &it), WEFT_EAGAIN); /* not delivered, not EOF */
+    weft_sender_close(tx_orig);
+    EXPECT_RC(weft_recv_nowait(rx_orig, &it), WEFT_EOF);
+    weft_receiver_close(rx_orig);
+    return 0;
+}
+
+static void test_ebadf(void **st)
+{
+    (void)st;
+    WT_RUN_OK(ebadf_main, NULL, 1);
+    WT_RUN_OK(ebadf_main, NULL, 2);
+}
+
+/* ------------------------------------------------------------ cancellation */
+
+static int cancellable_receiver(void *p)
+{
+    arg_t *a = p;
+    weft_scope_t sc;
+    void *it = NULL;
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
+    a->s->scope[a->i] = &sc;
+    int rc = weft_recv(a->s->rx, &it);
+    a->s->rc[a->i] = rc;
+    a->s->got[a->i] = it;
+    if (rc == 0 && weft_scope_cancel_called(&sc))
+        EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    if (rc != 0)
+        EXPECT(it == NULL);
+    atomic_fetch_add(&a->s->done, 1);
+    EXPECT(wt_wait_flag(&a->s->go, 1, 10.0));
+    return weft_scope_exit(&sc, rc);
+}
+
+static int cancellable_sender(void *p)
+{
+    arg_t *a = p;
+    weft_scope_t sc;
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
+    a->s->scope[a->i] = &sc;
+    int rc = weft_send(a->s->tx, ITEM(a->i));
+    a->s->rc[a->i] = rc;
+    if (rc == 0 && weft_scope_cancel_called(&sc))
+        EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    atomic_fetch_add(&a->s->done, 1);
+    EXPECT(wt_wait_flag(&a->s->go, 1, 10.0));
+    return weft_scope_exit(&sc, rc);
+}
+
+/* A cancelled receiver takes nothing; a cancelled sender delivers nothing. */
+static int cancel_main(void *p)
+{
+    size_t cap = (size_t)(intptr_t)p;
+    shared_t s = {0};
+    arg_t args[3] = {{&s, 0}, {&s, 1}, {&s, 2}};
+    weft_group_t g;
+    void *it;
+    EXPECT_RC(weft_channel(cap, &s.tx, &s.rx), 0);
+    atomic_store(&s.go, 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 2; i++) {
+        EXPECT_RC(weft_group_spawn(&g, cancellable_receiver, &args[i]), 0);
+        WAIT_FOR(rx_stats(s.rx).tasks_waiting_receive == (size_t)i + 1);
+    }
+    weft_scope_cancel(s.scope[0]);
+    WAIT_FOR(atomic_load(&s.done) == 1);
+    EXPECT_RC(s.rc[0], WEFT_ECANCELED);
+    EXPECT_RC(weft_send(s.tx, ITEM(7)), 0);
+    atomic_store(&s.go, 1);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[1], 0);
+    EXPECT(s.got[1] == ITEM(7));
+
+    /* Senders: fill the buffer, block two, cancel the first. */
+    for (size_t i = 0; i < cap; i++)
+        EXPECT_RC(weft_send_nowait(s.tx, ITEM(50 + i)), 0);
+    s.done = 0;
+    atomic_store(&s.go, 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 1; i < 3; i++) {
+        EXPECT_RC(weft_group_spawn(&g, cancellable_sender, &args[i]), 0);
+        WAIT_FOR(rx_stats(s.rx).tasks_waiting_send == (size_t)i);
+    }
+    weft_scope_cancel(s.scope[1]);
+    WAIT_FOR(atomic_load(&s.done) == 1);
+    EXPECT_RC(s.rc[1], WEFT_ECANCELED);
+    for (size_t i = 0; i < cap; i++) {
+        EXPECT_RC(weft_recv(s.rx, &it), 0);
+        EXPECT(it == ITEM(50 + i));
+    }
+    EXPECT_RC(weft_recv(s.rx, &it), 0);
+    EXPECT(it == ITEM(2)); /* not ITEM(1): that send was cancelled */
+    atomic_store(&s.go, 1);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[2], 0);
+    EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EAGAIN);
+
+    /* In a cancelled scope: nothing is sent or received, even with room. */
+    weft_scope_t sc;
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
+    weft_scope_cancel(&sc);
+    if (cap) {
+        EXPECT_RC(weft_send(s.tx, ITEM(1)), WEFT_ECANCELED);
+        EXPECT(rx_stats(s.rx).current_buffer_used == 0);
+        EXPECT_RC(weft_send_nowait(s.tx, ITEM(1)), 0);
+        EXPECT_RC(weft_recv(s.rx, &it), WEFT_ECANCELED);
+        EXPECT(rx_stats(s.rx).current_buffer_used == 1);
+        EXPECT_RC(weft_recv_nowait(s.rx, &it), 0);
+    } else {
+        EXPECT_RC(weft_send(s.tx, ITEM(1)), WEFT_ECANCELED);
+        EXPECT_RC(weft_recv(s.rx, &it), WEFT_ECANCELED);
+    }
+    EXPECT_RC(weft_scope_exit(&sc, WEFT_ECANCELED), 0);
+    weft_sender_close(s.tx);
+    weft_receiver_close(s.rx);
+    return 0;
+}
+
+static void test_cancel_consumes_nothing(void **st)
+{
+    (void)st;
+    WT_RUN_OK(cancel_main, (void *)0, 1);
+    WT_RUN_OK(cancel_main, (void *)0, 2);
+    WT_RUN_OK(cancel_main, (void *)3, 1);
+    WT_RUN_OK(cancel_main, (void *)3, 2);
+}
+
+/* Delivered, then cancelled before the task ran: it has its item. */
+static int delivered_then_cancelled_main(void *p)
+{
+    size_t cap = (size_t)(intptr_t)p;
+    shared_t s = {0};
+    arg_t a = {&s, 0};
+    weft_group_t g;
+    void *it;
+    EXPECT_RC(weft_channel(cap, &s.tx, &s.rx), 0);
+    atomic_store(&s.go, 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, cancellable_receiver, &a), 0);
+    WAIT_FOR(rx_stats(s.rx).tasks_waiting_receive == 1);
+    EXPECT_RC(weft_send(s.tx, ITEM(3)), 0);
+    weft_scope_cancel(s.scope[0]);
+    atomic_store(&s.go, 1);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[0], 0);
+    EXPECT(s.got[0] == ITEM(3));
+    EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EAGAIN);
+
+    /* A sender whose item was taken. */
+    for (size_t i = 0; i < cap; i++)
+        EXPECT_RC(weft_send_nowait(s.tx, ITEM(60 + i)), 0);
+    atomic_store(&s.go, 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    a.i = 1;
+    EXPECT_RC(weft_group_spawn(&g, cancellable_sender, &a), 0);
+    WAIT_FOR(rx_stats(s.rx).tasks_waiting_send == 1);
+    EXPECT_RC(weft_recv(s.rx, &it), 0);
+    weft_scope_cancel(s.scope[1]);
+    atomic_store(&s.go, 1);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(s.rc[1], 0);
+    for (size_t i = 1; i < cap; i++)
+        EXPECT_RC(weft_recv_nowait(s.rx, &it), 0);
+    if (cap)
+        EXPECT_RC(weft_recv_nowait(s.rx, &it), 0);
+    EXPECT(it == ITEM(1));
+    EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EAGAIN);
+    weft_sender_close(s.tx);
+    weft_receiver_close(s.rx);
+    return 0;
+}
+
+static void test_delivered_wins_over_cancel(void **st)
+{
+    (void)st;
+    for (int i = 0; i < 10; i++) {
+        WT_RUN_OK(delivered_then_cancelled_main, (void *)0, 1);
+        WT_RUN_OK(delivered_then_cancelled_main, (void *)0, 2);
+        WT_RUN_OK(delivered_then_cancelled_main, (void *)2, 2);
+    }
+}
+
+/* ------------------------------------------------------------ stats, misuse */
+
+static int stats_main(void *p)
+{
+    (void)p;
+    weft_sender_t *tx, *tx2;
+    weft_receiver_t *rx, *rx2, *rx3;
+    weft_channel_stats_t cs;
+    EXPECT_RC(weft_channel(8, &tx, &rx), 0);
+    EXPECT_RC(weft_sender_clone(tx, &tx2), 0);
+    EXPECT_RC(weft_receiver_clone(rx, &rx2), 0);
+    EXPECT_RC(weft_receiver_clone(rx2, &rx3), 0);
+    EXPECT_RC(weft_send(tx2, ITEM(0)), 0);
+    EXPECT_RC(weft_send(tx, ITEM(1)), 0);
+    weft_sender_stats(tx2, &cs);
+    EXPECT(cs.current_buffer_used == 2 && cs.max_buffer_size == 8);
+    EXPECT(cs.open_send_streams == 2 && cs.open_receive_streams == 3);
+    EXPECT(cs.tasks_waiting_send == 0 && cs.tasks_waiting_receive == 0);
+    weft_receiver_close(rx);
+    weft_receiver_close(rx3);
+    weft_sender_close(tx);
+    weft_receiver_stats(rx2, &cs);
+    EXPECT(cs.open_send_streams == 1 && cs.open_receive_streams == 1);
+    EXPECT(cs.current_buffer_used == 2);
+    weft_receiver_close(rx2); /* the last receiver: the items are dropped */
+    weft_sender_stats(tx2, &cs);
+    EXPECT(cs.open_receive_streams == 0 && cs.current_buffer_used == 0);
+    weft_sender_close(tx2);
+    return 0;
+}
+
+static void test_stats(void **st)
+{
+    (void)st;
+    WT_RUN_OK(stats_main, NULL, 1);
+}
+
+static int misuse_main(void *p)
+{
+    (void)p;
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    void *it;
+    EXPECT_RC(weft_send(NULL, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_recv(NULL, &it), WEFT_EINVAL);
+    EXPECT_RC(weft_channel(1, &tx, &rx), 0);
+    EXPECT_RC(weft_recv(rx, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_recv_nowait(rx, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_sender_clone(tx, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_receiver_clone(rx, NULL), WEFT_EINVAL);
+    weft_sender_close(tx);
+    weft_receiver_close(rx);
+    return 0;
+}
+
+static void test_misuse(void **st)
+{
+    (void)st;
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    weft_channel_stats_t cs;
+    void *it;
+    assert_rc(weft_channel(0, NULL, &rx), WEFT_EINVAL);
+    assert_rc(weft_channel(0, &tx, NULL), WEFT_EINVAL);
+    assert_rc(weft_channel((size_t)-1, &tx, &rx), WEFT_EINVAL);
+    assert_rc(weft_send_nowait(NULL, NULL), WEFT_EINVAL);
+    assert_rc(weft_recv_nowait(NULL, &it), WEFT_EINVAL);
+    assert_rc(weft_sender_clone(NULL, &tx), WEFT_EINVAL);
+    assert_rc(weft_receiver_clone(NULL, &rx), WEFT_EINVAL);
+    weft_sender_close(NULL);
+    weft_receiver_close(NULL);
+    weft_sender_stats(NULL, NULL);
+    memset(&cs, 0xff, sizeof cs);
+    weft_sender_stats(NULL, &cs);
+    assert_int_equal(cs.max_buffer_size, 0);
+    memset(&cs, 0xff, sizeof cs);
+    weft_receiver_stats(NULL, &cs);
+    assert_int_equal(cs.open_send_streams, 0);
+    WT_RUN_OK(misuse_main, NULL, 1);
+}
+
+/* ------------------------------------------------------------ threads */
+
+static void *thread_sender(void *p)
+{
+    weft_sender_t *tx = p;
+    intptr_t sent = 0;
+    while (sent < 1000) {
+        int rc = weft_send_nowait(tx, ITEM(sent));
+        if (rc == 0)
+            sent++;
+        else if (rc != WEFT_EAGAIN)
+            return (void *)(intptr_t)-1;
+    }
+    weft_sender_close(tx);
+    return (void *)sent;
+}
+
+/* A plain thread feeds a task through send_nowait; the task's blocked
+ * receive is woken from the thread (through the injection queue). */
+static int thread_feed_main(void *p)
+{
+    (void)p;
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    EXPECT_RC(weft_channel(0, &tx, &rx), 0);
+    pthread_t th;
+    EXPECT(pthread_create(&th, NULL, thread_sender, tx) == 0);
+    void *it;
+    intptr_t n = 0;
+    int rc;
+    while ((rc = weft_recv(rx, &it)) == 0) {
+        EXPECT(it == ITEM(n));
+        n++;
+    }
+    EXPECT_RC(rc, WEFT_EOF);
+    void *res = NULL;
+    pthread_join(th, &res);
+    EXPECT(res == (void *)1000 && n == 1000);
+    weft_receiver_close(rx);
+    return 0;
+}
+
+static void test_thread_feeds_task(void **st)
+{
+    (void)st;
+    WT_RUN_OK(thread_feed_main, NULL, 1);
+    WT_RUN_OK(thread_feed_main, NULL, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rendezvous),
+        cmocka_unit_test(test_buffered_nowait),
+        cmocka_unit_test(test_fifo_order),
+        cmocka_unit_test(test_eof),
+        cmocka_unit_test(test_epipe),
+        cmocka_unit_test(test_ebadf),
+        cmocka_unit_test(test_cancel_consumes_nothing),
+        cmocka_unit_test(test_delivered_wins_over_cancel),
+        cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_thread_feeds_task),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
