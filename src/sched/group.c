@@ -1,6 +1,5 @@
 #include "group.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "runtime.h"

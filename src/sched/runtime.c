@@ -78,7 +78,6 @@ int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     wf_runtime_t *rt;
     int rc = runtime_new(config, &rt);
     if (rc) return rc;
-    rt->owner = pthread_self();
 
     unsigned started = 1;
     for (; started < rt->nworkers; started++)

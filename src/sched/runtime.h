@@ -69,7 +69,6 @@ struct wf_runtime {
     atomic_int done;
     wf_task_t *root;                    /* the scope tree hangs from root->root */
     int root_rc;
-    pthread_t owner;                    /* thread that called weft_run */
 };
 
 /* The worker running on this thread, or NULL.  Never inlined: a task may
