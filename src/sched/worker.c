@@ -131,8 +131,11 @@ static double earliest_timer(wf_runtime_t *rt) {
 int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline) {
     int rc = wf_timer_add(&w->timers, timer, deadline);
     wf_runtime_t *rt = w->rt;
-    if (rc || !atomic_load_explicit(&rt->n_idle, memory_order_relaxed)) return rc;
+    if (rc) return rc;
+    /* Pairs with a parking worker's NAN store before it reads the heaps:
+     * either it sees this timer or we see it is not covering it. */
     atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(&rt->n_idle, memory_order_relaxed)) return 0;
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (atomic_load_explicit(&rt->workers[i].wake_at, memory_order_relaxed) <= deadline)
             return 0; /* someone parked will be up in time and fire it */
