@@ -94,13 +94,25 @@ int weft_started(void *value) {
 
 /* ---------------------------------------------------------------- tasks */
 
+static inline unsigned long live_count(unsigned long v) { return v / WF_GROUP_ONE; }
+
+/* One task fewer.  The host pointer is read first: after the decrement the
+ * group may be gone, unless we are the one the waiting host needs. */
+static void task_gone(wf_group_t *g) {
+    wf_task_t *host = g->host;
+    unsigned long v = atomic_load(&g->live), next;
+    do {
+        next = v - WF_GROUP_ONE;
+        if (live_count(next) == 0) next &= ~WF_GROUP_WAITING;
+    } while (!atomic_compare_exchange_weak(&g->live, &v, next));
+    if ((v & WF_GROUP_WAITING) && live_count(next) == 0) wf_wait_claim(host, 0);
+}
+
 void wf_group_task_finished(wf_task_t *t, int rc) {
     wf_group_t *g = t->group;
     if (t->start) start_resolve(t->start, rc ? rc : WEFT_ENOTSTARTED, NULL);
     else if (rc != 0 && rc != WEFT_ECANCELED) fail(g, rc, t->name);
-    wf_spin_lock(&g->lock);
-    if (--g->live == 0 && g->host_waiting) wf_wait_claim(g->host, 0);
-    wf_spin_unlock(&g->lock);
+    task_gone(g);
 }
 
 static int launch(weft_group_t *pg, weft_fn_t fn, void *arg, const char *name, wf_start_t *st,
@@ -111,17 +123,14 @@ static int launch(weft_group_t *pg, weft_fn_t fn, void *arg, const char *name, w
     wf_group_t *g = impl(pg);
     if (g->magic != GROUP_MAGIC) return WEFT_EINVAL;
     if (g->host->rt != self->rt) return WEFT_EPERM;
-    wf_spin_lock(&g->lock);
-    int closed = g->state != WF_GROUP_OPEN;
-    if (!closed) g->live++;
-    wf_spin_unlock(&g->lock);
-    if (closed) return WEFT_EBADF;
+    unsigned long v = atomic_load(&g->live);
+    do {
+        if (v & WF_GROUP_CLOSED) return WEFT_EBADF;
+    } while (!atomic_compare_exchange_weak(&g->live, &v, v + WF_GROUP_ONE));
     wf_task_t *t;
     int rc = wf_task_new(self->rt, fn, arg, name, st ? self->scope : &g->scope, &t);
     if (rc != 0) {
-        wf_spin_lock(&g->lock);
-        if (--g->live == 0 && g->host_waiting) wf_wait_claim(g->host, 0);
-        wf_spin_unlock(&g->lock);
+        task_gone(g);
         return rc;
     }
     t->group = g;
@@ -183,7 +192,7 @@ int weft_group_open(weft_group_t *pg) {
     memset(g, 0, sizeof *g);
     wf_spin_init(&g->lock);
     g->magic = GROUP_MAGIC;
-    g->state = WF_GROUP_OPEN;
+    atomic_init(&g->live, 0);
     g->host = t;
     wf_scope_push(&g->scope, WEFT_FOREVER, 0);
     g->scope.flags |= WF_SCOPE_GROUP;
@@ -198,25 +207,27 @@ int weft_group_close(weft_group_t *pg, int rc) {
     if (!pg) return WEFT_EINVAL;
     wf_group_t *g = impl(pg);
     if (g->magic != GROUP_MAGIC) return WEFT_EINVAL;
-    if (g->state != WF_GROUP_OPEN) return WEFT_EBADF;
+    if (atomic_load(&g->live) & WF_GROUP_CLOSED) return WEFT_EBADF;
     wf_task_t *t = wf_current_task();
     if (!t) return WEFT_EPERM;
     if (t != g->host || t->scope != &g->scope)
         wf_scope_misuse(&g->scope, "task group", "out of order: close it from the task that opened it, after every scope opened inside it");
     if (rc != 0 && rc != WEFT_ECANCELED) fail(g, rc, t->name);
-    wf_spin_lock(&g->lock);
-    while (g->live > 0) {
+    for (;;) {
+        unsigned long v = atomic_load(&g->live);
+        if (live_count(v) == 0) {
+            if (atomic_compare_exchange_strong(&g->live, &v, WF_GROUP_CLOSED)) break;
+            continue; /* a task was spawned meanwhile */
+        }
         /* Not cancellable: the children are in our scope, so a cancellation
          * reaches them and they end; we wait for them whatever happens. */
         wf_wait_arm(t, 0, WF_WAIT_GROUP_CLOSE, g);
-        g->host_waiting = 1;
-        wf_spin_unlock(&g->lock);
-        wf_wait_park(t);
-        wf_spin_lock(&g->lock);
-        g->host_waiting = 0;
+        if (atomic_compare_exchange_strong(&g->live, &v, v | WF_GROUP_WAITING)) {
+            wf_wait_park(t); /* the last task clears WAITING and wakes us */
+            continue;
+        }
+        if (!wf_wait_disarm(t)) wf_wait_park(t); /* the count moved: look again */
     }
-    g->state = WF_GROUP_CLOSED;
-    wf_spin_unlock(&g->lock);
     g->scope.flags &= ~WF_SCOPE_GROUP;
     wf_scope_pop(&g->scope, "task group");
     if (g->nfail == 1) return failure_slot(g, 0)->err;

@@ -1,9 +1,7 @@
 /*
  * Task groups (Trio's nurseries).  A group is a cancel scope plus a count of
  * live tasks and a record of failures; the host waits in close until the
- * count drops to zero.  The last task to finish claims the host's wait under
- * the group lock, and the host retakes that lock before returning, so no task
- * touches the group (on the host's stack) after close has returned.
+ * count drops to zero, and the last task to finish wakes it.
  */
 #ifndef WEFT_SCHED_GROUP_H
 #define WEFT_SCHED_GROUP_H
@@ -22,16 +20,22 @@ typedef struct wf_failure_chunk {
     wf_failure_t items[16];
 } wf_failure_chunk_t;
 
-enum wf_group_state { WF_GROUP_OPEN = 1, WF_GROUP_CLOSED };
+/* A group's `live` word: the number of unfinished tasks times WF_GROUP_ONE,
+ * plus two flags, so that spawning and finishing are one atomic operation on
+ * it and take no lock.  CLOSED: close has returned, spawns fail.  WAITING: the
+ * host is parked in close; the finisher that brings the count to zero clears
+ * it and wakes the host, and touches nothing of the group after its own
+ * decrement otherwise (the group lives on the host's stack). */
+#define WF_GROUP_WAITING 1ul
+#define WF_GROUP_CLOSED 2ul
+#define WF_GROUP_ONE 4ul
 
 typedef struct wf_group {
     wf_scope_t scope;
     unsigned magic;
-    enum wf_group_state state;
-    wf_spin_t lock;          /* guards live, host_waiting, failures */
-    size_t live;
+    atomic_ulong live;
     wf_task_t *host;
-    int host_waiting;
+    wf_spin_t lock;          /* guards the failures */
     size_t nfail;
     wf_failure_t failures[2];
     wf_failure_chunk_t *more;
