@@ -186,6 +186,17 @@ static WT_UNUSED int wt_wait_flag(atomic_int *flag, int want, double timeout)
     return ok;
 }
 
+/* Poll (sleeping) until cond holds, at most 5 s; a failed EXPECT otherwise.
+ * For conditions another task makes true that have no event to wait on
+ * (a number of waiters reported by the statistics, say). */
+#define WAIT_FOR(cond)                                                         \
+    do {                                                                       \
+        double end_ = weft_now() + 5.0;                                        \
+        while (!(cond) && weft_now() < end_)                                   \
+            weft_sleep(0.0005);                                                \
+        EXPECT(cond);                                                          \
+    } while (0)
+
 /* ------------------------------------------------------------ stress sizing */
 
 /* Sizes: WT_TSAN_PICK(normal, tsan) picks the size for this build.  Under

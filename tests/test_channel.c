@@ -6,14 +6,6 @@
 
 #include <pthread.h>
 
-#define WAIT_FOR(cond)                                                         \
-    do {                                                                       \
-        double end_ = weft_now() + 5.0;                                        \
-        while (!(cond) && weft_now() < end_)                                   \
-            weft_sleep(0.0005);                                                \
-        EXPECT(cond);                                                          \
-    } while (0)
-
 #define ITEM(i) ((void *)(intptr_t)(0x1000 + (i)))
 
 static weft_channel_stats_t rx_stats(weft_receiver_t *rx)

@@ -4,15 +4,6 @@
 
 #include <pthread.h>
 
-/* Poll (sleeping) until cond holds, at most 5 s; a failed EXPECT otherwise. */
-#define WAIT_FOR(cond)                                                         \
-    do {                                                                       \
-        double end_ = weft_now() + 5.0;                                        \
-        while (!(cond) && weft_now() < end_)                                   \
-            weft_sleep(0.0005);                                                \
-        EXPECT(cond);                                                          \
-    } while (0)
-
 static size_t lock_waiting(weft_lock_t *l)
 {
     weft_lock_stats_t st;

@@ -6,14 +6,6 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#define WAIT_FOR(cond)                                                         \
-    do {                                                                       \
-        double end_ = weft_now() + 5.0;                                        \
-        while (!(cond) && weft_now() < end_)                                   \
-            weft_sleep(0.0005);                                                \
-        EXPECT(cond);                                                          \
-    } while (0)
-
 static size_t sem_waiting(weft_sem_t *s)
 {
     weft_sem_stats_t st;
