@@ -240,4 +240,17 @@ static WT_UNUSED double wt_randf(uint64_t *state)
     return (double)(wt_rand(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* A random relative deadline for a cancel scope racing an operation: none
+ * with probability p_none, already expired with probability p_expired, else a
+ * few microseconds. */
+static WT_UNUSED double wt_tiny_deadline(uint64_t *rng, double p_none, double p_expired)
+{
+    double x = wt_randf(rng);
+    if (x < p_none)
+        return WEFT_FOREVER;
+    if (x < p_none + p_expired)
+        return 0;
+    return wt_randf(rng) * 30e-6;
+}
+
 #endif /* WEFT_TESTS_HELPERS_H */

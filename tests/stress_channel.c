@@ -32,17 +32,6 @@ typedef struct {
     weft_receiver_t *rx;
 } role_t;
 
-/* A tiny random deadline: often none, often already expired, else a few µs. */
-static double tiny(uint64_t *rng)
-{
-    double x = wt_randf(rng);
-    if (x < 0.3)
-        return WEFT_FOREVER;
-    if (x < 0.4)
-        return 0;
-    return wt_randf(rng) * 30e-6;
-}
-
 static int producer(void *p)
 {
     role_t *a = p;
@@ -60,7 +49,7 @@ static int producer(void *p)
             }
         } else {
             weft_scope_t sc;
-            weft_move_on_after(&sc, tiny(&rng));
+            weft_move_on_after(&sc, wt_tiny_deadline(&rng, 0.3, 0.1));
             rc = weft_send(a->tx, item);
             int xrc = weft_scope_exit(&sc, rc);
             if (rc == WEFT_ECANCELED) {
@@ -111,7 +100,7 @@ static int consumer(void *p)
             }
         } else {
             weft_scope_t sc;
-            weft_move_on_after(&sc, tiny(&rng));
+            weft_move_on_after(&sc, wt_tiny_deadline(&rng, 0.3, 0.1));
             rc = weft_recv(a->rx, &item);
             int xrc = weft_scope_exit(&sc, rc);
             if (rc == WEFT_ECANCELED) {

@@ -32,16 +32,6 @@ typedef struct {
     int id;
 } arg_t;
 
-static double tiny(uint64_t *rng)
-{
-    double x = wt_randf(rng);
-    if (x < 0.4)
-        return WEFT_FOREVER;
-    if (x < 0.5)
-        return 0;
-    return wt_randf(rng) * 30e-6;
-}
-
 static void note_inside(storm_t *s, int n)
 {
     int m = atomic_load(&s->max_inside);
@@ -58,7 +48,7 @@ static int lock_task(void *p)
     uint64_t rng = 0x1234 + (uint64_t)a->id;
     for (int i = 0; i < s->rounds; i++) {
         weft_scope_t sc;
-        weft_move_on_after(&sc, tiny(&rng));
+        weft_move_on_after(&sc, wt_tiny_deadline(&rng, 0.4, 0.1));
         int rc = wt_rand(&rng) % 8 == 0 ? weft_lock_try_acquire(s->l) : weft_lock_acquire(s->l);
         if (rc == 0) {
             int n = atomic_fetch_add(&s->inside, 1) + 1;
@@ -89,7 +79,7 @@ static int sem_task(void *p)
     uint64_t rng = 0x5678 + (uint64_t)a->id;
     for (int i = 0; i < s->rounds; i++) {
         weft_scope_t sc;
-        weft_move_on_after(&sc, tiny(&rng));
+        weft_move_on_after(&sc, wt_tiny_deadline(&rng, 0.4, 0.1));
         int rc = wt_rand(&rng) % 8 == 0 ? weft_sem_try_acquire(s->s) : weft_sem_acquire(s->s);
         if (rc == 0) {
             int n = atomic_fetch_add(&s->inside, 1) + 1;
@@ -122,7 +112,7 @@ static int cond_producer(void *p)
     uint64_t rng = 0x9abc + (uint64_t)a->id;
     for (int i = 0; i < s->rounds;) {
         weft_scope_t sc;
-        weft_move_on_after(&sc, tiny(&rng));
+        weft_move_on_after(&sc, wt_tiny_deadline(&rng, 0.4, 0.1));
         int rc = weft_lock_acquire(s->l);
         if (rc == 0) {
             while (rc == 0 && s->items >= COND_BOUND)
@@ -158,7 +148,7 @@ static int cond_consumer(void *p)
     for (;;) {
         weft_scope_t sc;
         int done = 0;
-        weft_move_on_after(&sc, tiny(&rng));
+        weft_move_on_after(&sc, wt_tiny_deadline(&rng, 0.4, 0.1));
         int rc = weft_lock_acquire(s->l);
         if (rc == 0) {
             while (rc == 0 && s->items == 0 && s->producers_done < TASKS / 2)
