@@ -118,17 +118,20 @@ void wf_group_task_finished(wf_task_t *t, int rc) {
 static int launch(weft_group_t *pg, weft_fn_t fn, void *arg, const char *name, wf_start_t *st,
                   wf_task_t **out) {
     if (!pg || !fn) return WEFT_EINVAL;
+    /* A task of the group's runtime, or a call that runtime runs between
+     * tasks (weft_from_thread_run_sync): not another runtime, not a thread. */
+    wf_worker_t *w = wf_current_worker();
     wf_task_t *self = wf_current_task();
-    if (!self) return WEFT_EPERM;
+    if (!w || (st && !self)) return WEFT_EPERM;
     wf_group_t *g = impl(pg);
     if (g->magic != GROUP_MAGIC) return WEFT_EINVAL;
-    if (g->host->rt != self->rt) return WEFT_EPERM;
+    if (g->host->rt != w->rt) return WEFT_EPERM;
     unsigned long v = atomic_load(&g->live);
     do {
         if (v & WF_GROUP_CLOSED) return WEFT_EBADF;
     } while (!atomic_compare_exchange_weak(&g->live, &v, v + WF_GROUP_ONE));
     wf_task_t *t;
-    int rc = wf_task_new(self->rt, fn, arg, name, st ? self->scope : &g->scope, &t);
+    int rc = wf_task_new(w->rt, fn, arg, name, st ? self->scope : &g->scope, &t);
     if (rc != 0) {
         task_gone(g);
         return rc;

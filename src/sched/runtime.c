@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "runtime.h"
+#include "threads.h"
 
 #define DEFAULT_STACK_SIZE (256u * 1024u)
 #define DEFAULT_THREAD_TOKENS 40u
@@ -37,6 +38,7 @@ static void *worker_thread(void *arg) {
 }
 
 static void runtime_free(wf_runtime_t *rt, unsigned initialised_workers) {
+    wf_threads_fini(rt); /* waits for the blocking threads */
     for (unsigned i = 0; i < initialised_workers; i++) wf_worker_fini(&rt->workers[i]);
     wf_task_records_free(rt);
     pthread_mutex_destroy(&rt->record_lock);
@@ -53,6 +55,9 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     if (!rt) return WEFT_ENOMEM;
     rt->config = resolve_config(config);
     rt->nworkers = rt->config.workers;
+    atomic_init(&rt->gate, WF_GATE_ONE); /* main's unit */
+    wf_scope_init(&rt->detached_scope, NULL, NULL);
+    atomic_init(&rt->detached_scope.deadline, WEFT_FOREVER);
     wf_inject_init(&rt->inject);
     pthread_mutex_init(&rt->idle_lock, NULL);
     pthread_mutex_init(&rt->record_lock, NULL);
@@ -62,6 +67,7 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     int rc = WEFT_ENOMEM;
     if (!rt->workers || !rt->idle_list) goto fail;
     if ((rc = wf_stack_pool_new(&rt->stacks, rt->config.stack_size)) != 0) goto fail;
+    if ((rc = wf_threads_init(rt)) != 0) goto fail;
     for (; n < rt->nworkers; n++)
         if ((rc = wf_worker_init(&rt->workers[n], rt, n)) != 0) goto fail;
     *out = rt;

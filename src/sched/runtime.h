@@ -69,7 +69,22 @@ struct wf_runtime {
     atomic_int done;
     wf_task_t *root;                    /* the scope tree hangs from root->root */
     int root_rc;
+
+    /* Work from other threads (inbox.h). */
+    struct wf_call *_Atomic calls;      /* posted, not yet run (newest first) */
+    atomic_ulong gate;                  /* units in flight * 2 | WF_GATE_CLOSED */
+    wf_scope_t detached_scope;          /* detached tasks hang here */
+
+    /* Thread bridges (src/thread/). */
+    atomic_uint offloads;               /* tasks parked in weft_to_thread_run_sync */
+    atomic_int offload_spinner;         /* a worker waits for them (worker.c) */
+    struct wf_pool *pool;               /* blocking threads */
+    struct weft_limiter_t *limiter;     /* the default thread limiter */
+    struct weft_token_t *token;         /* the runtime's own reference */
 };
+
+#define WF_GATE_CLOSED 1ul
+#define WF_GATE_ONE 2ul
 
 /* The worker running on this thread, or NULL.  Never inlined: a task may
  * resume on another thread, so a cached thread-local address would be stale. */
@@ -89,6 +104,8 @@ int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline);
 void wf_worker_run(wf_worker_t *w);
 int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index);
 void wf_worker_fini(wf_worker_t *w);
+/* Wake an idle worker to look for work, unless someone is already searching. */
+void wf_runtime_notify(wf_runtime_t *rt);
 /* Wake every worker (shutdown). */
 void wf_runtime_wake_all(wf_runtime_t *rt);
 /* The root task ended: every other task has too (its groups are closed). */

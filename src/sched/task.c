@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "group.h"
-#include "runtime.h"
+#include "inbox.h"
 
 
 wf_task_t *wf_current_task(void) {
@@ -23,6 +23,7 @@ void wf_task_complete(wf_task_t *t, int rc) {
      * group's scope (on the host's stack) may be gone. */
     if (t->root_linked) wf_scope_detach(&t->root);
     if (t->group) wf_group_task_finished(t, rc);
+    else if (t->call) t->call->done(t->call, rc);
     else t->rt->root_rc = rc;
 }
 
@@ -150,9 +151,9 @@ void wf_task_free(wf_task_t *t) {
         wf_fiber_destroy(&t->fiber);
         wf_stack_put(rt->stacks, &w->stacks, &t->stack);
     }
-    int root = t == rt->root;
+    int root = !t->group && !t->call; /* main: neither a group's nor a call's */
     record_put(w, t);
-    if (root) wf_runtime_finish(rt);
+    if (root) wf_runtime_close(rt);
 }
 
 /* ---------------------------------------------------------------- wait / wake */

@@ -32,6 +32,7 @@
 struct wf_runtime;
 struct wf_group;
 struct wf_start;
+struct wf_call;
 
 enum wf_park_state { WF_RUNNING, WF_PARKED, WF_WOKEN };
 
@@ -41,7 +42,8 @@ enum wf_wait_kind {
     WF_WAIT_SLEEP,
     WF_WAIT_GROUP_CLOSE,
     WF_WAIT_GROUP_START,
-    WF_WAIT_EXTERNAL, /* events, locks, channels, threads, I/O: see wait_obj */
+    WF_WAIT_THREAD,   /* weft_to_thread_run_sync: wait_obj is the call */
+    WF_WAIT_EXTERNAL, /* events, locks, channels, I/O: see wait_obj */
 };
 
 /* Why the task switched back to its worker. */
@@ -62,6 +64,7 @@ typedef struct wf_task {
     int root_linked;            /* root is in its parent's list of children */
     struct wf_group *group;     /* group it belongs to; NULL for the root task */
     struct wf_start *start;     /* launched by weft_group_start, not started yet */
+    struct wf_call *call;       /* a detached task: told when it ends (inbox.h) */
     int started;                /* weft_started() already called */
 
     /* Wait state (see the protocol above). */

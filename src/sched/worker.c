@@ -18,10 +18,11 @@
 #include <sched.h>
 
 #include "clock.h"
-#include "runtime.h"
+#include "inbox.h"
 
 #define GLOBAL_QUEUE_INTERVAL 61
 #define SPIN_ROUNDS 8
+#define OFFLOAD_SPIN_SECONDS 50e-6
 
 static __thread wf_worker_t *tls_worker;
 
@@ -33,7 +34,7 @@ __attribute__((noinline)) wf_worker_t *wf_current_worker(void) {
 
 /* ---------------------------------------------------------------- waking */
 
-static void notify_one(wf_runtime_t *rt) {
+void wf_runtime_notify(wf_runtime_t *rt) {
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&rt->n_searching, memory_order_relaxed) != 0) return;
     if (atomic_load_explicit(&rt->n_idle, memory_order_relaxed) == 0) return;
@@ -82,7 +83,7 @@ static void share_fresh(wf_worker_t *w) {
     wf_lq_push(&w->queue, w->fresh[w->fresh_bottom], &rt->inject);
     w->fresh_bottom = (w->fresh_bottom + 1) % WF_FRESH_CAP;
     w->fresh_count--;
-    notify_one(rt);
+    wf_runtime_notify(rt);
 }
 
 void wf_schedule(wf_task_t *t) {
@@ -93,14 +94,22 @@ void wf_schedule(wf_task_t *t) {
         share_fresh(w);
     } else {
         wf_inject_push(&rt->inject, t);
-        notify_one(rt);
+        wf_runtime_notify(rt);
     }
 }
 
+static int work_visible(wf_worker_t *w);
+
+/* The last searcher found work: anything pushed while it searched skipped
+ * waking a worker (there was a searcher), so if work is still queued, wake
+ * one now.  With nothing queued nobody is woken: a task handed back by a
+ * blocking thread is not a sign of more work to come. */
 static void stop_searching(wf_worker_t *w) {
     if (!w->searching) return;
     w->searching = 0;
-    if (atomic_fetch_sub(&w->rt->n_searching, 1) == 1) notify_one(w->rt);
+    if (atomic_fetch_sub(&w->rt->n_searching, 1) != 1) return;
+    atomic_thread_fence(memory_order_seq_cst); /* pairs with wf_runtime_notify's */
+    if (work_visible(w)) wf_runtime_notify(w->rt);
 }
 
 /* ---------------------------------------------------------------- timers and I/O */
@@ -139,7 +148,7 @@ int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline) {
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (atomic_load_explicit(&rt->workers[i].wake_at, memory_order_relaxed) <= deadline)
             return 0; /* someone parked will be up in time and fire it */
-    notify_one(rt);
+    wf_runtime_notify(rt);
     return 0;
 }
 
@@ -179,6 +188,30 @@ static wf_task_t *steal(wf_worker_t *w) {
     return wf_inject_pop(&rt->inject);
 }
 
+/* Tasks wait for blocking threads that usually hand them back within
+ * microseconds: the searcher waits for them a little, so that their wake-up
+ * costs neither a system call nor a sleep in the kernel (Go's spinning M). */
+static wf_task_t *await_offloads(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    wf_task_t *t = NULL;
+    if (!w->searching || !atomic_load_explicit(&rt->offloads, memory_order_relaxed) ||
+        atomic_exchange(&rt->offload_spinner, 1))
+        return NULL; /* one spinner is enough */
+    double until = NAN;
+    for (unsigned i = 0; atomic_load_explicit(&rt->offloads, memory_order_relaxed); i++) {
+        if (!wf_inject_empty(&rt->inject) && (t = wf_inject_pop(&rt->inject))) break;
+        if (wf_inbox_pending(rt)) break;
+        wf_cpu_relax();
+        if (i % 64 == 0) {
+            double now = wf_clock_now();
+            if (isnan(until)) until = now + OFFLOAD_SPIN_SECONDS;
+            else if (now >= until) break;
+        }
+    }
+    atomic_store(&rt->offload_spinner, 0);
+    return t;
+}
+
 static wf_task_t *local_task(wf_worker_t *w) {
     wf_task_t *t = fresh_pop(w);
     return t ? t : wf_lq_pop(&w->queue);
@@ -193,6 +226,7 @@ static wf_task_t *next_task(wf_worker_t *w) {
         maintenance(w);
         if ((t = wf_inject_pop(&rt->inject)) || (t = wf_lq_pop(&w->queue))) return t;
     }
+    if (WF_UNLIKELY(wf_inbox_pending(rt))) wf_inbox_drain(w);
     if ((t = local_task(w))) return t;
     if ((t = wf_inject_pop(&rt->inject))) return t;
     if (fire_timers(w) && (t = local_task(w))) return t;
@@ -201,12 +235,14 @@ static wf_task_t *next_task(wf_worker_t *w) {
         if (!w->searching) break;
         wf_cpu_relax();
     }
-    return NULL;
+    return await_offloads(w);
 }
 
 static int work_visible(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
-    if (w->fresh_count || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject)) return 1;
+    if (w->fresh_count || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject) ||
+        wf_inbox_pending(rt))
+        return 1;
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (wf_lq_len(&rt->workers[i].queue)) return 1;
     return 0;

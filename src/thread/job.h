@@ -1,0 +1,52 @@
+/*
+ * One weft_to_thread_run_sync call, as its blocking thread sees it, shared
+ * by to_thread.c (the call) and from_thread.c (calls back into the runtime
+ * from that thread).
+ *
+ * A call that cannot be abandoned lives on the waiting task's stack: the
+ * task stays parked until the function returned, and the thread's last
+ * touch is the claim that wakes it.  An abandonable call lives on the heap
+ * with two references (the task's and the thread's), since either may be
+ * the last to look at it; its `lock` orders the two sides:
+ *   - the thread, once fn returned, claims the task's wait with fn's result
+ *     and clears `host` if the claim won;
+ *   - the task, woken by a cancellation instead, finds `host` still set,
+ *     clears it and marks the call abandoned, then waits for the tasks that
+ *     weft_from_thread_run started under its scope (they were cancelled
+ *     with it) before it leaves that scope.
+ */
+#ifndef WEFT_THREAD_JOB_H
+#define WEFT_THREAD_JOB_H
+
+#include "pool.h"
+#include "runtime.h"
+
+typedef struct wf_job {
+    wf_pool_job_t base;
+    weft_fn_t fn;
+    void *arg;
+    void (*on_abandoned)(void *arg, int rc);
+    weft_limiter_t *limiter;
+    wf_runtime_t *rt;
+    wf_task_t *host;       /* the waiting task; abandonable: lock, NULL once it left */
+    int abandonable;
+    /* Abandonable calls only, guarded by lock. */
+    wf_spin_t lock;
+    int refs;
+    int abandoned;         /* the task returned WEFT_ECANCELED without fn's result */
+    int children;          /* weft_from_thread_run tasks under the task's scope */
+    int host_waits;        /* the task is parked until children drops to 0 */
+} wf_job_t;
+
+/* The call the calling thread is running, or NULL (not a blocking thread). */
+wf_job_t *wf_job_current(void);
+
+/* The scope a weft_from_thread_run task of this call runs under, counted as
+ * a child: NULL when the call was abandoned (nothing counted). */
+wf_scope_t *wf_job_child_enter(wf_job_t *j);
+/* That child task ended. */
+void wf_job_child_leave(wf_job_t *j);
+/* Is the task waiting for this call effectively cancelled (or gone)? */
+int wf_job_cancelled(wf_job_t *j);
+
+#endif

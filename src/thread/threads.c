@@ -1,0 +1,32 @@
+#include "threads.h"
+
+#include "job.h"
+#include "limiter.h"
+#include "token.h"
+
+int wf_threads_init(wf_runtime_t *rt) {
+    if (wf_pool_new(&rt->pool, rt->config.thread_idle_timeout) != 0 ||
+        weft_limiter_new(&rt->limiter, rt->config.thread_tokens) != 0 ||
+        !(rt->token = wf_token_new(rt))) {
+        wf_threads_fini(rt);
+        return WEFT_ENOMEM;
+    }
+    return 0;
+}
+
+void wf_threads_fini(wf_runtime_t *rt) {
+    /* The pool first: an abandoned call still running may give back a token. */
+    if (rt->pool) wf_pool_free(rt->pool);
+    if (rt->token) wf_token_detach(rt->token);
+    weft_limiter_free(rt->limiter);
+    rt->pool = NULL;
+    rt->token = NULL;
+    rt->limiter = NULL;
+}
+
+weft_limiter_t *weft_default_thread_limiter(void) {
+    wf_worker_t *w = wf_current_worker();
+    if (w) return w->rt->limiter;
+    wf_job_t *j = wf_job_current();
+    return j ? j->rt->limiter : NULL;
+}

@@ -1,0 +1,146 @@
+/*
+ * weft_to_thread_run_sync: take a token, hand the call to a blocking thread,
+ * park until the function's result comes back (see job.h for who may touch
+ * the call when).
+ */
+#include "job.h"
+#include "limiter.h"
+
+static __thread wf_job_t *tls_job;
+
+wf_job_t *wf_job_current(void) { return tls_job; }
+
+static void job_unref(wf_job_t *j) {
+    wf_spin_lock(&j->lock);
+    int last = --j->refs == 0;
+    wf_spin_unlock(&j->lock);
+    if (!last) return;
+    wf_limiter_unref(j->limiter);
+    wf_free(j);
+}
+
+/* ---------------------------------------------------------------- the thread's side */
+
+static void job_run(wf_pool_job_t *base) {
+    wf_job_t *j = WF_CONTAINER_OF(base, wf_job_t, base);
+    wf_runtime_t *rt = j->rt;
+    tls_job = j;
+    int rc = j->fn(j->arg);
+    /* The token goes back as soon as fn returns (Trio): a limiter bounds the
+     * threads at work, not the tasks still waiting to hear about it. */
+    wf_limiter_give(j->limiter);
+    if (!j->abandonable) {
+        tls_job = NULL;
+        wf_wait_claim(j->host, rc); /* last touch: the task's stack holds j */
+        atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
+        return;
+    }
+    wf_spin_lock(&j->lock);
+    if (j->host && wf_wait_claim(j->host, rc)) j->host = NULL;
+    else j->abandoned = 1;
+    int abandoned = j->abandoned;
+    wf_spin_unlock(&j->lock);
+    atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
+    if (abandoned && j->on_abandoned) j->on_abandoned(j->arg, rc);
+    tls_job = NULL;
+    job_unref(j);
+}
+
+wf_scope_t *wf_job_child_enter(wf_job_t *j) {
+    if (!j->abandonable) return j->host->scope; /* parked until fn returns */
+    wf_spin_lock(&j->lock);
+    wf_scope_t *s = j->host && !j->abandoned ? j->host->scope : NULL;
+    if (s) j->children++;
+    wf_spin_unlock(&j->lock);
+    return s;
+}
+
+void wf_job_child_leave(wf_job_t *j) {
+    if (!j->abandonable) return;
+    wf_spin_lock(&j->lock);
+    if (--j->children == 0 && j->host_waits) {
+        j->host_waits = 0;
+        wf_wait_claim(j->host, 0);
+    }
+    wf_spin_unlock(&j->lock);
+}
+
+int wf_job_cancelled(wf_job_t *j) {
+    if (!j->abandonable) return wf_scope_chain_cancelled(j->host->scope);
+    wf_spin_lock(&j->lock);
+    int c = !j->host || j->abandoned || wf_scope_chain_cancelled(j->host->scope);
+    wf_spin_unlock(&j->lock);
+    return c;
+}
+
+/* ---------------------------------------------------------------- the task's side */
+
+/* Woken from an abandonable call: either the thread delivered fn's result
+ * (it cleared host) or a cancellation did, and we abandon the call. */
+static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
+    wf_spin_lock(&j->lock);
+    if (j->host) {
+        rc = WEFT_ECANCELED;
+        j->abandoned = 1;
+        if (j->children) { /* cancelled with us: wait until they left our scope */
+            wf_wait_arm(t, 0, WF_WAIT_THREAD, j);
+            j->host_waits = 1;
+            wf_spin_unlock(&j->lock);
+            wf_wait_park(t);
+            wf_spin_lock(&j->lock);
+        }
+        j->host = NULL;
+    }
+    wf_spin_unlock(&j->lock);
+    job_unref(j);
+    return rc;
+}
+
+int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *opts) {
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    if (!fn) return WEFT_EINVAL;
+    wf_runtime_t *rt = t->rt;
+    weft_limiter_t *l = opts && opts->limiter ? opts->limiter : rt->limiter;
+    int abandonable = opts && opts->abandon_on_cancel;
+    int rc = wf_limiter_take(l, t); /* the checkpoint: reports a cancellation */
+    if (rc) return rc;
+
+    wf_job_t stack_job, *j = &stack_job;
+    if (abandonable && !(j = wf_alloc(sizeof *j))) {
+        wf_limiter_give(l);
+        return WEFT_ENOMEM;
+    }
+    *j = (wf_job_t){
+        .base.run = job_run,
+        .fn = fn,
+        .arg = arg,
+        .on_abandoned = opts ? opts->on_abandoned : NULL,
+        .limiter = l,
+        .rt = rt,
+        .host = t,
+        .abandonable = abandonable,
+        .refs = 2,
+    };
+    wf_spin_init(&j->lock);
+    if (abandonable) wf_limiter_ref(l);
+    wf_task_link_root(t); /* from_thread_run tasks may hang below our scope */
+    rc = wf_wait_arm(t, abandonable, WF_WAIT_THREAD, j);
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&rt->offloads, 1, memory_order_relaxed);
+        if ((rc = wf_pool_submit(rt->pool, &j->base)) != 0) {
+            atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
+            if (!wf_wait_disarm(t)) wf_wait_park(t); /* a cancellation claimed us: consume it */
+        }
+    }
+    if (rc) {
+        wf_limiter_give(l);
+        if (abandonable) {
+            wf_limiter_unref(l);
+            wf_free(j);
+        }
+        return rc;
+    }
+    rc = wf_wait_park(t);
+    return abandonable ? leave_abandonable(j, t, rc) : rc;
+}
