@@ -3,56 +3,108 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "park.h"
 #include "util.h"
 #include "weft.h"
 
+/* Threads that finished a job this recently are cycling through short
+ * calls and will take a new one from the queue soon. */
+#define CYCLING_SECONDS 20e-6
+/* The monitor's period while jobs are queued, and how many empty periods it
+ * waits before it sleeps until a job needs it again. */
+#define MONITOR_PERIOD 100e-6
+#define MONITOR_IDLE_TICKS 1000u
+
 typedef struct wf_bthread {
-    wf_list_t link;              /* in pool->idle while idle (pool lock) */
+    wf_list_t link;              /* in pool->sleepers while asleep */
     pthread_t thread;
     struct wf_pool *pool;
-    wf_pool_job_t *job;          /* written before `ready` is set */
-    wf_flag_t ready;
-    int idle;                    /* pool lock */
+    wf_flag_t wake;
     struct wf_bthread *next;     /* pool->exited */
 } wf_bthread_t;
 
 struct wf_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t all_exited;
-    wf_list_t idle;              /* most recently idle first */
-    unsigned alive;
-    atomic_uint spinning;        /* idle threads spinning for a job */
+    pthread_mutex_t lock;        /* guards everything below but `queued` reads */
+    wf_pool_job_t *head, *tail;
+    atomic_uint queued;          /* read without the lock by the spinner */
+    unsigned long taken;         /* jobs taken off the queue, ever */
+    double last_done;            /* when a thread last finished a job */
+    wf_list_t sleepers;          /* most recently idle at the back */
+    wf_bthread_t *spinner;       /* an idle thread spinning for work */
+    unsigned alive, busy;
     int closing;
     wf_bthread_t *exited;        /* to join and free */
     double idle_timeout;
+    pthread_cond_t all_exited;
+    /* The monitor (started with the first job that relies on it). */
+    pthread_t monitor;
+    int monitor_started, monitor_asleep;
+    pthread_cond_t monitor_cond;
 };
-
-#define MAX_SPINNERS 1u
-
-/* The job that tells an idle thread to exit (shutdown). */
-static wf_pool_job_t exit_job;
 
 int wf_pool_new(wf_pool_t **out, double idle_timeout) {
     wf_pool_t *p = wf_calloc(1, sizeof *p);
     if (!p) return WEFT_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->all_exited, NULL);
-    wf_list_init(&p->idle);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->monitor_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    wf_list_init(&p->sleepers);
     p->idle_timeout = idle_timeout;
     *out = p;
     return 0;
 }
 
-/* Pool lock held. */
+/* ---------------------------------------------------------------- the queue (lock held) */
+
+static void enqueue(wf_pool_t *p, wf_pool_job_t *job) {
+    job->next = NULL;
+    if (p->tail) p->tail->next = job;
+    else p->head = job;
+    p->tail = job;
+    atomic_store_explicit(&p->queued, atomic_load_explicit(&p->queued, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+static wf_pool_job_t *dequeue(wf_pool_t *p) {
+    wf_pool_job_t *job = p->head;
+    if (!job) return NULL;
+    if (!(p->head = job->next)) p->tail = NULL;
+    atomic_store_explicit(&p->queued, atomic_load_explicit(&p->queued, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+    p->taken++;
+    return job;
+}
+
+/* 1 if `job` was still queued and is now removed. */
+static int unqueue(wf_pool_t *p, wf_pool_job_t *job) {
+    wf_pool_job_t **at = &p->head, *prev = NULL;
+    for (; *at && *at != job; at = &(*at)->next) prev = *at;
+    if (!*at) return 0;
+    *at = job->next;
+    if (p->tail == job) p->tail = prev;
+    atomic_store_explicit(&p->queued, atomic_load_explicit(&p->queued, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static void *thread_main(void *arg);
+
+/* Lock held. */
 static void thread_exits(wf_pool_t *p, wf_bthread_t *bt) {
     bt->next = p->exited;
     p->exited = bt;
     if (--p->alive == 0) pthread_cond_broadcast(&p->all_exited);
 }
 
-/* Join the threads that exited; pool lock not held. */
+/* Join the threads that exited; lock not held. */
 static void reap(wf_pool_t *p) {
     pthread_mutex_lock(&p->lock);
     wf_bthread_t *bt = p->exited;
@@ -66,67 +118,13 @@ static void reap(wf_pool_t *p) {
     }
 }
 
-/* Idle: list ourselves, wait for a job; 0 when it is time to exit. */
-static int wait_for_job(wf_bthread_t *bt) {
-    wf_pool_t *p = bt->pool;
-    pthread_mutex_lock(&p->lock);
-    if (p->closing) {
-        thread_exits(p, bt);
-        pthread_mutex_unlock(&p->lock);
-        return 0;
-    }
-    wf_flag_reset(&bt->ready);
-    wf_list_push_back(&p->idle, &bt->link); /* the back is the most recent */
-    bt->idle = 1;
-    pthread_mutex_unlock(&p->lock);
-    /* Spinning pays when jobs come back to back (the next job goes to the
-     * most recently idle thread); a crowd of spinners would only take the
-     * CPU from the threads and workers doing the work. */
-    int got = 0;
-    if (atomic_fetch_add(&p->spinning, 1) < MAX_SPINNERS) got = wf_flag_spin(&bt->ready);
-    atomic_fetch_sub(&p->spinning, 1);
-    if (got || wf_flag_wait(&bt->ready, wf_park_clock() + p->idle_timeout, 0))
-        return bt->job != &exit_job;
-    pthread_mutex_lock(&p->lock);
-    int leave = bt->idle; /* nobody took us meanwhile */
-    if (leave) {
-        wf_list_remove(&bt->link);
-        bt->idle = 0;
-        thread_exits(p, bt);
-    }
-    pthread_mutex_unlock(&p->lock);
-    if (leave) return 0;
-    wf_flag_wait(&bt->ready, INFINITY, 0); /* a job is on its way */
-    return bt->job != &exit_job;
-}
-
-static void *thread_main(void *arg) {
-    wf_bthread_t *bt = arg;
-    do bt->job->run(bt->job);
-    while (wait_for_job(bt));
-    return NULL;
-}
-
-int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job) {
-    pthread_mutex_lock(&p->lock);
-    if (!wf_list_empty(&p->idle)) {
-        wf_bthread_t *bt = WF_CONTAINER_OF(p->idle.prev, wf_bthread_t, link);
-        wf_list_remove(&bt->link);
-        bt->idle = 0;
-        pthread_mutex_unlock(&p->lock);
-        bt->job = job;
-        wf_flag_set(&bt->ready);
-        return 0;
-    }
-    p->alive++;
-    int reap_now = p->exited != NULL;
-    pthread_mutex_unlock(&p->lock);
-    if (reap_now) reap(p);
+/* Start a thread (lock not held; `alive` already counts it). */
+static int start_thread(wf_pool_t *p) {
+    reap(p);
     wf_bthread_t *bt = wf_calloc(1, sizeof *bt);
     if (bt) {
         bt->pool = p;
-        bt->job = job;
-        wf_flag_init(&bt->ready);
+        wf_flag_init(&bt->wake);
         if (pthread_create(&bt->thread, NULL, thread_main, bt) == 0) return 0;
         wf_free(bt);
     }
@@ -136,20 +134,165 @@ int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job) {
     return WEFT_ENOMEM;
 }
 
+/* Make one more thread look at the queue: the most recently idle sleeper,
+ * or (returned 1) a new thread the caller starts after unlocking. */
+static int add_looker(wf_pool_t *p) {
+    if (wf_list_empty(&p->sleepers)) {
+        p->alive++;
+        return 1;
+    }
+    wf_bthread_t *bt = WF_CONTAINER_OF(p->sleepers.prev, wf_bthread_t, link);
+    wf_list_remove(&bt->link);
+    wf_flag_set(&bt->wake);
+    return 0;
+}
+
+/* Idle: spin (one thread at a time) or sleep until there is work; 0 when
+ * the thread should exit.  Lock held on entry and on return. */
+static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
+    if (!p->spinner) {
+        p->spinner = bt;
+        pthread_mutex_unlock(&p->lock);
+        double until = wf_park_clock() + 20e-6;
+        for (unsigned i = 1; !atomic_load_explicit(&p->queued, memory_order_acquire); i++) {
+            wf_cpu_relax();
+            if (i % 64 == 0 && wf_park_clock() >= until) break;
+        }
+        pthread_mutex_lock(&p->lock);
+        if (p->spinner == bt) p->spinner = NULL;
+        if (p->head || p->closing) return 1;
+    }
+    wf_flag_reset(&bt->wake);
+    wf_list_push_back(&p->sleepers, &bt->link);
+    pthread_mutex_unlock(&p->lock);
+    int woken = wf_flag_wait(&bt->wake, wf_park_clock() + p->idle_timeout, 0);
+    pthread_mutex_lock(&p->lock);
+    if (woken) return 1;
+    if (bt->link.next != &bt->link) { /* still asleep in the list: time to go */
+        wf_list_remove(&bt->link);
+        return 0;
+    }
+    pthread_mutex_unlock(&p->lock); /* a waker took us off the list just now */
+    wf_flag_wait(&bt->wake, INFINITY, 0);
+    pthread_mutex_lock(&p->lock);
+    return 1;
+}
+
+static void *thread_main(void *arg) {
+    wf_bthread_t *bt = arg;
+    wf_pool_t *p = bt->pool;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        wf_pool_job_t *job = dequeue(p);
+        if (job) {
+            p->busy++;
+            pthread_mutex_unlock(&p->lock);
+            job->run(job);
+            double now = wf_park_clock();
+            pthread_mutex_lock(&p->lock);
+            p->busy--;
+            p->last_done = now;
+            continue;
+        }
+        if (p->closing || !wait_for_work(p, bt)) break;
+    }
+    thread_exits(p, bt);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- the monitor */
+
+static void *monitor_main(void *arg) {
+    wf_pool_t *p = arg;
+    unsigned long seen = 0;
+    unsigned idle_ticks = 0;
+    pthread_mutex_lock(&p->lock);
+    while (!p->closing) {
+        if (!p->head && ++idle_ticks > MONITOR_IDLE_TICKS) {
+            p->monitor_asleep = 1;
+            pthread_cond_wait(&p->monitor_cond, &p->lock);
+            p->monitor_asleep = 0;
+            idle_ticks = 0;
+            seen = p->taken;
+            continue;
+        }
+        unsigned starts = 0;
+        if (p->head) {
+            idle_ticks = 0;
+            /* The queue did not move for a whole period: every thread that
+             * could take from it is stuck in a call.  One looker per job. */
+            if (p->taken == seen && !p->spinner)
+                for (unsigned n = atomic_load(&p->queued); n; n--) starts += (unsigned)add_looker(p);
+            seen = p->taken;
+        }
+        if (starts) {
+            pthread_mutex_unlock(&p->lock);
+            while (starts--) start_thread(p); /* on failure the job waits for a thread */
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += (long)(MONITOR_PERIOD * 1e9);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->monitor_cond, &p->lock, &ts);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- submit, free */
+
+int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job) {
+    double now = wf_park_clock();
+    pthread_mutex_lock(&p->lock);
+    enqueue(p, job);
+    int start = 0, cycling = p->busy && now - p->last_done < CYCLING_SECONDS;
+    if (p->spinner) {
+        p->spinner = NULL; /* it sees the queue; the next job counts on someone else */
+    } else if (cycling && (p->monitor_started || pthread_create(&p->monitor, NULL, monitor_main, p) == 0)) {
+        p->monitor_started = 1;
+        if (p->monitor_asleep) pthread_cond_signal(&p->monitor_cond);
+    } else {
+        start = add_looker(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!start || start_thread(p) == 0) return 0;
+    return wf_pool_cancel(p, job) ? WEFT_ENOMEM : 0; /* taken meanwhile: it runs */
+}
+
+int wf_pool_cancel(wf_pool_t *p, wf_pool_job_t *job) {
+    pthread_mutex_lock(&p->lock);
+    int removed = unqueue(p, job);
+    pthread_mutex_unlock(&p->lock);
+    return removed;
+}
+
 void wf_pool_free(wf_pool_t *p) {
     pthread_mutex_lock(&p->lock);
     p->closing = 1;
-    while (!wf_list_empty(&p->idle)) {
-        wf_bthread_t *bt = WF_CONTAINER_OF(p->idle.next, wf_bthread_t, link);
+    while (!wf_list_empty(&p->sleepers)) {
+        wf_bthread_t *bt = WF_CONTAINER_OF(p->sleepers.next, wf_bthread_t, link);
         wf_list_remove(&bt->link);
-        bt->idle = 0;
-        thread_exits(p, bt);
-        bt->job = &exit_job;
-        wf_flag_set(&bt->ready);
+        wf_flag_set(&bt->wake);
     }
+    pthread_cond_signal(&p->monitor_cond);
+    /* Calls abandoned before a thread took them still run (their
+     * on_abandoned frees what they hold), with the monitor gone. */
+    unsigned starts = 0;
+    for (unsigned n = atomic_load(&p->queued); n; n--) starts += (unsigned)add_looker(p);
+    pthread_mutex_unlock(&p->lock);
+    while (starts--) start_thread(p);
+    pthread_mutex_lock(&p->lock);
     while (p->alive) pthread_cond_wait(&p->all_exited, &p->lock);
     pthread_mutex_unlock(&p->lock);
+    if (p->monitor_started) pthread_join(p->monitor, NULL);
     reap(p);
+    pthread_cond_destroy(&p->monitor_cond);
     pthread_cond_destroy(&p->all_exited);
     pthread_mutex_destroy(&p->lock);
     wf_free(p);

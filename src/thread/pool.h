@@ -3,11 +3,17 @@
  * limiter (limiters bound how many work at once; the pool only supplies
  * them).
  *
- * A job goes straight to a thread: the most recently idle one if any (its
- * caches are warm and it may still be spinning for work, so back-to-back
- * calls never sleep), else a new thread.  There is no queue: the limiter in
- * front already decided that this job may run now.  An idle thread exits
- * after the idle timeout; shutdown waits for the busy ones and joins all.
+ * Jobs wait in one FIFO queue.  A thread that finishes a job takes the next
+ * one at once, so while calls are short a few threads serve them back to
+ * back without ever sleeping.  A new job wakes (or starts) a thread unless
+ * one will get to it soon anyway: an idle thread spinning for work, or
+ * threads that finished a job within the last few microseconds (they are
+ * cycling through short calls).  That bet can lose, when the thread that
+ * took a short call next takes one that blocks for long; a monitor thread
+ * then sees the queue stop moving and wakes or starts threads for the jobs
+ * left in it (as Go's sysmon retakes processors from blocked system calls).
+ * Idle threads sleep most recently idle first and exit after the idle
+ * timeout; shutdown waits for the busy ones and joins all.
  */
 #ifndef WEFT_THREAD_POOL_H
 #define WEFT_THREAD_POOL_H
@@ -16,11 +22,15 @@ typedef struct wf_pool wf_pool_t;
 
 typedef struct wf_pool_job {
     void (*run)(struct wf_pool_job *job); /* on the blocking thread */
+    struct wf_pool_job *next;              /* the pool's queue */
 } wf_pool_job_t;
 
 int wf_pool_new(wf_pool_t **out, double idle_timeout);
-/* Run `job` on a thread now: 0, or WEFT_ENOMEM when no thread could start. */
+/* Queue `job`: 0, or WEFT_ENOMEM when it needed a new thread and none
+ * could start (the job is then not queued). */
 int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job);
+/* Take back a job no thread has taken yet: 1 if it was, 0 if it runs. */
+int wf_pool_cancel(wf_pool_t *p, wf_pool_job_t *job);
 /* Wait for every thread to finish its job and exit, then free the pool. */
 void wf_pool_free(wf_pool_t *p);
 

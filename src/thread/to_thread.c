@@ -78,6 +78,14 @@ int wf_job_cancelled(wf_job_t *j) {
 /* Woken from an abandonable call: either the thread delivered fn's result
  * (it cleared host) or a cancellation did, and we abandon the call. */
 static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
+    if (rc == WEFT_ECANCELED && wf_pool_cancel(j->rt->pool, &j->base)) {
+        /* No thread took it yet: fn never runs, nothing to abandon. */
+        atomic_fetch_sub_explicit(&j->rt->offloads, 1, memory_order_relaxed);
+        wf_limiter_give(j->limiter);
+        wf_limiter_unref(j->limiter);
+        wf_free(j);
+        return rc;
+    }
     wf_spin_lock(&j->lock);
     if (j->host) {
         rc = WEFT_ECANCELED;
