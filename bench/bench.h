@@ -131,10 +131,13 @@ static inline void bench_check_close(const weft_group_t *g, int rc, const char *
 
 /* ------------------------------------------------------------------ args */
 
+/* The most measured repetitions: bench_parse_args caps -r here. */
+#define BENCH_MAX_REPS 1000
+
 typedef struct bench_args_t {
     unsigned workers; /* -w / --workers, default 2 */
     long n;           /* -n, program-specific size */
-    int reps;         /* -r / --reps, measured repetitions */
+    int reps;         /* -r / --reps, measured repetitions (at most BENCH_MAX_REPS) */
 } bench_args_t;
 
 static inline long bench_parse_long_(const char *prog, const char *flag, const char *s,
@@ -200,8 +203,8 @@ static inline void bench_parse_args(int argc, char **argv, bench_args_t *a, cons
         else
             a->reps = (int)bench_parse_long_(prog, "--reps", val, 1);
     }
-    if (a->reps > 1000)
-        a->reps = 1000;
+    if (a->reps > BENCH_MAX_REPS)
+        a->reps = BENCH_MAX_REPS;
 }
 
 /* Run main_fn as the root task of a runtime with a->workers workers; fail the
@@ -233,6 +236,141 @@ static inline void bench_ratio(const char *workload, double weft_value, double b
         double x = weft_value / baseline_value;
         printf(x < 0.01 ? "ratio %s %.6f\n" : "ratio %s %.3f\n", workload, x);
     }
+}
+
+/* The three closing lines of a program with a baseline: weft, baseline, ratio. */
+static inline void bench_report(const char *workload, double weft_value, const char *baseline,
+                                double baseline_value, const char *unit)
+{
+    bench_result(workload, weft_value, unit);
+    bench_baseline(baseline, baseline_value, unit);
+    bench_ratio(workload, weft_value, baseline_value);
+}
+
+/* ------------------------------------------------------------------ rounds */
+
+/*
+ * The measurement of the programs that compare one weft workload with one
+ * baseline, both as a series of rounds: one warm-up round of n/10 operations
+ * (at least 1), then `reps` measured rounds of n, each giving one value; the
+ * result is the median of the measured values.
+ *
+ *   bench_args_t a = bench_rounds_args(argc, argv, 100000, "sequential calls per round");
+ *   bench_rounds_t w, b;
+ *   bench_rounds_init(&w, &a, "us/call");
+ *   bench_rounds_run(&w, "warm-up", my_round, ctx);       (inside a task, or not)
+ *   double weft = bench_rounds_median(&w, "weft rounds");
+ *   ... the same for the baseline into b ...
+ *   bench_report("workload", weft, "baseline_name", base, "us/call");
+ */
+typedef struct bench_rounds_t {
+    long n;                   /* operations per measured round */
+    int reps;                 /* measured rounds */
+    const char *unit;         /* of the values, e.g. "us/call" */
+    double v[BENCH_MAX_REPS]; /* the measured values, v[0..reps) */
+} bench_rounds_t;
+
+/* One round of n operations; returns its value in the series' unit.  `round`
+ * is 0 for the warm-up, 1..reps for the measured rounds. */
+typedef double (*bench_round_fn)(void *ctx, long n, int round);
+
+/* Operations in the warm-up round before rounds of n: n/10, at least 1. */
+static inline long bench_warmup_n(long n)
+{
+    return n / 10 > 0 ? n / 10 : 1;
+}
+
+/* Parse the common flags with the defaults of these programs (-w 2, -n
+ * n_default, -r 3); `n_what` says what -n counts in the usage text. */
+static inline bench_args_t bench_rounds_args(int argc, char **argv, long n_default,
+                                             const char *n_what)
+{
+    bench_args_t a = {.workers = 2, .n = n_default, .reps = 3};
+    char usage[256];
+    snprintf(usage, sizeof usage,
+             "  -n N   %s (default %ld)\n"
+             "  -r N   measured rounds after one warm-up (default %d)\n",
+             n_what, n_default, a.reps);
+    bench_parse_args(argc, argv, &a, usage);
+    return a;
+}
+
+static inline void bench_rounds_init(bench_rounds_t *r, const bench_args_t *a, const char *unit)
+{
+    r->n = a->n;
+    r->reps = a->reps;
+    r->unit = unit;
+}
+
+/* Run the warm-up round, then the measured ones into r->v.  With a
+ * warm_label, prints "# <warm_label>: <value> <unit>" after the warm-up; with
+ * NULL the round function prints what it wants. */
+static inline void bench_rounds_run(bench_rounds_t *r, const char *warm_label, bench_round_fn fn,
+                                    void *ctx)
+{
+    double warm = fn(ctx, bench_warmup_n(r->n), 0);
+    if (warm_label)
+        printf("# %s: %.2f %s\n", warm_label, warm, r->unit);
+    for (int i = 0; i < r->reps; i++)
+        r->v[i] = fn(ctx, r->n, i + 1);
+}
+
+/* Print the measured values ("# <label> (<unit>): ...") and return their
+ * median (sorts r->v). */
+static inline double bench_rounds_median(bench_rounds_t *r, const char *label)
+{
+    bench_print_samples(label, r->v, (size_t)r->reps, r->unit);
+    return bench_median(r->v, (size_t)r->reps);
+}
+
+/* Microseconds per operation for n operations between t0 and t1 (ns). */
+static inline double bench_us_per_op(uint64_t t0, uint64_t t1, long n)
+{
+    return (double)(t1 - t0) / 1e3 / (double)n;
+}
+
+/* ------------------------------------------------------------ thread bridges */
+
+/* The tiny function of the call benchmarks: count the call in *(long *)arg.
+ * Its caller reads the counter only after the call returned. */
+static inline int bench_count_call(void *arg)
+{
+    long *calls = arg;
+    (*calls)++;
+    return 0;
+}
+
+/* Check call i (from 1) of a run of calls of bench_count_call: `what`
+ * returned rc == 0 and the function has run exactly i times so far. */
+static inline void bench_check_call(const char *what, long i, int rc, long calls)
+{
+    if (rc != 0)
+        bench_fail("%s: call %ld returned %d (%s)", what, i, rc, weft_err_name(rc));
+    if (calls != i)
+        bench_fail("after call %ld the function ran %ld times", i, calls);
+}
+
+/* Print the runtime's default thread limiter's size as a comment line (from
+ * a task; fails if there is no default limiter). */
+static inline void bench_print_default_limiter(void)
+{
+    weft_limiter_t *l = weft_default_thread_limiter();
+    if (!l)
+        bench_fail("weft_default_thread_limiter() is NULL in the main task");
+    weft_limiter_stats_t st;
+    weft_limiter_stats(l, &st);
+    printf("# default thread limiter: %u tokens\n", st.total_tokens);
+}
+
+/* Fail unless the default thread limiter has no token out and no task
+ * waiting (after a round of offloads). */
+static inline void bench_check_limiter_idle(void)
+{
+    weft_limiter_stats_t st;
+    weft_limiter_stats(weft_default_thread_limiter(), &st);
+    if (st.borrowed_tokens != 0 || st.tasks_waiting != 0)
+        bench_fail("default limiter after the round: %u tokens borrowed, %u tasks waiting",
+                   st.borrowed_tokens, st.tasks_waiting);
 }
 
 /* ------------------------------------------------------------------ tally */
