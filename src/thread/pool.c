@@ -14,7 +14,7 @@
 #define CYCLING_SECONDS 20e-6
 /* The monitor's period while jobs are queued, and how many empty periods it
  * waits before it sleeps until a job needs it again. */
-#define MONITOR_PERIOD 100e-6
+#define MONITOR_PERIOD 200e-6
 #define MONITOR_IDLE_TICKS 1000u
 
 typedef struct wf_bthread {
@@ -33,6 +33,7 @@ struct wf_pool {
     double last_done;            /* when a thread last finished a job */
     wf_list_t sleepers;          /* most recently idle at the back */
     wf_bthread_t *spinner;       /* an idle thread spinning for work */
+    unsigned claimed;            /* spinners a job was counted on, not back yet */
     unsigned alive, busy;
     int closing;
     wf_bthread_t *exited;        /* to join and free */
@@ -160,6 +161,7 @@ static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
         }
         pthread_mutex_lock(&p->lock);
         if (p->spinner == bt) p->spinner = NULL;
+        else p->claimed--; /* a job counted on us */
         if (p->head || p->closing) return 1;
     }
     wf_flag_reset(&bt->wake);
@@ -251,9 +253,10 @@ int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job) {
     double now = wf_park_clock();
     pthread_mutex_lock(&p->lock);
     enqueue(p, job);
-    int start = 0, cycling = p->busy && now - p->last_done < CYCLING_SECONDS;
+    int start = 0, cycling = p->claimed || (p->busy && now - p->last_done < CYCLING_SECONDS);
     if (p->spinner) {
-        p->spinner = NULL; /* it sees the queue; the next job counts on someone else */
+        p->spinner = NULL; /* it sees the queue and drains it */
+        p->claimed++;
     } else if (cycling && (p->monitor_started || pthread_create(&p->monitor, NULL, monitor_main, p) == 0)) {
         p->monitor_started = 1;
         if (p->monitor_asleep) pthread_cond_signal(&p->monitor_cond);

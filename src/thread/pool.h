@@ -6,12 +6,13 @@
  * Jobs wait in one FIFO queue.  A thread that finishes a job takes the next
  * one at once, so while calls are short a few threads serve them back to
  * back without ever sleeping.  A new job wakes (or starts) a thread unless
- * one will get to it soon anyway: an idle thread spinning for work, or
- * threads that finished a job within the last few microseconds (they are
- * cycling through short calls).  That bet can lose, when the thread that
- * took a short call next takes one that blocks for long; a monitor thread
- * then sees the queue stop moving and wakes or starts threads for the jobs
- * left in it (as Go's sysmon retakes processors from blocked system calls).
+ * one will get to it soon anyway: an idle thread spinning for work (or
+ * about to take the queue after spinning), or threads that finished a job
+ * within the last few microseconds (they are cycling through short calls).
+ * That bet can lose, when the thread that took a short call next takes one
+ * that blocks for long; a monitor thread then sees the queue stop moving
+ * for 200 us and wakes or starts threads for the jobs left in it (as Go's
+ * sysmon retakes processors from blocked system calls).
  * Idle threads sleep most recently idle first and exit after the idle
  * timeout; shutdown waits for the busy ones and joins all.
  */
