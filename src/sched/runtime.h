@@ -76,7 +76,7 @@ struct wf_runtime {
     wf_scope_t detached_scope;          /* detached tasks hang here */
 
     /* Thread bridges (src/thread/). */
-    atomic_uint offloads;               /* tasks parked in weft_to_thread_run_sync */
+    atomic_uint offloads;               /* tasks waiting in weft_to_thread_run_sync */
     atomic_int offload_spinner;         /* a worker waits for them (worker.c) */
     struct wf_pool *pool;               /* blocking threads */
     struct weft_limiter_t *limiter;     /* the default thread limiter */

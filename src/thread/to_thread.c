@@ -36,11 +36,14 @@ static void job_run(wf_pool_job_t *base) {
         return;
     }
     wf_spin_lock(&j->lock);
-    if (j->host && wf_wait_claim(j->host, rc)) j->host = NULL;
-    else j->abandoned = 1;
+    if (j->host && wf_wait_claim(j->host, rc)) {
+        j->host = NULL;
+        atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
+    } else {
+        j->abandoned = 1; /* the task stopped waiting: it counted itself out */
+    }
     int abandoned = j->abandoned;
     wf_spin_unlock(&j->lock);
-    atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
     if (abandoned && j->on_abandoned) j->on_abandoned(j->arg, rc);
     tls_job = NULL;
     job_unref(j);
@@ -90,6 +93,7 @@ static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
     if (j->host) {
         rc = WEFT_ECANCELED;
         j->abandoned = 1;
+        atomic_fetch_sub_explicit(&j->rt->offloads, 1, memory_order_relaxed);
         if (j->children) { /* cancelled with us: wait until they left our scope */
             wf_wait_arm(t, 0, WF_WAIT_THREAD, j);
             j->host_waits = 1;
