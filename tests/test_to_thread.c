@@ -842,6 +842,71 @@ static void test_nesting(void **st)
 }
 
 
+/* An abandonable call that ends in WEFT_ECANCELED before fn ran still hands
+ * arg to on_abandoned (on the calling task, before it returns), so that
+ * the caller never has to guess who frees arg. */
+typedef struct {
+    atomic_int calls, rc, fn_ran;
+    const char *on_task; /* the task on_abandoned ran on, if any */
+} handoff_t;
+
+static int handoff_fn(void *p)
+{
+    atomic_store(&((handoff_t *)p)->fn_ran, 1);
+    return 0;
+}
+
+static void handoff_abandoned(void *p, int rc)
+{
+    handoff_t *h = p;
+    h->on_task = weft_current_task_name();
+    atomic_store(&h->rc, rc);
+    atomic_fetch_add(&h->calls, 1);
+}
+
+static int handoff_main(void *p)
+{
+    (void)p;
+    weft_limiter_t *l;
+    EXPECT_RC(weft_limiter_new(&l, 1), 0);
+    weft_thread_opts_t o = {.limiter = l, .abandon_on_cancel = 1,
+                            .on_abandoned = handoff_abandoned};
+    /* Cancelled at the call: fn never runs. */
+    handoff_t h1;
+    memset(&h1, 0, sizeof h1);
+    weft_scope_t sc;
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
+    weft_scope_cancel(&sc);
+    EXPECT_RC(weft_to_thread_run_sync(handoff_fn, &h1, &o), WEFT_ECANCELED);
+    weft_scope_exit(&sc, WEFT_ECANCELED);
+    EXPECT(atomic_load(&h1.calls) == 1 && atomic_load(&h1.rc) == WEFT_ECANCELED);
+    EXPECT(!atomic_load(&h1.fn_ran) && h1.on_task != NULL); /* on the calling task */
+    /* Cancelled while waiting for the limiter's only token. */
+    EXPECT_RC(weft_limiter_acquire(l), 0);
+    handoff_t h2;
+    memset(&h2, 0, sizeof h2);
+    weft_move_on_after(&sc, 0.02);
+    int rc = weft_to_thread_run_sync(handoff_fn, &h2, &o);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    weft_scope_exit(&sc, rc);
+    EXPECT(atomic_load(&h2.calls) == 1 && atomic_load(&h2.rc) == WEFT_ECANCELED);
+    EXPECT(!atomic_load(&h2.fn_ran));
+    EXPECT_RC(weft_limiter_release(l), 0);
+    /* Not cancelled: the caller keeps arg, on_abandoned never runs. */
+    handoff_t h3;
+    memset(&h3, 0, sizeof h3);
+    EXPECT_RC(weft_to_thread_run_sync(handoff_fn, &h3, &o), 0);
+    EXPECT(atomic_load(&h3.calls) == 0 && atomic_load(&h3.fn_ran));
+    weft_limiter_free(l);
+    return 0;
+}
+
+static void test_abandonable_handoff_before_start(void **st)
+{
+    (void)st;
+    WT_RUN_OK(handoff_main, NULL, 2);
+}
+
 /* A call queued right behind a short one, while the thread that ran the
  * short one is stuck in a call that blocks until the queued one has run:
  * the pool bets that a thread cycling through short calls will take the
@@ -922,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_wrong_context),
         cmocka_unit_test(test_nesting),
         cmocka_unit_test(test_queued_behind_stuck_thread),
+        cmocka_unit_test(test_abandonable_handoff_before_start),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,7 +71,14 @@ typedef struct weft_thread_opts_t {
  * cancellation; fn may poll weft_from_thread_check_cancelled); with it, the
  * call returns WEFT_ECANCELED at once, fn finishes on its thread, the token is
  * released when fn returns and on_abandoned(arg, rc) then runs on that thread.
- * No blocking thread could be started: WEFT_ENOMEM (the token is returned). */
+ * No blocking thread could be started: WEFT_ENOMEM (the token is returned).
+ *
+ * Who owns arg with abandon_on_cancel: whenever the call returns
+ * WEFT_ECANCELED, on_abandoned(arg, rc) runs exactly once — on the blocking
+ * thread with fn's result if fn ran (also when fn itself returned
+ * WEFT_ECANCELED), or on the calling task with WEFT_ECANCELED before the call
+ * returns if fn never started.  So on_abandoned frees arg, and after any
+ * other result the caller still owns it. */
 WEFT_EXTERN int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *opts);
 
 /* ---------------------------------------------------------------- from_thread and tokens

@@ -44,7 +44,9 @@ static void job_run(wf_pool_job_t *base) {
     }
     int abandoned = j->abandoned;
     wf_spin_unlock(&j->lock);
-    if (abandoned && j->on_abandoned) j->on_abandoned(j->arg, rc);
+    /* fn's own WEFT_ECANCELED reads like an abandonment to the task: it too
+     * hands arg to on_abandoned (see weft.h's rule). */
+    if ((abandoned || rc == WEFT_ECANCELED) && j->on_abandoned) j->on_abandoned(j->arg, rc);
     tls_job = NULL;
     job_unref(j);
 }
@@ -82,10 +84,11 @@ int wf_job_cancelled(wf_job_t *j) {
  * (it cleared host) or a cancellation did, and we abandon the call. */
 static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
     if (rc == WEFT_ECANCELED && wf_pool_cancel(j->rt->pool, &j->base)) {
-        /* No thread took it yet: fn never runs, nothing to abandon. */
+        /* No thread took it yet: fn never runs. */
         atomic_fetch_sub_explicit(&j->rt->offloads, 1, memory_order_relaxed);
         wf_limiter_give(j->limiter);
         wf_limiter_unref(j->limiter);
+        if (j->on_abandoned) j->on_abandoned(j->arg, rc);
         wf_free(j);
         return rc;
     }
@@ -108,6 +111,15 @@ static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
     return rc;
 }
 
+/* The call ends before fn ran.  An abandonable call that ends in
+ * WEFT_ECANCELED always hands arg to on_abandoned, so that its caller never
+ * has to guess whether a thread still holds arg. */
+static int gave_up(const weft_thread_opts_t *opts, void *arg, int rc) {
+    if (rc == WEFT_ECANCELED && opts && opts->abandon_on_cancel && opts->on_abandoned)
+        opts->on_abandoned(arg, rc);
+    return rc;
+}
+
 int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *opts) {
     wf_task_t *t = wf_current_task();
     if (!t) return WEFT_EPERM;
@@ -116,7 +128,7 @@ int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *o
     weft_limiter_t *l = opts && opts->limiter ? opts->limiter : rt->limiter;
     int abandonable = opts && opts->abandon_on_cancel;
     int rc = wf_limiter_take(l, t); /* the checkpoint: reports a cancellation */
-    if (rc) return rc;
+    if (rc) return gave_up(opts, arg, rc);
 
     wf_job_t stack_job, *j = &stack_job;
     if (abandonable && !(j = wf_alloc(sizeof *j))) {
@@ -151,7 +163,7 @@ int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *o
             wf_limiter_unref(l);
             wf_free(j);
         }
-        return rc;
+        return gave_up(opts, arg, rc);
     }
     rc = wf_wait_park(t);
     return abandonable ? leave_abandonable(j, t, rc) : rc;
