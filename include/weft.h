@@ -160,5 +160,6 @@ WEFT_EXTERN int weft_group_failure(const weft_group_t *g, size_t i, int *err,
 #include "weft/sync.h"    /* events, locks, semaphores, conditions */
 #include "weft/channel.h" /* memory object streams */
 #include "weft/thread.h"  /* limiters, to_thread, from_thread, tokens, portals */
+#include "weft/io.h"      /* streams, listeners, DNS, files */
 
 #endif /* WEFT_H */

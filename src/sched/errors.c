@@ -1,9 +1,11 @@
 /* weft_strerror / weft_err_name: weft's own codes, then the system's errno
- * tables (glibc's *_np functions are thread-safe, unlike strerror). */
+ * tables (glibc's *_np functions are thread-safe, unlike strerror), then
+ * libuv's (its UV_EAI_* codes, which weft_getaddrinfo returns). */
 #define _GNU_SOURCE
 #include "weft.h"
 
 #include <string.h>
+#include <uv.h>
 
 struct err_entry { int code; const char *name, *text; };
 
@@ -32,6 +34,21 @@ static const char *system_lookup(int err, const char *(*lookup)(int)) {
     return err < 0 && err > -4096 && lookup ? lookup(-err) : NULL;
 }
 
+/* Does libuv know err?  The same switch as uv_err_name's own, so its case
+ * labels are distinct on every platform libuv builds on.  Asked first
+ * because for a code it does not know uv_strerror / uv_err_name return a
+ * malloc'd string that nobody frees. */
+static int uv_knows(int err) {
+#define WF_UV_CASE(name, text) case UV_##name:
+    switch (err) {
+    UV_ERRNO_MAP(WF_UV_CASE)
+        return 1;
+    default:
+        return 0;
+    }
+#undef WF_UV_CASE
+}
+
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
 #define SYSTEM_TEXT strerrordesc_np
 #define SYSTEM_NAME strerrorname_np
@@ -45,6 +62,7 @@ const char *weft_strerror(int err) {
     if (e) return e->text;
     if (err == 0) return "success";
     const char *s = system_lookup(err, SYSTEM_TEXT);
+    if (!s && uv_knows(err)) s = uv_strerror(err);
     return s ? s : "unknown error";
 }
 
@@ -53,5 +71,6 @@ const char *weft_err_name(int err) {
     if (e) return e->name;
     if (err == 0) return "OK";
     const char *s = system_lookup(err, SYSTEM_NAME);
+    if (!s && uv_knows(err)) s = uv_err_name(err);
     return s ? s : "UNKNOWN";
 }

@@ -4,6 +4,7 @@
  * last task has ended.  Also the basic checkpoints: yield and sleep.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -77,10 +78,19 @@ fail:
     return rc;
 }
 
+/* A write to a socket whose peer went away must fail with EPIPE, not kill
+ * the process: as Rust's runtime does, ignore SIGPIPE unless the program
+ * installed a handler of its own. */
+static void ignore_sigpipe(void) {
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
+}
+
 int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     if (!main_fn) return WEFT_EINVAL;
     if (wf_current_worker()) return WEFT_EPERM;
     wf_overflow_install();
+    ignore_sigpipe();
     wf_runtime_t *rt;
     int rc = runtime_new(config, &rt);
     if (rc) return rc;

@@ -39,11 +39,13 @@ typedef struct wf_worker {
     unsigned fresh_bottom, fresh_count;
     unsigned tick;
     int searching;              /* counted in rt->n_searching */
+    int polling;                /* inside uv_run: callbacks are waking tasks */
     int idle, notified;         /* guarded by rt->idle_lock */
     uint64_t rng;
     double now;                 /* clock at the last timer check */
     _Atomic double wake_at;     /* parked until then at the latest; NAN while running */
     wf_local_queue_t queue;
+    wf_task_t *_Atomic pinned;  /* tasks moved here to use this loop (newest first) */
     wf_timer_heap_t timers;
     wf_stack_cache_t stacks;
     wf_task_t *records;         /* cache of free task records (queue_next list) */
@@ -93,6 +95,12 @@ wf_worker_t *wf_current_worker(void);
 /* Make a runnable task run soon: from a worker of t's runtime onto that
  * worker's fresh stack, from anywhere else into the injection queue. */
 void wf_schedule(wf_task_t *t);
+
+/* Continue the running task `t` on worker `to` (the owner of a libuv handle
+ * it is about to use); returns at once if it already runs there.  Every
+ * libuv call on a worker's loop is made on that worker's thread: that is
+ * what keeps a loop single-threaded. */
+void wf_task_move_to(wf_task_t *t, wf_worker_t *to);
 
 /* Arm `timer` on the calling worker's heap.  An idle worker parks until the
  * earliest deadline of every heap, so that a timer still fires while its own

@@ -47,7 +47,7 @@ enum wf_wait_kind {
 };
 
 /* Why the task switched back to its worker. */
-enum wf_switch_reason { WF_SWITCH_YIELD, WF_SWITCH_PARK, WF_SWITCH_EXIT };
+enum wf_switch_reason { WF_SWITCH_YIELD, WF_SWITCH_PARK, WF_SWITCH_MOVE, WF_SWITCH_EXIT };
 
 typedef struct wf_task {
     wf_fiber_t fiber;
@@ -77,6 +77,7 @@ typedef struct wf_task {
 
     wf_timer_t sleep_timer;
     struct wf_task *queue_next;  /* injection queue / wait queue link */
+    struct wf_worker *move_to;   /* WF_SWITCH_MOVE: the worker to continue on */
     struct wf_cleanup *cleanup;  /* memory freed when the task ends (group failures) */
     wf_stack_t stack;            /* mapped when the task first runs */
 } wf_task_t;

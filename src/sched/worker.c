@@ -73,6 +73,11 @@ static wf_task_t *fresh_pop(wf_worker_t *w) {
     return w->fresh[(w->fresh_bottom + --w->fresh_count) % WF_FRESH_CAP];
 }
 
+/* Tasks other workers moved here to use this worker's loop. */
+static int pinned_pending(wf_worker_t *w) {
+    return atomic_load_explicit(&w->pinned, memory_order_relaxed) != NULL;
+}
+
 /* An idle worker may help: hand it the oldest fresh task, which in a
  * fork-join tree is the root of the largest pending subtree. */
 static void share_fresh(wf_worker_t *w) {
@@ -91,7 +96,9 @@ void wf_schedule(wf_task_t *t) {
     wf_worker_t *w = wf_current_worker();
     if (w && w->rt == rt) {
         fresh_push(w, t);
-        share_fresh(w);
+        /* Woken by this worker's loop: the task will use the loop again,
+         * and another worker would only have to send it back. */
+        if (!w->polling) share_fresh(w);
     } else {
         wf_inject_push(&rt->inject, t);
         wf_runtime_notify(rt);
@@ -152,12 +159,18 @@ int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline) {
     return 0;
 }
 
+static void poll_loop(wf_worker_t *w, uv_run_mode mode) {
+    w->polling = 1;
+    uv_run(&w->loop, mode);
+    w->polling = 0;
+}
+
 /* The worker's own handles are unreferenced, so the loop is alive only while
  * it has I/O of its users: without any, polling it would be a wasted system
  * call every 61 tasks. */
 static void maintenance(wf_worker_t *w) {
     fire_timers(w);
-    if (uv_loop_alive(&w->loop)) uv_run(&w->loop, UV_RUN_NOWAIT);
+    if (uv_loop_alive(&w->loop)) poll_loop(w, UV_RUN_NOWAIT);
 }
 
 /* ---------------------------------------------------------------- finding work */
@@ -200,7 +213,7 @@ static wf_task_t *await_offloads(wf_worker_t *w) {
     double until = NAN;
     for (unsigned i = 0; atomic_load_explicit(&rt->offloads, memory_order_relaxed); i++) {
         if (!wf_inject_empty(&rt->inject) && (t = wf_inject_pop(&rt->inject))) break;
-        if (wf_inbox_pending(rt)) break;
+        if (wf_inbox_pending(rt) || pinned_pending(w)) break;
         wf_cpu_relax();
         if (i % 64 == 0) {
             double now = wf_clock_now();
@@ -212,7 +225,46 @@ static wf_task_t *await_offloads(wf_worker_t *w) {
     return t;
 }
 
+/* ---------------------------------------------------------------- moving tasks between workers */
+
+/* Take the tasks moved to us onto the fresh stack (oldest runs last: they
+ * all wait for the same loop, order among them does not matter). */
+static void take_pinned(wf_worker_t *w) {
+    wf_task_t *t = atomic_exchange_explicit(&w->pinned, NULL, memory_order_acquire);
+    while (t) {
+        wf_task_t *next = t->queue_next;
+        fresh_push(w, t);
+        t = next;
+    }
+}
+
+void wf_task_move_to(wf_task_t *t, wf_worker_t *to) {
+    /* A loop: on its way the task sits on `to`'s fresh stack, from which an
+     * idle worker may be handed it (share_fresh). */
+    while (wf_current_worker() != to) {
+        t->move_to = to;
+        wf_task_switch_out(t, WF_SWITCH_MOVE);
+    }
+}
+
+/* After the task switched away: hand it to its new worker and wake that one
+ * if it is idle (it registers idle before it looks at `pinned` again). */
+static void hand_over(wf_task_t *t) {
+    wf_worker_t *to = t->move_to;
+    wf_runtime_t *rt = to->rt;
+    t->queue_next = atomic_load_explicit(&to->pinned, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&to->pinned, &t->queue_next, t,
+                                                  memory_order_release, memory_order_relaxed)) {
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    pthread_mutex_lock(&rt->idle_lock);
+    int idle = to->idle;
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (idle) uv_async_send(&to->wakeup);
+}
+
 static wf_task_t *local_task(wf_worker_t *w) {
+    if (WF_UNLIKELY(pinned_pending(w))) take_pinned(w);
     wf_task_t *t = fresh_pop(w);
     return t ? t : wf_lq_pop(&w->queue);
 }
@@ -241,7 +293,7 @@ static wf_task_t *next_task(wf_worker_t *w) {
 static int work_visible(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     if (w->fresh_count || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject) ||
-        wf_inbox_pending(rt))
+        wf_inbox_pending(rt) || pinned_pending(w))
         return 1;
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (wf_lq_len(&rt->workers[i].queue)) return 1;
@@ -275,6 +327,9 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
         }
         break;
     }
+    case WF_SWITCH_MOVE:
+        hand_over(t);
+        break;
     case WF_SWITCH_EXIT:
         wf_task_free(t);
         break;
@@ -323,7 +378,7 @@ static void park_once(wf_worker_t *w) {
         uv_timer_start(&w->park_timer, on_park_timer, ms > 1e9 ? (uint64_t)1e9 : (uint64_t)ms, 0);
     }
     uv_ref((uv_handle_t *)&w->wakeup); /* keeps uv_run(ONCE) blocking until woken */
-    uv_run(&w->loop, UV_RUN_ONCE);
+    poll_loop(w, UV_RUN_ONCE);
     uv_unref((uv_handle_t *)&w->wakeup);
     uv_timer_stop(&w->park_timer);
     atomic_store(&w->wake_at, NAN);
@@ -372,6 +427,7 @@ int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index) {
     w->rt = rt;
     w->index = index;
     w->rng = 0x9E3779B97F4A7C15ull * (index + 1);
+    atomic_init(&w->pinned, NULL);
     atomic_init(&w->wake_at, NAN);
     wf_lq_init(&w->queue);
     if (wf_timer_heap_init(&w->timers)) return WEFT_ENOMEM;
@@ -391,10 +447,16 @@ fail_timers:
     return WEFT_ENOMEM;
 }
 
+static void close_leftover(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
 void wf_worker_fini(wf_worker_t *w) {
     wf_task_records_flush(w);
-    uv_close((uv_handle_t *)&w->wakeup, NULL);
-    uv_close((uv_handle_t *)&w->park_timer, NULL);
+    /* Our wake-up handles, and any I/O object a program never closed: an
+     * open socket would keep the loop, and weft_run, running for ever. */
+    uv_walk(&w->loop, close_leftover, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     wf_stack_cache_fini(w->rt->stacks, &w->stacks);

@@ -1,0 +1,165 @@
+/*
+ * Connecting streams: one attempt (TCP to one address, or a Unix path), and
+ * Happy Eyeballs over every address of a host name (RFC 8305), built the way
+ * Trio's open_tcp_stream is: one task per attempt in a group, each started
+ * 250 ms after the previous one or as soon as it failed; the first to
+ * connect keeps its stream and cancels the rest.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "stream.h"
+#include "waitq.h"
+
+#define ATTEMPT_DELAY 0.250
+
+/* A pending connect.  Both sides run on the owner, so no lock: while the
+ * task waits for it the task frees it, once the task gave up the callback
+ * does. */
+typedef struct wf_connect {
+    uv_connect_t req;
+    wf_task_t *waiter;   /* NULL once the task stopped waiting */
+    int done;
+} wf_connect_t;
+
+static void on_connect(uv_connect_t *req, int status) {
+    wf_connect_t *c = WF_CONTAINER_OF(req, wf_connect_t, req);
+    if (!c->waiter) {
+        wf_free(c);
+        return;
+    }
+    c->done = 1;
+    wf_wait_claim(c->waiter, status); /* refused if a cancellation came first */
+}
+
+/* Start a connection on a new stream (owned by this worker) with `start`,
+ * wait for it; on failure or cancellation the stream is closed. */
+static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, const char *path) {
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    int rc = wf_sync_cancelled(t);
+    if (rc) return rc;
+    weft_stream_t *s = wf_stream_alloc();
+    wf_connect_t *c = wf_calloc(1, sizeof *c);
+    if (!s || !c) {
+        if (s) wf_stream_free_unused(s);
+        wf_free(c);
+        return WEFT_ENOMEM;
+    }
+    uv_loop_t *loop = &s->owner->loop;
+    s->is_tcp = tcp;
+    if (tcp) {
+        rc = uv_tcp_init(loop, &s->h.tcp);
+        if (rc == 0) rc = uv_tcp_connect(&c->req, &s->h.tcp, sa, on_connect);
+    } else {
+        rc = uv_pipe_init(loop, &s->h.pipe, 0);
+        if (rc == 0) uv_pipe_connect(&c->req, &s->h.pipe, path, on_connect);
+    }
+    if (rc) { /* nothing pending: no callback will come */
+        wf_free(c);
+        if (s->h.handle.loop) wf_stream_shut(s); /* the handle was initialised */
+        else wf_stream_free_unused(s);
+        return rc;
+    }
+    rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, s);
+    if (rc == 0) {
+        c->waiter = t;
+        rc = wf_wait_park(t);
+        wf_task_move_to(t, s->owner);
+    }
+    if (c->done) {
+        wf_free(c);
+    } else {
+        c->waiter = NULL; /* still pending: the callback frees it */
+    }
+    if (rc) {
+        wf_stream_shut(s); /* a pending connect completes with UV_ECANCELED */
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int weft_unix_connect(weft_stream_t **out, const char *path) {
+    /* libuv would cut a path too long for sun_path and connect to whatever
+     * its prefix names. */
+    if (!out || !path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return WEFT_EINVAL;
+    return attempt(out, 0, NULL, path);
+}
+
+/* ---------------------------------------------------------------- Happy Eyeballs */
+
+typedef struct eyeballs {
+    weft_group_t group;
+    struct addrinfo *addrs[64];
+    weft_event_t *failed[64];   /* attempt i failed: start i+1 now */
+    size_t n;
+    weft_stream_t *_Atomic winner;  /* attempts run on any worker */
+    atomic_int last_error;
+} eyeballs_t;
+
+typedef struct eyeball {
+    eyeballs_t *e;
+    size_t i;
+} eyeball_t;
+
+static int run_attempt(void *arg) {
+    eyeball_t *a = arg;
+    eyeballs_t *e = a->e;
+    if (a->i > 0) { /* wait for our turn: the previous one failed, or 250 ms */
+        weft_scope_t delay;
+        weft_move_on_after(&delay, ATTEMPT_DELAY * (double)a->i);
+        int rc = weft_scope_exit(&delay, weft_event_wait(e->failed[a->i - 1]));
+        if (rc) return 0; /* cancelled: someone won */
+    }
+    weft_stream_t *s;
+    int rc = attempt(&s, 1, e->addrs[a->i]->ai_addr, NULL);
+    weft_stream_t *none = NULL;
+    if (rc == 0) {
+        if (atomic_compare_exchange_strong(&e->winner, &none, s)) weft_group_cancel(&e->group);
+        else weft_stream_close(s);
+    } else if (rc != WEFT_ECANCELED) {
+        atomic_store(&e->last_error, rc);
+    }
+    weft_event_set(e->failed[a->i]);
+    return 0; /* errors are collected above, not as group failures */
+}
+
+int weft_tcp_connect(weft_stream_t **out, const char *host, int port) {
+    if (!out || !host || port < 0 || port > 65535) return WEFT_EINVAL;
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res;
+    int rc = weft_getaddrinfo(host, service, &hints, &res);
+    if (rc) return rc;
+    eyeballs_t *e = wf_calloc(1, sizeof *e);
+    eyeball_t *as = wf_calloc(64, sizeof *as);
+    if (!e || !as) {
+        rc = WEFT_ENOMEM;
+        goto out;
+    }
+    for (struct addrinfo *ai = res; ai && e->n < 64; ai = ai->ai_next) {
+        if ((rc = weft_event_new(&e->failed[e->n])) != 0) goto out;
+        e->addrs[e->n++] = ai;
+    }
+    atomic_init(&e->last_error, UV_EAI_NONAME);
+    if ((rc = weft_group_open(&e->group)) != 0) goto out;
+    for (size_t i = 0; i < e->n; i++) {
+        as[i] = (eyeball_t){e, i};
+        weft_group_spawn_named(&e->group, run_attempt, &as[i], "happy eyeballs");
+    }
+    rc = weft_group_close(&e->group, 0);
+    if ((*out = atomic_load(&e->winner))) rc = 0; /* it connected: that stands */
+    else if (rc == 0) rc = atomic_load(&e->last_error);
+out:
+    if (e)
+        for (size_t i = 0; i < e->n; i++) weft_event_free(e->failed[i]);
+    wf_free(e);
+    wf_free(as);
+    weft_freeaddrinfo(res);
+    return rc;
+}

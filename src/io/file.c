@@ -1,0 +1,236 @@
+/*
+ * Files: every blocking system call (open, read, write, fsync, fstat, close)
+ * runs on one of the runtime's blocking threads through
+ * weft_to_thread_run_sync.
+ *
+ * The calls are never abandoned: a cancelled caller still waits for its
+ * system call (a thread cannot be interrupted), so the caller's buffer and
+ * struct stat are never touched after the call returned, and an open that
+ * succeeded is never lost (its file comes back; the cancellation shows at
+ * the next checkpoint).  That is also why the arguments can live on the
+ * caller's stack.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "weft.h"
+#include "task.h"
+#include "util.h"
+
+struct weft_file_t {
+    int fd;
+};
+
+/* Linux moves at most this much in one read or write anyway, and it keeps a
+ * count inside an int. */
+#define MAX_IO 0x7ffff000u
+
+enum { OP_OPEN, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_FSYNC, OP_FSTAT, OP_STAT, OP_CLOSE };
+
+typedef struct file_op {
+    int op, fd;
+    const char *path;
+    int flags, mode;
+    void *buf;
+    size_t len;
+    int64_t offset;
+    struct stat *st;
+    int ran; /* the thread got to the call (close must know) */
+} file_op_t;
+
+/* On the blocking thread: the call, retried on EINTR; a count, an fd, 0 or
+ * -errno. */
+static int file_op_thread(void *arg) {
+    file_op_t *o = arg;
+    ssize_t n;
+    o->ran = 1;
+    do {
+        switch (o->op) {
+        case OP_OPEN: n = open(o->path, o->flags, (mode_t)o->mode); break;
+        case OP_READ: n = read(o->fd, o->buf, o->len); break;
+        case OP_WRITE: n = write(o->fd, o->buf, o->len); break;
+        case OP_PREAD: n = pread(o->fd, o->buf, o->len, (off_t)o->offset); break;
+        case OP_PWRITE: n = pwrite(o->fd, o->buf, o->len, (off_t)o->offset); break;
+        case OP_FSYNC: n = fsync(o->fd); break;
+        case OP_FSTAT: n = fstat(o->fd, o->st); break;
+        case OP_STAT: n = stat(o->path, o->st); break;
+        case OP_CLOSE:
+            /* Never retried: on Linux the descriptor is gone even when close
+             * reports EINTR, and a retry could close someone else's. */
+            return close(o->fd) ? -errno : 0;
+        default: return WEFT_EINVAL;
+        }
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : (int)n;
+}
+
+static int file_op_run(file_op_t *o) {
+    if (o->len > MAX_IO) o->len = MAX_IO;
+    return weft_to_thread_run_sync(file_op_thread, o, NULL);
+}
+
+/* close(2) that always happens: the call runs in a shielded scope so that a
+ * cancelled caller still closes, and inline on the worker in the one case it
+ * could not run on a thread (none could be started), since a descriptor must
+ * not leak. */
+static int close_fd(int fd) {
+    weft_scope_t shield;
+    file_op_t o = {.op = OP_CLOSE, .fd = fd};
+    weft_scope_enter(&shield, WEFT_FOREVER, WEFT_SHIELD);
+    int rc = file_op_run(&o);
+    weft_scope_exit(&shield, 0);
+    if (!o.ran) rc = close(fd) ? -errno : 0;
+    return rc;
+}
+
+/* open(2) with O_CLOEXEC: the fd or -errno. */
+static int open_fd(const char *path, int flags, int mode) {
+    file_op_t o = {.op = OP_OPEN, .path = path, .flags = flags | O_CLOEXEC, .mode = mode};
+    return file_op_run(&o);
+}
+
+int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
+    if (!wf_current_task()) return WEFT_EPERM;
+    if (!out || !path) return WEFT_EINVAL;
+    /* Allocated first: failing after the open would mean closing again. */
+    weft_file_t *f = wf_alloc(sizeof *f);
+    if (!f) return WEFT_ENOMEM;
+    int fd = open_fd(path, flags, mode);
+    if (fd < 0) {
+        wf_free(f);
+        return fd;
+    }
+    f->fd = fd;
+    *out = f;
+    return 0;
+}
+
+/* The checks common to the calls on an open file. */
+static int fd_op(weft_file_t *f, int op, void *buf, size_t len, int64_t offset,
+                 struct stat *st) {
+    if (!wf_current_task()) return WEFT_EPERM;
+    if (!f || (!buf && len) || ((op == OP_FSTAT) && !st)) return WEFT_EINVAL;
+    if ((op == OP_PREAD || op == OP_PWRITE) && offset < 0) return WEFT_EINVAL;
+    file_op_t o = {.op = op, .fd = f->fd, .buf = buf, .len = len, .offset = offset, .st = st};
+    return file_op_run(&o);
+}
+
+int weft_file_read(weft_file_t *f, void *buf, size_t len) {
+    return fd_op(f, OP_READ, buf, len, 0, NULL);
+}
+
+int weft_file_write(weft_file_t *f, const void *buf, size_t len) {
+    return fd_op(f, OP_WRITE, (void *)(uintptr_t)buf, len, 0, NULL);
+}
+
+int weft_file_pread(weft_file_t *f, void *buf, size_t len, int64_t offset) {
+    return fd_op(f, OP_PREAD, buf, len, offset, NULL);
+}
+
+int weft_file_pwrite(weft_file_t *f, const void *buf, size_t len, int64_t offset) {
+    return fd_op(f, OP_PWRITE, (void *)(uintptr_t)buf, len, offset, NULL);
+}
+
+int weft_file_sync(weft_file_t *f) { return fd_op(f, OP_FSYNC, NULL, 0, 0, NULL); }
+
+int weft_file_stat(weft_file_t *f, struct stat *st) {
+    return fd_op(f, OP_FSTAT, NULL, 0, 0, st);
+}
+
+int weft_file_close(weft_file_t *f) {
+    if (!wf_current_task()) return WEFT_EPERM;
+    if (!f) return WEFT_EINVAL;
+    int rc = close_fd(f->fd);
+    wf_free(f);
+    return rc;
+}
+
+int weft_path_stat(const char *path, struct stat *st) {
+    if (!wf_current_task()) return WEFT_EPERM;
+    if (!path || !st) return WEFT_EINVAL;
+    file_op_t o = {.op = OP_STAT, .path = path, .st = st};
+    return file_op_run(&o);
+}
+
+/* ---------------------------------------------------------------- whole files */
+
+int weft_file_read_all(const char *path, void **data, size_t *len) {
+    if (!wf_current_task()) return WEFT_EPERM;
+    if (!path || !data || !len) return WEFT_EINVAL;
+    *data = NULL;
+    *len = 0;
+    int fd = open_fd(path, O_RDONLY, 0);
+    if (fd < 0) return fd;
+    /* The size, when the file has one, sizes the buffer so that one read
+     * fills it and the next sees the end; pipes and /proc files say 0. */
+    struct stat st;
+    file_op_t o = {.op = OP_FSTAT, .fd = fd, .st = &st};
+    int rc = file_op_run(&o);
+    size_t cap = 4096;
+    if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX - 1)
+        cap = (size_t)st.st_size + 1;
+    /* malloc, not wf_alloc: the buffer becomes the caller's, who frees it
+     * with free() as io.h says; wf_alloc's allocator need not be malloc's. */
+    char *buf = rc == 0 ? malloc(cap) : NULL;
+    if (rc == 0 && !buf) rc = WEFT_ENOMEM;
+    size_t n = 0;
+    while (rc == 0) {
+        if (cap - n < 2) { /* room for one byte and the NUL: grow */
+            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                rc = WEFT_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        o = (file_op_t){.op = OP_READ, .fd = fd, .buf = buf + n, .len = cap - n - 1};
+        int got = file_op_run(&o);
+        if (got < 0) rc = got;
+        else if (got == 0) break;
+        else n += (size_t)got;
+    }
+    int crc = close_fd(fd);
+    if (rc == 0) rc = crc;
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+int weft_file_write_all(const char *path, const void *data, size_t len) {
+    if (!wf_current_task()) return WEFT_EPERM;
+    if (!path || (!data && len)) return WEFT_EINVAL;
+    int fd = open_fd(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return fd;
+    const char *p = data;
+    int rc = 0;
+    while (len > 0) {
+        file_op_t o = {.op = OP_WRITE, .fd = fd, .buf = (void *)(uintptr_t)p, .len = len};
+        int put = file_op_run(&o);
+        if (put < 0) {
+            rc = put;
+            break;
+        }
+        if (put == 0) { /* write(2) returns 0 only for len 0; never spin */
+            rc = -EIO;
+            break;
+        }
+        p += put;
+        len -= (size_t)put;
+    }
+    /* close reports late write errors (NFS, quotas): they are the call's. */
+    int crc = close_fd(fd);
+    return rc ? rc : crc;
+}

@@ -1,0 +1,251 @@
+/*
+ * UDP sockets on the owner worker's loop (see stream.h for the ownership
+ * rules).  Datagrams are copied into the socket's own queue as they arrive,
+ * so a receive that is cancelled after one arrived loses nothing.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stream.h"
+#include "waitq.h"
+
+#define QUEUE_LEN 256u
+#define MAX_DATAGRAM 65536u
+
+typedef struct datagram {
+    size_t len;
+    struct sockaddr_storage from;
+    char data[];
+} datagram_t;
+
+struct weft_udp_t {
+    uv_udp_t udp;
+    wf_worker_t *owner;
+    int connected, port;
+    datagram_t *queue[QUEUE_LEN];
+    size_t head, count;
+    char *scratch;            /* libuv reads here, then we copy */
+    wf_task_t *reader;
+    int closed, handle_closed;
+    unsigned users;
+};
+
+static void maybe_free(weft_udp_t *u) {
+    if (!u->closed || !u->handle_closed || u->users) return;
+    while (u->count) {
+        wf_free(u->queue[u->head]);
+        u->head = (u->head + 1) % QUEUE_LEN;
+        u->count--;
+    }
+    wf_free(u->scratch);
+    wf_free(u);
+}
+
+static void on_closed(uv_handle_t *h) {
+    weft_udp_t *u = h->data;
+    u->handle_closed = 1;
+    maybe_free(u);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
+    weft_udp_t *u = h->data;
+    (void)suggested;
+    *out = uv_buf_init(u->scratch, MAX_DATAGRAM);
+}
+
+static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+                    unsigned flags) {
+    weft_udp_t *u = h->data;
+    (void)b;
+    (void)flags;
+    if (n < 0 || !from || u->count == QUEUE_LEN) return; /* nothing, or no room: dropped */
+    datagram_t *d = wf_alloc(sizeof *d + (size_t)n);
+    if (!d) return;
+    d->len = (size_t)n;
+    memcpy(d->data, u->scratch, (size_t)n);
+    memset(&d->from, 0, sizeof d->from);
+    memcpy(&d->from, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+    u->queue[(u->head + u->count++) % QUEUE_LEN] = d;
+    if (u->reader) wf_wait_claim(u->reader, 0);
+}
+
+/* First address of host:port for a datagram socket. */
+static int resolve(const char *host, int port, int passive, struct sockaddr_storage *out) {
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = passive ? AI_PASSIVE : 0}, *res;
+    int rc = weft_getaddrinfo(host, service, &hints, &res);
+    if (rc) return rc;
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    weft_freeaddrinfo(res);
+    return 0;
+}
+
+int weft_udp_open(weft_udp_t **out, const char *host, int port, const char *remote_host,
+                  int remote_port) {
+    if (!out || port < 0 || port > 65535 || remote_port < 0 || remote_port > 65535) return WEFT_EINVAL;
+    if (!wf_current_task()) return WEFT_EPERM;
+    struct sockaddr_storage local, remote;
+    int rc = resolve(host, port, 1, &local);
+    if (rc == 0 && remote_host) rc = resolve(remote_host, remote_port, 0, &remote);
+    if (rc) return rc;
+    weft_udp_t *u = wf_calloc(1, sizeof *u);
+    if (!u || !(u->scratch = wf_alloc(MAX_DATAGRAM))) {
+        wf_free(u);
+        return WEFT_ENOMEM;
+    }
+    u->owner = wf_current_worker();
+    u->udp.data = u;
+    if ((rc = uv_udp_init(&u->owner->loop, &u->udp)) != 0) {
+        wf_free(u->scratch);
+        wf_free(u);
+        return rc;
+    }
+    rc = uv_udp_bind(&u->udp, (struct sockaddr *)&local, 0);
+    if (rc == 0 && remote_host) {
+        rc = uv_udp_connect(&u->udp, (struct sockaddr *)&remote);
+        u->connected = rc == 0;
+    }
+    if (rc == 0) rc = uv_udp_recv_start(&u->udp, on_alloc, on_recv);
+    if (rc == 0) {
+        struct sockaddr_storage ss;
+        int len = sizeof ss;
+        uv_udp_getsockname(&u->udp, (struct sockaddr *)&ss, &len);
+        u->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+        *out = u;
+        return 0;
+    }
+    u->closed = 1;
+    uv_close((uv_handle_t *)&u->udp, on_closed);
+    return rc;
+}
+
+int weft_udp_port(const weft_udp_t *u) { return u ? u->port : WEFT_EINVAL; }
+
+static int enter(weft_udp_t *u, wf_task_t **t) {
+    if (!u) return WEFT_EINVAL;
+    int rc = wf_io_enter(t, u->owner);
+    if (rc) return rc;
+    if (u->closed) return WEFT_EBADF;
+    u->users++;
+    return 0;
+}
+
+static int leave(weft_udp_t *u, int rc) {
+    u->users--;
+    maybe_free(u);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- send */
+
+/* A pending send with its copy of the datagram: freed by the task while it
+ * waits for it, by the callback once the task gave up (both on the owner). */
+typedef struct send_req {
+    uv_udp_send_t req;
+    wf_task_t *waiter;   /* NULL once the task stopped waiting */
+    int done;
+    char data[];
+} send_req_t;
+
+static void on_sent(uv_udp_send_t *req, int status) {
+    send_req_t *r = WF_CONTAINER_OF(req, send_req_t, req);
+    if (!r->waiter) {
+        wf_free(r);
+        return;
+    }
+    r->done = 1;
+    wf_wait_claim(r->waiter, status);
+}
+
+int weft_udp_send_to(weft_udp_t *u, const void *buf, size_t len, const struct sockaddr *addr) {
+    wf_task_t *t;
+    if ((!buf && len) || len > MAX_DATAGRAM) return WEFT_EINVAL;
+    int rc = enter(u, &t);
+    if (rc) return rc;
+    if (u->connected) addr = NULL;
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    rc = uv_udp_try_send(&u->udp, &b, 1, addr);
+    if (rc >= 0) {
+        leave(u, 0);
+        wf_sync_after_fast(t); /* after leave: a yield may move us */
+        return 0;
+    }
+    if (rc != UV_EAGAIN) return leave(u, rc);
+    /* The socket buffer is full: a request with its own copy. */
+    send_req_t *r = wf_alloc(sizeof *r + len);
+    if (!r) return leave(u, WEFT_ENOMEM);
+    memcpy(r->data, buf, len);
+    b = uv_buf_init(r->data, (unsigned)len);
+    r->waiter = NULL;
+    r->done = 0;
+    if ((rc = uv_udp_send(&r->req, &u->udp, &b, 1, addr, on_sent)) != 0) {
+        wf_free(r);
+        return leave(u, rc);
+    }
+    if ((rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, u)) == 0) {
+        r->waiter = t;
+        rc = wf_wait_park(t);
+        wf_task_move_to(t, u->owner);
+    }
+    if (r->done) wf_free(r);
+    else r->waiter = NULL; /* still pending: the callback frees it */
+    return leave(u, rc);
+}
+
+int weft_udp_send(weft_udp_t *u, const void *buf, size_t len) {
+    if (u && !u->connected) return WEFT_EINVAL;
+    return weft_udp_send_to(u, buf, len, NULL);
+}
+
+/* ---------------------------------------------------------------- receive */
+
+int weft_udp_receive_from(weft_udp_t *u, void *buf, size_t len, struct sockaddr *addr, int *addrlen) {
+    wf_task_t *t;
+    if (!buf && len) return WEFT_EINVAL;
+    int rc = enter(u, &t);
+    if (rc) return rc;
+    if (u->reader) return leave(u, -EBUSY);
+    while (!u->count) {
+        if ((rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, u)) != 0) return leave(u, rc);
+        u->reader = t;
+        rc = wf_wait_park(t);
+        wf_task_move_to(t, u->owner);
+        u->reader = NULL;
+        if (rc) return leave(u, rc);
+        if (u->closed) return leave(u, WEFT_EBADF);
+    }
+    datagram_t *d = u->queue[u->head];
+    u->head = (u->head + 1) % QUEUE_LEN;
+    u->count--;
+    size_t n = d->len < len ? d->len : len;
+    memcpy(buf, d->data, n);
+    if (addr && addrlen) {
+        int size = d->from.ss_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6) : (int)sizeof(struct sockaddr_in);
+        memcpy(addr, &d->from, (size_t)(size < *addrlen ? size : *addrlen));
+        *addrlen = size;
+    }
+    wf_free(d);
+    leave(u, (int)n);
+    wf_sync_after_fast(t); /* after leave: a yield may move us */
+    return (int)n;
+}
+
+int weft_udp_receive(weft_udp_t *u, void *buf, size_t len) {
+    if (u && !u->connected) return WEFT_EINVAL;
+    return weft_udp_receive_from(u, buf, len, NULL, NULL);
+}
+
+int weft_udp_close(weft_udp_t *u) {
+    if (!u) return WEFT_EINVAL;
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
+    wf_task_move_to(t, u->owner);
+    if (u->closed) return WEFT_EBADF;
+    u->closed = 1;
+    if (u->reader) wf_wait_claim(u->reader, WEFT_EBADF);
+    uv_close((uv_handle_t *)&u->udp, on_closed);
+    return 0;
+}
