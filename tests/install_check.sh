@@ -41,10 +41,13 @@ grep -q "^prefix=$prefix\$" "$pc" || { cat "$pc"; fail "weft.pc has the wrong pr
 # Only the public API (weft_*) leaves the shared library.
 if command -v nm >/dev/null 2>&1; then
   step "exported symbols of libweft.so"
-  extra=$(nm -D --defined-only "$libdir/libweft.so" | awk 'NF >= 3 { print $3 }' \
+  # To a file first: `nm | grep -q` under pipefail fails when grep stops
+  # reading early and nm dies of SIGPIPE.
+  nm -D --defined-only "$libdir/libweft.so" >"$tmp/symbols"
+  extra=$(awk 'NF >= 3 { print $3 }' "$tmp/symbols" \
           | grep -Ev '^(weft_|_init$|_fini$|_edata$|_end$|__bss_start$)' || true)
   [[ -z "$extra" ]] || fail "libweft.so exports non-API symbols (missing static / visibility?):"$'\n'"$extra"
-  nm -D --defined-only "$libdir/libweft.so" | grep -q ' weft_run$' || fail "libweft.so does not export weft_run"
+  grep -q ' weft_run$' "$tmp/symbols" || fail "libweft.so does not export weft_run"
 fi
 
 src=$consumer/consumer.c

@@ -196,8 +196,9 @@ WEFT_EXTERN int weft_signal_close(weft_signal_receiver_t *r);
  * it, like a stream; its piped stdin, stdout and stderr are ordinary byte
  * streams (weft_stream_send, _receive, _send_eof, _close) on the same worker.
  * argv[0] is looked up in PATH when it has no slash (execvp).  The child
- * inherits no descriptor but the three standard ones: every descriptor weft
- * and libuv open is close-on-exec. */
+ * inherits none of weft's or libuv's descriptors (all are close-on-exec),
+ * only its three standard ones and whatever the program itself opened
+ * without O_CLOEXEC. */
 #define WEFT_STDIO_PIPE 0     /* a new pipe, reachable as a stream (the default) */
 #define WEFT_STDIO_INHERIT 1  /* the parent's own descriptor 0, 1 or 2 */
 #define WEFT_STDIO_NULL 2     /* /dev/null */
