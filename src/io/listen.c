@@ -229,16 +229,16 @@ static int try_accept(weft_listener_t *l, int *fd) {
     return WEFT_EAGAIN;
 }
 
-static int wrap_fd(weft_listener_t *l, int fd, weft_stream_t **out) {
+int wf_stream_from_fd(int fd, int is_tcp, weft_stream_t **out) {
     weft_stream_t *s = wf_stream_alloc();
     if (!s) {
         close(fd);
         return WEFT_ENOMEM;
     }
-    s->is_tcp = l->is_tcp;
-    int rc = l->is_tcp ? uv_tcp_init(&s->owner->loop, &s->h.tcp)
-                       : uv_pipe_init(&s->owner->loop, &s->h.pipe, 0);
-    if (rc == 0) rc = l->is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
+    s->is_tcp = is_tcp;
+    int rc = is_tcp ? uv_tcp_init(&s->owner->loop, &s->h.tcp)
+                    : uv_pipe_init(&s->owner->loop, &s->h.pipe, 0);
+    if (rc == 0) rc = is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
     if (rc) {
         close(fd);
         if (s->h.handle.loop) wf_stream_shut(s);
@@ -249,16 +249,16 @@ static int wrap_fd(weft_listener_t *l, int fd, weft_stream_t **out) {
     return 0;
 }
 
-int weft_listener_accept(weft_listener_t *l, weft_stream_t **out) {
-    if (!l || !out) return WEFT_EINVAL;
+int wf_listener_accept_fd(weft_listener_t *l, int *fd, int *is_tcp) {
+    if (!l) return WEFT_EINVAL;
     wf_task_t *t;
     int rc = wf_io_enter(&t, l->owner);
     if (rc) return rc;
     if (l->closed) return WEFT_EBADF;
     if (l->acceptor) return -EBUSY;
     l->users++;
-    int fd = -1;
-    while ((rc = try_accept(l, &fd)) == WEFT_EAGAIN) {
+    *is_tcp = l->is_tcp;
+    while ((rc = try_accept(l, fd)) == WEFT_EAGAIN) {
         if ((rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, l)) != 0) break;
         l->acceptor = t;
         rc = wf_wait_park(t);
@@ -270,11 +270,17 @@ int weft_listener_accept(weft_listener_t *l, weft_stream_t **out) {
             break;
         }
     }
-    /* The connection's stream lives on this worker's loop, as the listener. */
-    if (rc == 0) rc = wrap_fd(l, fd, out);
     l->users--;
     maybe_free(l);
     return rc;
+}
+
+int weft_listener_accept(weft_listener_t *l, weft_stream_t **out) {
+    if (!l || !out) return WEFT_EINVAL;
+    int fd = -1, is_tcp;
+    int rc = wf_listener_accept_fd(l, &fd, &is_tcp);
+    /* The connection's stream lives on this worker's loop, as the listener. */
+    return rc ? rc : wf_stream_from_fd(fd, is_tcp, out);
 }
 
 int weft_listener_close(weft_listener_t *l) {

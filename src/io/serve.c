@@ -2,11 +2,17 @@
  * weft_serve: accept connections for ever, one handler task per connection
  * in a task group, so that cancelling the server cancels every handler and
  * the server returns only once they all ended.
+ *
+ * The handler task makes the connection's stream itself, on the loop of the
+ * worker it starts on: handlers spread over the workers with their streams,
+ * instead of every connection's I/O landing on the listener's worker.
  */
+#include <unistd.h>
+
 #include "stream.h"
 
 typedef struct connection {
-    weft_stream_t *stream;
+    int fd, is_tcp;
     weft_handler_t handler;
     void *arg;
 } connection_t;
@@ -14,8 +20,10 @@ typedef struct connection {
 static int handle(void *p) {
     connection_t c = *(connection_t *)p;
     wf_free(p);
-    c.handler(c.stream, c.arg); /* its error ends this connection only */
-    weft_stream_close(c.stream);
+    weft_stream_t *s;
+    if (wf_stream_from_fd(c.fd, c.is_tcp, &s) != 0) return 0; /* dropped: no memory */
+    c.handler(s, c.arg); /* its error ends this connection only */
+    weft_stream_close(s);
     return 0;
 }
 
@@ -25,13 +33,13 @@ int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg) {
     int rc = weft_group_open(&g);
     if (rc) return rc;
     for (;;) {
-        weft_stream_t *s;
-        if ((rc = weft_listener_accept(l, &s)) != 0) break;
+        int fd, is_tcp;
+        if ((rc = wf_listener_accept_fd(l, &fd, &is_tcp)) != 0) break;
         connection_t *c = wf_alloc(sizeof *c);
-        if (c) *c = (connection_t){s, handler, arg};
+        if (c) *c = (connection_t){fd, is_tcp, handler, arg};
         if (!c || weft_group_spawn_named(&g, handle, c, "connection") != 0) {
             wf_free(c);
-            weft_stream_close(s); /* no memory for this one: drop it, go on */
+            close(fd); /* no memory for this one: drop it, go on */
         }
     }
     if (rc != WEFT_ECANCELED) weft_group_cancel(&g);

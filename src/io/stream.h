@@ -58,6 +58,12 @@ void wf_stream_free_unused(weft_stream_t *s);
 /* Close: wake waiting tasks with WEFT_EBADF, close the handle. */
 void wf_stream_shut(weft_stream_t *s);
 
+/* A stream for a connected socket, on the calling worker's loop (the fd is
+ * closed on failure). */
+int wf_stream_from_fd(int fd, int is_tcp, weft_stream_t **out);
+/* Wait for a connection on l and take its descriptor (listen.c). */
+int wf_listener_accept_fd(weft_listener_t *l, int *fd, int *is_tcp);
+
 /* Enter an operation on an object owned by `owner` as task `t`: move there,
  * report cancellation (the checkpoint).  0, WEFT_ECANCELED, WEFT_EPERM. */
 int wf_io_enter(wf_task_t **t, wf_worker_t *owner);
