@@ -4,9 +4,12 @@
  *   1. a task group runs several "downloads" at once and waits for all of them;
  *   2. a deadline (weft_fail_after) stops a slow operation;
  *   3. one failing task cancels its siblings, and the group reports the failure;
- *   4. a shielded cleanup still runs inside a cancelled scope.
+ *   4. a shielded cleanup still runs inside a cancelled scope;
+ *   5. a blocking call runs on a pooled thread, which calls back into the
+ *      runtime to report progress; a cancelled caller abandons a stuck one.
  */
 #include <stdio.h>
+#include <unistd.h>
 #include <weft.h>
 
 struct download {
@@ -78,6 +81,65 @@ static int run_shielded_cleanup(void) {
     return rc;
 }
 
+/* ---- 5: blocking code on a pooled thread */
+
+struct job {
+    weft_event_t *halfway; /* set from the blocking thread, through the runtime */
+    int checksum;
+};
+
+static int set_halfway(void *arg) {
+    weft_event_set(((struct job *)arg)->halfway); /* runs on a worker, between tasks */
+    return 0;
+}
+
+static int blocking_checksum(void *arg) { /* a legacy function that blocks */
+    struct job *j = arg;
+    for (int i = 1; i <= 20; i++) {
+        usleep(2000);
+        j->checksum += i;
+        if (i == 10) weft_from_thread_run_sync(set_halfway, j);
+    }
+    return 0;
+}
+
+static int report_halfway(void *arg) {
+    int rc = weft_event_wait(((struct job *)arg)->halfway);
+    if (rc == 0) printf("  the blocking thread reported halfway (a thread-to-loop callback)\n");
+    return rc;
+}
+
+static int stuck(void *arg) { /* never looks at cancellation */
+    (void)arg;
+    usleep(300000);
+    return 0;
+}
+
+static void stuck_abandoned(void *arg, int rc) {
+    (void)arg, (void)rc; /* where a real program frees arg */
+}
+
+static int run_offload(void) {
+    struct job j = {0};
+    int rc = weft_event_new(&j.halfway);
+    if (rc) return rc;
+    weft_group_t g;
+    weft_group_open(&g);
+    weft_group_spawn(&g, report_halfway, &j);
+    rc = weft_to_thread_run_sync(blocking_checksum, &j, NULL);
+    rc = weft_group_close(&g, rc);
+    weft_event_free(j.halfway);
+    printf("  the checksum computed on a pooled thread: %d (%s)\n", j.checksum, weft_err_name(rc));
+    weft_scope_t deadline;
+    weft_move_on_after(&deadline, 0.05);
+    weft_thread_opts_t abandon = {.abandon_on_cancel = 1, .on_abandoned = stuck_abandoned};
+    double t0 = weft_now();
+    int stuck_rc = weft_scope_exit(&deadline, weft_to_thread_run_sync(stuck, NULL, &abandon));
+    printf("  a stuck call under a 50 ms deadline is abandoned after %.0f ms: rc=%s\n",
+           (weft_now() - t0) * 1e3, weft_err_name(stuck_rc));
+    return rc || j.checksum != 210 || stuck_rc ? -1 : 0;
+}
+
 static int showcase(void *arg) {
     (void)arg;
     int rc = 0;
@@ -89,6 +151,8 @@ static int showcase(void *arg) {
     rc |= run_failure();
     printf("4. shielded cleanup\n");
     rc |= run_shielded_cleanup();
+    printf("5. blocking code on a pooled thread\n");
+    rc |= run_offload();
     return rc;
 }
 
