@@ -25,7 +25,10 @@ void wf_runtime_post(wf_call_t *c) {
     /* Once c is visible a worker may run it, and its end may be the
      * runtime's: hold a unit of our own until the wake-up is done.  (The
      * caller's unit keeps the count above zero, so the closed flag does not
-     * matter here.) */
+     * matter here.)  Our leave may then be the last one, and end the runtime
+     * from this thread: `posting` keeps weft_run from freeing it until our
+     * last touch, the decrement below. */
+    atomic_fetch_add(&rt->posting, 1);
     atomic_fetch_add(&rt->gate, WF_GATE_ONE);
     c->next = atomic_load_explicit(&rt->calls, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(&rt->calls, &c->next, c, memory_order_release,
@@ -33,6 +36,7 @@ void wf_runtime_post(wf_call_t *c) {
     }
     wf_runtime_notify(rt);
     wf_runtime_leave(rt);
+    atomic_fetch_sub_explicit(&rt->posting, 1, memory_order_release);
 }
 
 void wf_inbox_drain(wf_worker_t *w) {

@@ -4,6 +4,7 @@
  * last task has ended.  Also the basic checkpoints: yield and sleep.
  */
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -110,6 +111,8 @@ int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
         wf_runtime_wake_all(rt);
     }
     for (unsigned i = 1; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
+    /* A thread that posted the last call may still be waking the workers. */
+    while (atomic_load_explicit(&rt->posting, memory_order_acquire)) sched_yield();
     if (rc == 0) rc = rt->root_rc;
     runtime_free(rt, rt->nworkers);
     return rc;

@@ -75,6 +75,7 @@ struct wf_runtime {
     /* Work from other threads (inbox.h). */
     struct wf_call *_Atomic calls;      /* posted, not yet run (newest first) */
     atomic_ulong gate;                  /* units in flight * 2 | WF_GATE_CLOSED */
+    atomic_uint posting;                /* threads inside wf_runtime_post */
     wf_scope_t detached_scope;          /* detached tasks hang here */
 
     /* Thread bridges (src/thread/). */
