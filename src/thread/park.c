@@ -77,14 +77,18 @@ void wf_flag_set(wf_flag_t *f) {
     if (atomic_exchange(&f->state, WF_FLAG_SET) == WF_FLAG_SLEEPER) os_wake(&f->state);
 }
 
-int wf_flag_spin(wf_flag_t *f) {
+int wf_park_spin(int (*ready)(const void *arg), const void *arg) {
     double until = wf_park_clock() + SPIN_SECONDS;
     for (unsigned i = 1;; i++) {
-        if (wf_flag_is_set(f)) return 1;
+        if (ready(arg)) return 1;
         wf_cpu_relax();
         if (i % 64 == 0 && wf_park_clock() >= until) return 0;
     }
 }
+
+static int flag_ready(const void *f) { return wf_flag_is_set(f); }
+
+int wf_flag_spin(wf_flag_t *f) { return wf_park_spin(flag_ready, f); }
 
 int wf_flag_wait(wf_flag_t *f, double deadline, int spin) {
     if (spin && wf_flag_spin(f)) return 1;

@@ -148,17 +148,17 @@ static int add_looker(wf_pool_t *p) {
     return 0;
 }
 
+static int jobs_queued(const void *p) {
+    return atomic_load_explicit(&((wf_pool_t *)p)->queued, memory_order_acquire) != 0;
+}
+
 /* Idle: spin (one thread at a time) or sleep until there is work; 0 when
  * the thread should exit.  Lock held on entry and on return. */
 static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
     if (!p->spinner) {
         p->spinner = bt;
         pthread_mutex_unlock(&p->lock);
-        double until = wf_park_clock() + 20e-6;
-        for (unsigned i = 1; !atomic_load_explicit(&p->queued, memory_order_acquire); i++) {
-            wf_cpu_relax();
-            if (i % 64 == 0 && wf_park_clock() >= until) break;
-        }
+        wf_park_spin(jobs_queued, p);
         pthread_mutex_lock(&p->lock);
         if (p->spinner == bt) p->spinner = NULL;
         else p->claimed--; /* a job counted on us */
