@@ -12,8 +12,11 @@
 #include "helpers.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 /* ------------------------------------------------------------ patterns */
@@ -213,6 +216,40 @@ static WT_UNUSED void wt_server_stop_at(const char *file, int line, wt_server_t 
     rc = weft_listener_close(sv->l);
     if (rc != 0)
         wt_failf(file, line, "weft_listener_close = %d (%s)", rc, weft_err_name(rc));
+}
+
+/* ------------------------------------------------------------ descriptors */
+
+/* In a child process that runs out of descriptors on purpose: lower
+ * RLIMIT_NOFILE to a little above those open now (at least 128), so that
+ * filling the table is quick, then run fn with 1 and with 2 workers.  The
+ * child's exit status: 0, or 1 (a failed in-task check), 2 (weft_run
+ * failed), 3 (setrlimit failed), with a message on stderr. */
+static WT_UNUSED int wt_emfile_child(weft_fn_t fn)
+{
+    struct rlimit rl;
+    int highest = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            highest = fd;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = (rlim_t)(highest + 64 > 128 ? highest + 64 : 128);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "setrlimit failed: %s\n", strerror(errno));
+        return 3;
+    }
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        int rc = wt_run(fn, NULL, workers);
+        if (atomic_load(&wt_fail_count)) {
+            fprintf(stderr, "workers %u: %s\n", workers, wt_fail_msg);
+            return 1;
+        }
+        if (rc) {
+            fprintf(stderr, "workers %u: weft_run = %d\n", workers, rc);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ addresses */

@@ -1704,34 +1704,6 @@ static int emfile_main(void *p)
     return 0;
 }
 
-/* In the child: a small descriptor limit, then a runtime. */
-static int emfile_child(void)
-{
-    struct rlimit rl;
-    int highest = 0;
-    for (int fd = 0; fd < 1024; fd++)
-        if (fcntl(fd, F_GETFD) >= 0)
-            highest = fd;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = (rlim_t)(highest + 64 > 128 ? highest + 64 : 128);
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        fprintf(stderr, "setrlimit failed: %s\n", strerror(errno));
-        return 3;
-    }
-    for (unsigned workers = 1; workers <= 2; workers++) {
-        int rc = wt_run(emfile_main, NULL, workers);
-        if (atomic_load(&wt_fail_count)) {
-            fprintf(stderr, "workers %u: %s\n", workers, wt_fail_msg);
-            return 1;
-        }
-        if (rc) {
-            fprintf(stderr, "workers %u: weft_run = %d\n", workers, rc);
-            return 2;
-        }
-    }
-    return 0;
-}
-
 static void test_emfile_on_accept(void **st)
 {
     (void)st;
@@ -2276,7 +2248,7 @@ int main(void)
 {
     const char *child = getenv(CHILD_ENV);
     if (child && strcmp(child, "emfile") == 0)
-        return emfile_child();
+        return wt_emfile_child(emfile_main);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo),
         cmocka_unit_test(test_large_transfer),

@@ -150,7 +150,11 @@ int weft_tcp_connect(weft_stream_t **out, const char *host, int port) {
     if ((rc = weft_group_open(&e->group)) != 0) goto out;
     for (size_t i = 0; i < e->n; i++) {
         as[i] = (eyeball_t){e, i};
-        weft_group_spawn_named(&e->group, run_attempt, &as[i], "happy eyeballs");
+        int src = weft_group_spawn_named(&e->group, run_attempt, &as[i], "happy eyeballs");
+        if (src) { /* no memory for this attempt: it failed, the next goes at once */
+            atomic_store(&e->last_error, src);
+            weft_event_set(e->failed[i]);
+        }
     }
     rc = weft_group_close(&e->group, 0);
     if ((*out = atomic_load(&e->winner))) rc = 0; /* it connected: that stands */

@@ -176,14 +176,14 @@ int weft_file_read_all(const char *path, void **data, size_t *len) {
     size_t cap = 4096;
     if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX - 1)
         cap = (size_t)st.st_size + 1;
-    /* malloc, not wf_alloc: the buffer becomes the caller's, who frees it
-     * with free() as io.h says; wf_alloc's allocator need not be malloc's. */
-    char *buf = rc == 0 ? malloc(cap) : NULL;
+    /* The buffer becomes the caller's, who frees it with free() as io.h
+     * says: wf_alloc's memory is malloc's. */
+    char *buf = rc == 0 ? wf_alloc(cap) : NULL;
     if (rc == 0 && !buf) rc = WEFT_ENOMEM;
     size_t n = 0;
     while (rc == 0) {
         if (cap - n < 2) { /* room for one byte and the NUL: grow */
-            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            char *nb = cap <= SIZE_MAX / 2 ? wf_realloc(buf, cap * 2) : NULL;
             if (!nb) {
                 rc = WEFT_ENOMEM;
                 break;
@@ -200,7 +200,7 @@ int weft_file_read_all(const char *path, void **data, size_t *len) {
     int crc = close_fd(fd);
     if (rc == 0) rc = crc;
     if (rc) {
-        free(buf);
+        wf_free(buf);
         return rc;
     }
     buf[n] = '\0';

@@ -9,6 +9,7 @@
  */
 #include <unistd.h>
 
+#include "group.h"
 #include "stream.h"
 
 typedef struct connection {
@@ -37,7 +38,7 @@ int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg) {
         if ((rc = wf_listener_accept_fd(l, &fd, &is_tcp)) != 0) break;
         connection_t *c = wf_alloc(sizeof *c);
         if (c) *c = (connection_t){fd, is_tcp, handler, arg};
-        if (!c || weft_group_spawn_named(&g, handle, c, "connection") != 0) {
+        if (!c || wf_group_spawn_mapped(&g, handle, c, "connection") != 0) {
             wf_free(c);
             close(fd); /* no memory for this one: drop it, go on */
         }

@@ -154,6 +154,22 @@ int weft_group_spawn_named(weft_group_t *g, weft_fn_t fn, void *arg, const char 
     return rc;
 }
 
+int wf_group_spawn_mapped(weft_group_t *g, weft_fn_t fn, void *arg, const char *name) {
+    wf_worker_t *w = wf_current_worker();
+    if (!w) return WEFT_EPERM;
+    wf_stack_t s;
+    if (wf_stack_get(w->rt->stacks, &w->stacks, &s) != 0) return WEFT_ENOMEM;
+    wf_task_t *t;
+    int rc = launch(g, fn, arg, name, NULL, &t);
+    if (rc) {
+        wf_stack_put(w->rt->stacks, &w->stacks, &s);
+        return rc;
+    }
+    wf_task_use_stack(t, &s);
+    wf_schedule(t);
+    return 0;
+}
+
 #undef weft_group_start
 int weft_group_start(weft_group_t *g, weft_fn_t fn, void *arg, void **value) {
     return weft_group_start_named(g, fn, arg, value, "task");

@@ -52,4 +52,10 @@ typedef struct wf_start {
 /* Called on a group task's own stack when its function returned rc. */
 void wf_group_task_finished(wf_task_t *t, int rc);
 
+/* weft_group_spawn_named with the task's stack mapped now: no stack is
+ * WEFT_ENOMEM here, not a task that fails without ever running.  For the
+ * library's own tasks whose arg only the task itself can release (a
+ * connection's descriptor, a portal's future). */
+int wf_group_spawn_mapped(weft_group_t *g, weft_fn_t fn, void *arg, const char *name);
+
 #endif

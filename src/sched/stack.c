@@ -23,6 +23,8 @@
 #define _GNU_SOURCE
 #endif
 #include "fiber.h"
+#include "fault.h"
+#include "util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -191,6 +193,8 @@ static int map_stack(size_t size, size_t page, wf_stack_t *out)
 {
     size_t len = size + page;
 
+    if (wf_fault_hit(WF_FAULT_STACK))
+        return -ENOMEM;
     if (!atomic_load_explicit(&unguarded, memory_order_relaxed) &&
         atomic_load_explicit(&guarded_live, memory_order_relaxed) < guarded_budget() &&
         map_guarded(len, page, out)) {
@@ -222,7 +226,7 @@ int wf_stack_pool_new(wf_stack_pool_t **pool, size_t stack_size)
 
     if (stack_size == 0 || stack_size > SIZE_MAX / 2)
         return -EINVAL;
-    p = malloc(sizeof *p);
+    p = wf_alloc(sizeof *p);
     if (!p)
         return -ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
@@ -240,7 +244,7 @@ void wf_stack_pool_free(wf_stack_pool_t *pool)
     for (unsigned i = 0; i < pool->count; i++)
         unmap_stack(&pool->items[i]);
     pthread_mutex_destroy(&pool->lock);
-    free(pool);
+    wf_free(pool);
 }
 
 size_t wf_stack_pool_stack_size(const wf_stack_pool_t *pool)
@@ -250,7 +254,7 @@ size_t wf_stack_pool_stack_size(const wf_stack_pool_t *pool)
 
 int wf_stack_cache_init(wf_stack_cache_t *c)
 {
-    c->items = malloc(CACHE_CAP * sizeof *c->items);
+    c->items = wf_alloc(CACHE_CAP * sizeof *c->items);
     c->count = 0;
     c->cap = c->items ? CACHE_CAP : 0;
     return c->items ? 0 : -ENOMEM;
@@ -292,7 +296,7 @@ void wf_stack_cache_fini(wf_stack_pool_t *pool, wf_stack_cache_t *c)
 {
     if (c->count)
         spill(pool, c, c->count);
-    free(c->items);
+    wf_free(c->items);
     c->items = NULL;
     c->cap = 0;
 }

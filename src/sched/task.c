@@ -128,10 +128,16 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
 
 int wf_task_prepare(wf_task_t *t) {
     wf_worker_t *w = wf_current_worker();
-    if (wf_stack_get(t->rt->stacks, &w->stacks, &t->stack) != 0) return WEFT_ENOMEM;
+    wf_stack_t s;
+    if (wf_stack_get(t->rt->stacks, &w->stacks, &s) != 0) return WEFT_ENOMEM;
+    wf_task_use_stack(t, &s);
+    return 0;
+}
+
+void wf_task_use_stack(wf_task_t *t, const wf_stack_t *s) {
+    t->stack = *s;
     wf_fiber_init(&t->fiber, &t->stack, t->stack.hi, task_entry, t);
     t->fiber.name = t->name;
-    return 0;
 }
 
 void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem) {

@@ -94,6 +94,8 @@ int wf_task_new(struct wf_runtime *rt, weft_fn_t fn, void *arg, const char *name
 /* Give a task about to run for the first time its stack; WEFT_ENOMEM if none
  * can be mapped, after which the worker ends the task with wf_task_complete. */
 int wf_task_prepare(wf_task_t *t);
+/* Give a task its stack ahead of time (wf_group_spawn_mapped). */
+void wf_task_use_stack(wf_task_t *t, const wf_stack_t *s);
 /* The task's function returned rc (or it could not start): leave the scope
  * tree and tell its group or the runtime. */
 void wf_task_complete(wf_task_t *t, int rc);

@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include "fault.h"
+
 #include <sched.h>
 #include <stdlib.h>
 
@@ -13,6 +15,32 @@ void wf_spin_lock_slow(wf_spin_t *l) {
     }
 }
 
-void *wf_alloc(size_t size) { return malloc(size); }
-void *wf_calloc(size_t n, size_t size) { return calloc(n, size); }
+/* ---------------------------------------------------------------- fault injection (fault.h) */
+
+atomic_long wf_fault_target[WF_FAULT_KINDS];
+static atomic_long fault_count[WF_FAULT_KINDS], fault_injected[WF_FAULT_KINDS];
+
+void wf_fault_fail_at(wf_fault_kind_t kind, long n) {
+    if (n) {
+        atomic_store(&fault_count[kind], 0);
+        atomic_store(&fault_injected[kind], 0);
+    }
+    atomic_store(&wf_fault_target[kind], n);
+}
+
+long wf_fault_count(wf_fault_kind_t kind) { return atomic_load(&fault_count[kind]); }
+long wf_fault_injected(wf_fault_kind_t kind) { return atomic_load(&fault_injected[kind]); }
+
+int wf_fault_hit_slow(wf_fault_kind_t kind, long target) {
+    long n = atomic_fetch_add_explicit(&fault_count[kind], 1, memory_order_relaxed) + 1;
+    if (target != WF_FAULT_ALWAYS && n != target) return 0;
+    atomic_fetch_add_explicit(&fault_injected[kind], 1, memory_order_relaxed);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- the allocator */
+
+void *wf_alloc(size_t size) { return wf_fault_hit(WF_FAULT_ALLOC) ? NULL : malloc(size); }
+void *wf_calloc(size_t n, size_t size) { return wf_fault_hit(WF_FAULT_ALLOC) ? NULL : calloc(n, size); }
+void *wf_realloc(void *p, size_t size) { return wf_fault_hit(WF_FAULT_ALLOC) ? NULL : realloc(p, size); }
 void wf_free(void *p) { free(p); }

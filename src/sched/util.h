@@ -45,10 +45,12 @@ static inline void wf_list_remove(wf_list_t *n) {
     n->prev->next = n->next; n->next->prev = n->prev; n->prev = n->next = n;
 }
 
-/* Every allocation of the library goes through these two, so that tests can
- * inject failures in one place. */
+/* Every allocation of the library goes through these, so that tests can
+ * inject failures in one place (fault.h).  They are malloc's: memory handed
+ * to the user may be freed with free(). */
 void *wf_alloc(size_t size);
 void *wf_calloc(size_t n, size_t size);
+void *wf_realloc(void *p, size_t size);
 void wf_free(void *p);
 
 #endif

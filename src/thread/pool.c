@@ -1,10 +1,12 @@
 #include "pool.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
+#include "fault.h"
 #include "park.h"
 #include "util.h"
 #include "weft.h"
@@ -98,6 +100,11 @@ static int unqueue(wf_pool_t *p, wf_pool_job_t *job) {
 
 static void *thread_main(void *arg);
 
+/* pthread_create, or the failure a test injected (fault.h). */
+static int create_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
+    return wf_fault_hit(WF_FAULT_THREAD) ? EAGAIN : pthread_create(t, NULL, fn, arg);
+}
+
 /* Lock held. */
 static void thread_exits(wf_pool_t *p, wf_bthread_t *bt) {
     bt->next = p->exited;
@@ -126,7 +133,7 @@ static int start_thread(wf_pool_t *p) {
     if (bt) {
         bt->pool = p;
         wf_flag_init(&bt->wake);
-        if (pthread_create(&bt->thread, NULL, thread_main, bt) == 0) return 0;
+        if (create_thread(&bt->thread, thread_main, bt) == 0) return 0;
         wf_free(bt);
     }
     pthread_mutex_lock(&p->lock);
@@ -230,9 +237,13 @@ static void *monitor_main(void *arg) {
         }
         if (starts) {
             pthread_mutex_unlock(&p->lock);
-            while (starts--) start_thread(p); /* on failure the job waits for a thread */
+            int failed = 0;
+            while (starts--) failed |= start_thread(p) != 0;
             pthread_mutex_lock(&p->lock);
-            continue;
+            /* On failure the job waits for a thread to free up, and the
+             * next period tries again: looping at once would spin on
+             * pthread_create for as long as threads cannot start. */
+            if (!failed) continue;
         }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -257,7 +268,7 @@ int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job) {
     if (p->spinner) {
         p->spinner = NULL; /* it sees the queue and drains it */
         p->claimed++;
-    } else if (cycling && (p->monitor_started || pthread_create(&p->monitor, NULL, monitor_main, p) == 0)) {
+    } else if (cycling && (p->monitor_started || create_thread(&p->monitor, monitor_main, p) == 0)) {
         p->monitor_started = 1;
         if (p->monitor_asleep) pthread_cond_signal(&p->monitor_cond);
     } else {
