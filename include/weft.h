@@ -62,7 +62,20 @@ typedef struct weft_config_t {
     size_t stack_size;           /* per task; 0 = 256 KiB, guard page below it */
     unsigned thread_tokens;      /* default thread limiter size; 0 = 40 */
     double thread_idle_timeout;  /* idle blocking thread exits after this; 0 = 10 s */
+    /* Fields past the four of API.md (weft/debug.h, docs/debugging.md): */
+    double blocking_threshold;   /* warn when a task holds a worker this long (s)
+                                    without a checkpoint; 0 = 0.1 s with
+                                    WEFT_DEBUG=1 in the environment, else off;
+                                    < 0 = off */
+    unsigned flags;              /* WEFT_CONFIG_* below */
 } weft_config_t;
+
+/* config.flags */
+#define WEFT_CONFIG_VIRTUAL_CLOCK 1u /* weft_now() is virtual: when every task is
+                                        blocked and only timers are pending, time
+                                        jumps to the next deadline (tests) */
+#define WEFT_CONFIG_SPARE_WORKER 2u  /* a worker blocked past blocking_threshold
+                                        gets a stand-in thread until it is back */
 
 /* [thread] Start a runtime, run main(arg) as its root task, return main's result
  * once every task has finished.  NULL config means defaults.  Several runtimes
@@ -161,5 +174,6 @@ WEFT_EXTERN int weft_group_failure(const weft_group_t *g, size_t i, int *err,
 #include "weft/channel.h" /* memory object streams */
 #include "weft/thread.h"  /* limiters, to_thread, from_thread, tokens, portals */
 #include "weft/io.h"      /* streams, listeners, DNS, files */
+#include "weft/debug.h"   /* task tree, statistics */
 
 #endif /* WEFT_H */

@@ -64,7 +64,7 @@ static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, cons
         else wf_stream_free_unused(s);
         return rc;
     }
-    rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, s);
+    rc = wf_wait_arm(t, 1, WF_WAIT_IO, s);
     if (rc == 0) {
         c->waiter = t;
         rc = wf_wait_park(t);

@@ -259,7 +259,7 @@ int wf_listener_accept_fd(weft_listener_t *l, int *fd, int *is_tcp) {
     l->users++;
     *is_tcp = l->is_tcp;
     while ((rc = try_accept(l, fd)) == WEFT_EAGAIN) {
-        if ((rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, l)) != 0) break;
+        if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, l)) != 0) break;
         l->acceptor = t;
         rc = wf_wait_park(t);
         wf_task_move_to(t, l->owner);

@@ -161,7 +161,7 @@ static int wait_exit(weft_process_t *p, wf_task_t *t, int cancellable) {
     wf_exit_waiter_t w = {.task = t};
     int rc = 0;
     while (!p->exited) {
-        if ((rc = wf_wait_arm(t, cancellable, WF_WAIT_EXTERNAL, p)) != 0) break;
+        if ((rc = wf_wait_arm(t, cancellable, WF_WAIT_IO, p)) != 0) break;
         wf_list_push_back(&p->waiters, &w.node);
         poll_start(p);
         rc = wf_wait_park(t);

@@ -128,7 +128,7 @@ int weft_signal_receive(weft_signal_receiver_t *r) {
     if (r->receiver) return -EBUSY;
     r->users++;
     while (r->count == 0) {
-        if ((rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, r)) != 0) break;
+        if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, r)) != 0) break;
         r->receiver = t;
         rc = wf_wait_park(t);
         wf_task_move_to(t, r->owner);

@@ -71,7 +71,7 @@ static int leave(weft_stream_t *s, int rc) {
 /* Wait as `*slot` (reader or writer) until a callback or close claims us or
  * we are cancelled; back on the owner afterwards. */
 static int wait_on(weft_stream_t *s, wf_task_t *t, wf_task_t **slot) {
-    int rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, s);
+    int rc = wf_wait_arm(t, 1, WF_WAIT_IO, s);
     if (rc) return rc;
     *slot = t;
     rc = wf_wait_park(t);

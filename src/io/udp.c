@@ -185,7 +185,7 @@ int weft_udp_send_to(weft_udp_t *u, const void *buf, size_t len, const struct so
         wf_free(r);
         return leave(u, rc);
     }
-    if ((rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, u)) == 0) {
+    if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, u)) == 0) {
         r->waiter = t;
         rc = wf_wait_park(t);
         wf_task_move_to(t, u->owner);
@@ -209,7 +209,7 @@ int weft_udp_receive_from(weft_udp_t *u, void *buf, size_t len, struct sockaddr 
     if (rc) return rc;
     if (u->reader) return leave(u, -EBUSY);
     while (!u->count) {
-        if ((rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, u)) != 0) return leave(u, rc);
+        if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, u)) != 0) return leave(u, rc);
         u->reader = t;
         rc = wf_wait_park(t);
         wf_task_move_to(t, u->owner);

@@ -214,7 +214,7 @@ int weft_send(weft_sender_t *tx, void *item) {
     }
     wf_waiter_t w = {.item = item, .handle = &tx->h};
     tx->h.users++;
-    rc = wf_waitq_wait(&ch->senders, &ch->lock, &w, t, 1, ch);
+    rc = wf_waitq_wait(&ch->senders, &ch->lock, &w, t, 1, WF_WAIT_SEND, ch);
     /* rc 0: a receiver took w.item.  Else (cancelled, EPIPE, EBADF) it did not. */
     wf_spin_lock(&ch->lock);
     handle_leave(&tx->h);
@@ -280,7 +280,7 @@ int weft_recv(weft_receiver_t *rx, void **item) {
     }
     wf_waiter_t w = {.handle = &rx->h};
     rx->h.users++;
-    rc = wf_waitq_wait(&ch->receivers, &ch->lock, &w, t, 1, ch);
+    rc = wf_waitq_wait(&ch->receivers, &ch->lock, &w, t, 1, WF_WAIT_RECV, ch);
     if (rc == 0) *item = w.item; /* a sender stored it before claiming our wait */
     wf_spin_lock(&ch->lock);
     handle_leave(&rx->h);

@@ -1,13 +1,27 @@
 #include "clock.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "weft.h"
 
-double wf_clock_now(void) {
+/* Initial-exec: a plain %fs-relative load, even in the shared library. */
+static __thread _Atomic double *tls_offset __attribute__((tls_model("initial-exec")));
+
+double wf_clock_real(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+double wf_clock_now(void) {
+    double now = wf_clock_real();
+    _Atomic double *offset = tls_offset;
+    if (offset) now += atomic_load_explicit(offset, memory_order_acquire);
+    return now;
+}
+
+void wf_clock_bind(_Atomic double *offset) { tls_offset = offset; }
 
 double weft_now(void) { return wf_clock_now(); }

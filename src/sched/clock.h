@@ -1,8 +1,17 @@
-/* The one clock of the runtime.  Everything that reads time goes through
- * wf_clock_now() so that a virtual clock for tests can replace it later. */
+/*
+ * The one clock of the runtime.  Everything that reads time goes through
+ * wf_clock_now(), so that a runtime with a virtual clock (vclock.h) can run
+ * ahead of the real one: its worker threads bind the runtime's offset, and
+ * their every reading (deadlines, timers, weft_now) includes it.  Any other
+ * thread reads the real monotonic clock.
+ */
 #ifndef WEFT_SCHED_CLOCK_H
 #define WEFT_SCHED_CLOCK_H
 
 double wf_clock_now(void);
+/* CLOCK_MONOTONIC, whatever the thread. */
+double wf_clock_real(void);
+/* Add *offset to this thread's readings from now on; NULL: real time again. */
+void wf_clock_bind(_Atomic double *offset);
 
 #endif

@@ -41,7 +41,7 @@ int weft_cond_wait(weft_cond_t *c) {
 
     wf_waiter_t w = {0};
     wf_spin_lock(&c->lock);
-    int rc = wf_wait_arm(t, 1, WF_WAIT_EXTERNAL, c);
+    int rc = wf_wait_arm(t, 1, WF_WAIT_COND, c);
     if (rc) { /* already cancelled: keep the lock, wait for nothing */
         wf_spin_unlock(&c->lock);
         return rc;

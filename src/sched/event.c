@@ -56,7 +56,7 @@ int weft_event_wait(weft_event_t *e) {
         wf_spin_unlock(&e->lock);
         return 0;
     }
-    return wf_waitq_wait(&e->waiters, &e->lock, &w, t, 1, e); /* unlocks */
+    return wf_waitq_wait(&e->waiters, &e->lock, &w, t, 1, WF_WAIT_EVENT, e); /* unlocks */
 }
 
 void weft_event_stats(const weft_event_t *ce, weft_event_stats_t *out) {

@@ -213,8 +213,7 @@ int weft_group_open(weft_group_t *pg) {
     g->magic = GROUP_MAGIC;
     atomic_init(&g->live, 0);
     g->host = t;
-    wf_scope_push(&g->scope, WEFT_FOREVER, 0);
-    g->scope.flags |= WF_SCOPE_GROUP;
+    wf_scope_push(&g->scope, WEFT_FOREVER, WF_SCOPE_GROUP);
     return 0;
 }
 
@@ -247,8 +246,8 @@ int weft_group_close(weft_group_t *pg, int rc) {
         }
         if (!wf_wait_disarm(t)) wf_wait_park(t); /* the count moved: look again */
     }
-    g->scope.flags &= ~WF_SCOPE_GROUP;
     wf_scope_pop(&g->scope, "task group");
+    g->scope.flags &= ~WF_SCOPE_GROUP;
     if (g->nfail == 1) return failure_slot(g, 0)->err;
     if (g->nfail > 1) return WEFT_EGROUP;
     return wf_scope_chain_cancelled(g->scope.parent) ? WEFT_ECANCELED : 0;

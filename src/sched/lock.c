@@ -42,7 +42,7 @@ int wf_lock_acquire(weft_lock_t *l, wf_task_t *t, int cancellable) {
     /* Arming reports a cancellation; rc 0: release made us the owner before
      * it claimed our wait. */
     wf_waiter_t w = {0};
-    return wf_waitq_wait(&l->waiters, &l->lock, &w, t, cancellable, l); /* unlocks */
+    return wf_waitq_wait(&l->waiters, &l->lock, &w, t, cancellable, WF_WAIT_LOCK, l); /* unlocks */
 }
 
 int weft_lock_acquire(weft_lock_t *l) {

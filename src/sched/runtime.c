@@ -10,12 +10,15 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "monitor.h"
+#include "registry.h"
 #include "runtime.h"
 #include "threads.h"
 
 #define DEFAULT_STACK_SIZE (256u * 1024u)
 #define DEFAULT_THREAD_TOKENS 40u
 #define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
+#define DEBUG_BLOCKING_THRESHOLD 0.1
 
 static weft_config_t resolve_config(const weft_config_t *in) {
     weft_config_t c = in ? *in : (weft_config_t){0};
@@ -26,12 +29,16 @@ static weft_config_t resolve_config(const weft_config_t *in) {
     if (c.stack_size == 0) c.stack_size = DEFAULT_STACK_SIZE;
     if (c.thread_tokens == 0) c.thread_tokens = DEFAULT_THREAD_TOKENS;
     if (c.thread_idle_timeout <= 0) c.thread_idle_timeout = DEFAULT_THREAD_IDLE_TIMEOUT;
+    if (c.blocking_threshold == 0)
+        c.blocking_threshold =
+            wf_debug_env() || (c.flags & WEFT_CONFIG_SPARE_WORKER) ? DEBUG_BLOCKING_THRESHOLD : -1;
     return c;
 }
 
 void wf_runtime_finish(wf_runtime_t *rt) {
     atomic_store(&rt->done, 1);
     wf_runtime_wake_all(rt);
+    if (rt->has_spare) wf_runtime_want_spare(rt, 0); /* it sees `done` */
 }
 
 static void *worker_thread(void *arg) {
@@ -40,6 +47,8 @@ static void *worker_thread(void *arg) {
 }
 
 static void runtime_free(wf_runtime_t *rt, unsigned initialised_workers) {
+    wf_monitor_stop(rt);
+    wf_registry_remove(rt);
     wf_threads_fini(rt); /* waits for the blocking threads */
     for (unsigned i = 0; i < initialised_workers; i++) wf_worker_fini(&rt->workers[i]);
     wf_task_records_free(rt);
@@ -47,6 +56,10 @@ static void runtime_free(wf_runtime_t *rt, unsigned initialised_workers) {
     if (rt->stacks) wf_stack_pool_free(rt->stacks);
     wf_inject_destroy(&rt->inject);
     pthread_mutex_destroy(&rt->idle_lock);
+    pthread_mutex_destroy(&rt->root_lock);
+    pthread_mutex_destroy(&rt->vc_lock);
+    pthread_mutex_destroy(&rt->spare_lock);
+    pthread_cond_destroy(&rt->spare_cond);
     wf_free(rt->idle_list);
     wf_free(rt->workers);
     wf_free(rt);
@@ -63,6 +76,14 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     wf_inject_init(&rt->inject);
     pthread_mutex_init(&rt->idle_lock, NULL);
     pthread_mutex_init(&rt->record_lock, NULL);
+    pthread_mutex_init(&rt->root_lock, NULL);
+    pthread_mutex_init(&rt->vc_lock, NULL);
+    pthread_mutex_init(&rt->spare_lock, NULL);
+    pthread_cond_init(&rt->spare_cond, NULL);
+    rt->vclock = (rt->config.flags & WEFT_CONFIG_VIRTUAL_CLOCK) != 0;
+    /* The spare is one more worker, asleep until a worker is held. */
+    rt->has_spare = (rt->config.flags & WEFT_CONFIG_SPARE_WORKER) && rt->config.blocking_threshold > 0;
+    rt->nworkers += (unsigned)rt->has_spare;
     rt->workers = wf_calloc(rt->nworkers, sizeof *rt->workers);
     rt->idle_list = wf_calloc(rt->nworkers, sizeof *rt->idle_list);
     unsigned n = 0;
@@ -72,6 +93,9 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     if ((rc = wf_threads_init(rt)) != 0) goto fail;
     for (; n < rt->nworkers; n++)
         if ((rc = wf_worker_init(&rt->workers[n], rt, n)) != 0) goto fail;
+    rt->workers[rt->nworkers - 1].spare = rt->has_spare;
+    wf_registry_add(rt);
+    if ((rc = wf_monitor_start(rt)) != 0) goto fail;
     *out = rt;
     return 0;
 fail:
@@ -103,7 +127,9 @@ int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     wf_task_t *root = NULL;
     rc = started < rt->nworkers ? WEFT_ENOMEM : wf_task_new(rt, main_fn, arg, "main", NULL, &root);
     if (rc == 0) {
+        pthread_mutex_lock(&rt->root_lock); /* weft_dump_tasks may be looking */
         rt->root = root;
+        pthread_mutex_unlock(&rt->root_lock);
         wf_schedule(root);
         wf_worker_run(&rt->workers[0]); /* worker 0 is this thread */
     } else {

@@ -39,6 +39,7 @@ typedef struct wf_worker {
     unsigned fresh_bottom, fresh_count;
     unsigned tick;
     int searching;              /* counted in rt->n_searching */
+    int spare;                  /* the stand-in worker (WEFT_CONFIG_SPARE_WORKER) */
     int polling;                /* inside uv_run: callbacks are waking tasks */
     int idle, notified;         /* guarded by rt->idle_lock */
     uint64_t rng;
@@ -54,7 +55,20 @@ typedef struct wf_worker {
     uv_async_t wakeup;
     uv_timer_t park_timer;
     wf_altstack_t altstack;
+
+    /* Published for the monitor and the statistics (monitor.h): written by
+     * this worker only, with relaxed stores; read by anyone. */
+    _Atomic(wf_task_t *) running;       /* the task on its CPU; NULL between tasks */
+    _Atomic(const char *) running_name; /* its name (the record may be reused) */
+    atomic_ulong runs;                  /* tasks switched to so far */
+    atomic_ullong spawned, exited, steals, task_parks, parks;
 } wf_worker_t;
+
+/* Count an event in one of the worker's published counters (owner only). */
+static inline void wf_count(atomic_ullong *c) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 
 struct wf_runtime {
     weft_config_t config;
@@ -84,6 +98,27 @@ struct wf_runtime {
     struct wf_pool *pool;               /* blocking threads */
     struct weft_limiter_t *limiter;     /* the default thread limiter */
     struct weft_token_t *token;         /* the runtime's own reference */
+
+    /* Seeing inside (monitor.h, vclock.h, debug.c). */
+    struct wf_monitor *monitor;         /* blocking detector, SIGQUIT dumps */
+    wf_runtime_t *registry_next;        /* the process's live runtimes */
+    pthread_mutex_t root_lock;          /* the dump reads the root task's tree */
+    int root_gone;                      /* under root_lock: main has returned */
+    atomic_ullong spawned_outside;      /* tasks created off the workers (main) */
+    int vclock;                         /* WEFT_CONFIG_VIRTUAL_CLOCK */
+    _Atomic double clock_offset;        /* virtual clock: ahead of the real one by */
+    atomic_long vc_active;              /* virtual clock: runnable or running tasks */
+    atomic_uint io_waits;               /* virtual clock: tasks waiting on I/O */
+    atomic_ullong clock_jumps;
+    atomic_ullong blocked_warnings;     /* the blocking detector's */
+    pthread_mutex_t vc_lock;            /* virtual clock: timers fire, time jumps */
+
+    /* The spare worker (WEFT_CONFIG_SPARE_WORKER): the last of `workers`,
+     * asleep on spare_cond until the monitor wants it (spare_wanted). */
+    int has_spare;
+    atomic_int spare_wanted, spare_awake;
+    pthread_mutex_t spare_lock;
+    pthread_cond_t spare_cond;
 };
 
 #define WF_GATE_CLOSED 1ul
@@ -115,6 +150,11 @@ int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index);
 void wf_worker_fini(wf_worker_t *w);
 /* Wake an idle worker to look for work, unless someone is already searching. */
 void wf_runtime_notify(wf_runtime_t *rt);
+/* Wake the spare worker / let it go back to sleep once it has nothing to do
+ * (the monitor, when a worker is held by a task / no longer). */
+void wf_runtime_want_spare(wf_runtime_t *rt, int wanted);
+/* Earliest deadline of every worker's timers; INFINITY when none. */
+double wf_runtime_next_deadline(wf_runtime_t *rt);
 /* Wake every worker (shutdown). */
 void wf_runtime_wake_all(wf_runtime_t *rt);
 /* The root task ended: every other task has too (its groups are closed). */

@@ -135,8 +135,8 @@ int wf_scope_push(wf_scope_t *s, double deadline, unsigned flags) {
     if (!t) return WEFT_EPERM;
     atomic_store_explicit(&s->shield, (flags & WEFT_SHIELD) != 0, memory_order_relaxed);
     wf_task_link_root(t); /* our scopes must be reachable from above */
+    s->flags = (flags & ~WEFT_SHIELD) | WF_SCOPE_ACTIVE; /* before others can see it */
     wf_scope_attach(s, t->scope, t);
-    s->flags = (flags & ~WEFT_SHIELD) | WF_SCOPE_ACTIVE;
     t->scope = s;
     if (!isinf(deadline)) arm_deadline(s, deadline);
     return 0;

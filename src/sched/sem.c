@@ -47,7 +47,7 @@ int weft_sem_acquire(weft_sem_t *s) {
     /* Arming reports a cancellation; rc 0: release handed us its permit
      * before it claimed our wait. */
     wf_waiter_t w = {0};
-    return wf_waitq_wait(&s->waiters, &s->lock, &w, t, 1, s); /* unlocks */
+    return wf_waitq_wait(&s->waiters, &s->lock, &w, t, 1, WF_WAIT_SEM, s); /* unlocks */
 }
 
 int weft_sem_try_acquire(weft_sem_t *s) {

@@ -5,6 +5,7 @@
 
 #include "group.h"
 #include "inbox.h"
+#include "vclock.h"
 
 
 wf_task_t *wf_current_task(void) {
@@ -24,7 +25,13 @@ void wf_task_complete(wf_task_t *t, int rc) {
     if (t->root_linked) wf_scope_detach(&t->root);
     if (t->group) wf_group_task_finished(t, rc);
     else if (t->call) t->call->done(t->call, rc);
-    else t->rt->root_rc = rc;
+    else {
+        wf_runtime_t *rt = t->rt;
+        rt->root_rc = rc;
+        pthread_mutex_lock(&rt->root_lock); /* the dump may be reading our tree */
+        rt->root_gone = 1;
+        pthread_mutex_unlock(&rt->root_lock);
+    }
 }
 
 static void task_entry(void *arg) {
@@ -109,6 +116,9 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
                 wf_scope_t *parent_scope, wf_task_t **out) {
     wf_task_t *t = record_get(rt);
     if (!t) return WEFT_ENOMEM;
+    wf_worker_t *w = wf_current_worker();
+    if (w && w->rt == rt) wf_count(&w->spawned);
+    else atomic_fetch_add_explicit(&rt->spawned_outside, 1, memory_order_relaxed);
     memset(t, 0, sizeof *t);
     t->rt = rt;
     t->fn = fn;
@@ -164,8 +174,15 @@ void wf_task_free(wf_task_t *t) {
 
 /* ---------------------------------------------------------------- wait / wake */
 
+/* Tasks waiting on I/O keep a virtual clock from jumping (vclock.h). */
+static void count_io_wait(wf_task_t *t, int delta) {
+    if (WF_UNLIKELY(t->rt->vclock) && t->wait_kind == WF_WAIT_IO)
+        atomic_fetch_add_explicit(&t->rt->io_waits, (unsigned)delta, memory_order_acq_rel);
+}
+
 int wf_wait_arm(wf_task_t *t, int cancellable, enum wf_wait_kind kind, const void *obj) {
-    if (cancellable) wf_task_link_root(t); /* so the cancellation walk finds us */
+    /* So that the cancellation walk, and the task-tree dump, find us. */
+    wf_task_link_root(t);
     wf_spin_lock(&t->wlock);
     if (cancellable && wf_scope_chain_cancelled(t->scope)) {
         wf_spin_unlock(&t->wlock);
@@ -179,12 +196,20 @@ int wf_wait_arm(wf_task_t *t, int cancellable, enum wf_wait_kind kind, const voi
     wf_worker_t *w = wf_current_worker();
     t->wait_since = w ? w->now : 0;
     wf_spin_unlock(&t->wlock);
+    count_io_wait(t, 1);
     return 0;
+}
+
+/* No lock: others read wait_kind only while `armed` (under wlock), and it
+ * is no longer. */
+static void wait_over(wf_task_t *t) {
+    count_io_wait(t, -1);
+    t->wait_kind = WF_WAIT_NONE;
 }
 
 int wf_wait_park(wf_task_t *t) {
     wf_task_switch_out(t, WF_SWITCH_PARK);
-    t->wait_kind = WF_WAIT_NONE;
+    wait_over(t);
     return t->wake_rc;
 }
 
@@ -193,8 +218,21 @@ int wf_wait_disarm(wf_task_t *t) {
     int mine = t->armed;
     t->armed = 0;
     wf_spin_unlock(&t->wlock);
-    if (mine) t->wait_kind = WF_WAIT_NONE;
+    if (mine) wait_over(t);
     return mine;
+}
+
+const char *wf_wait_kind_name(enum wf_wait_kind kind) {
+    static const char *const names[] = {
+        [WF_WAIT_NONE] = "nothing",        [WF_WAIT_SLEEP] = "sleep",
+        [WF_WAIT_GROUP_CLOSE] = "group close", [WF_WAIT_GROUP_START] = "group start",
+        [WF_WAIT_THREAD] = "thread",       [WF_WAIT_EVENT] = "event",
+        [WF_WAIT_LOCK] = "lock",           [WF_WAIT_SEM] = "semaphore",
+        [WF_WAIT_COND] = "condition",      [WF_WAIT_SEND] = "channel send",
+        [WF_WAIT_RECV] = "channel receive", [WF_WAIT_LIMITER] = "capacity limiter",
+        [WF_WAIT_IO] = "I/O",
+    };
+    return (unsigned)kind < sizeof names / sizeof names[0] && names[kind] ? names[kind] : "?";
 }
 
 int wf_wait_claim(wf_task_t *t, int rc) {

@@ -43,8 +43,17 @@ enum wf_wait_kind {
     WF_WAIT_GROUP_CLOSE,
     WF_WAIT_GROUP_START,
     WF_WAIT_THREAD,   /* weft_to_thread_run_sync: wait_obj is the call */
-    WF_WAIT_EXTERNAL, /* events, locks, channels, I/O: see wait_obj */
+    WF_WAIT_EVENT,
+    WF_WAIT_LOCK,
+    WF_WAIT_SEM,
+    WF_WAIT_COND,
+    WF_WAIT_SEND,     /* a channel: wait_obj is the channel */
+    WF_WAIT_RECV,
+    WF_WAIT_LIMITER,  /* a capacity limiter's token */
+    WF_WAIT_IO,       /* src/io: sockets, DNS, files, signals, processes */
 };
+/* "sleep", "lock", "I/O", ...: for the task-tree dump. */
+const char *wf_wait_kind_name(enum wf_wait_kind kind);
 
 /* Why the task switched back to its worker. */
 enum wf_switch_reason { WF_SWITCH_YIELD, WF_SWITCH_PARK, WF_SWITCH_MOVE, WF_SWITCH_EXIT };

@@ -1,8 +1,8 @@
 #include "waitq.h"
 
 int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
-                  int cancellable, const void *obj) {
-    int rc = wf_wait_arm(t, cancellable, WF_WAIT_EXTERNAL, obj);
+                  int cancellable, enum wf_wait_kind kind, const void *obj) {
+    int rc = wf_wait_arm(t, cancellable, kind, obj);
     if (rc) {
         wf_spin_unlock(lock);
         return rc;

@@ -76,7 +76,7 @@ static inline wf_waiter_t *wf_waitq_pop(wf_waitq_t *q) {
  * already off the queue and nobody will touch it again, and the waiter
  * skips taking the lock (one lock round trip less per hand-off). */
 int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
-                  int cancellable, const void *obj);
+                  int cancellable, enum wf_wait_kind kind, const void *obj);
 
 /* Pop waiters until a claim with `rc` succeeds, storing `item` in each
  * candidate first; returns the node that got it (valid only while the object

@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "inbox.h"
+#include "vclock.h"
 
 #define GLOBAL_QUEUE_INTERVAL 61
 #define SPIN_ROUNDS 8
@@ -94,6 +95,7 @@ static void share_fresh(wf_worker_t *w) {
 void wf_schedule(wf_task_t *t) {
     wf_runtime_t *rt = t->rt;
     wf_worker_t *w = wf_current_worker();
+    wf_vclock_count(rt, 1);
     if (w && w->rt == rt) {
         fresh_push(w, t);
         /* Woken by this worker's loop: the task will use the loop again,
@@ -121,21 +123,35 @@ static void stop_searching(wf_worker_t *w) {
 
 /* ---------------------------------------------------------------- timers and I/O */
 
-static unsigned fire_timers(wf_worker_t *w) {
+/* Fire the due timers of our heap, or with `all` of every heap: an idle
+ * worker fires them all, since their callbacks are safe on any thread (see
+ * timer.h) and a heap's owner may be stuck in a task.  Under a virtual clock,
+ * firing excludes jumping (vclock.h). */
+static unsigned fire_due(wf_worker_t *w, int all) {
+    wf_runtime_t *rt = w->rt;
+    if (WF_UNLIKELY(rt->vclock)) pthread_mutex_lock(&rt->vc_lock);
     w->now = wf_clock_now();
-    return wf_timer_heap_fire(&w->timers, w->now);
-}
-
-/* An idle worker fires every heap's due timers: their callbacks are safe on
- * any thread (see timer.h), and the heap's owner may be stuck in a task. */
-static unsigned fire_all_timers(wf_worker_t *w) {
-    unsigned fired = fire_timers(w);
-    for (unsigned i = 0; i < w->rt->nworkers; i++)
-        if (i != w->index) fired += wf_timer_heap_fire(&w->rt->workers[i].timers, w->now);
+    unsigned fired = wf_timer_heap_fire(&w->timers, w->now);
+    for (unsigned i = 0; all && i < rt->nworkers; i++)
+        if (i != w->index) fired += wf_timer_heap_fire(&rt->workers[i].timers, w->now);
+    if (WF_UNLIKELY(rt->vclock)) pthread_mutex_unlock(&rt->vc_lock);
     return fired;
 }
 
-static double earliest_timer(wf_runtime_t *rt) {
+static unsigned fire_timers(wf_worker_t *w) { return fire_due(w, 0); }
+static unsigned fire_all_timers(wf_worker_t *w) { return fire_due(w, 1); }
+
+/* Virtual clock: nothing but a timer can wake anyone, so its time is now. */
+static int jump_clock(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    pthread_mutex_lock(&rt->vc_lock);
+    int jumped = wf_vclock_try_jump(rt);
+    pthread_mutex_unlock(&rt->vc_lock);
+    if (jumped) fire_all_timers(w);
+    return jumped;
+}
+
+double wf_runtime_next_deadline(wf_runtime_t *rt) {
     double next = INFINITY;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         double d = wf_timer_heap_next(&rt->workers[i].timers);
@@ -196,7 +212,10 @@ static wf_task_t *steal(wf_worker_t *w) {
         unsigned v = (start + i) % n;
         if (v == w->index) continue;
         wf_task_t *t = wf_lq_steal_into(&rt->workers[v].queue, &w->queue);
-        if (t) return t;
+        if (t) {
+            wf_count(&w->steals);
+            return t;
+        }
     }
     return wf_inject_pop(&rt->inject);
 }
@@ -308,11 +327,19 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
         /* No stack for its first run: the task fails before it starts, and
          * its group reports WEFT_ENOMEM under its name. */
         wf_task_complete(t, WEFT_ENOMEM);
+        wf_count(&w->exited);
+        wf_vclock_count(w->rt, -1);
         wf_task_free(t);
         return;
     }
     w->current = t;
+    atomic_store_explicit(&w->running, t, memory_order_relaxed);
+    atomic_store_explicit(&w->running_name, t->name, memory_order_relaxed);
+    atomic_store_explicit(&w->runs, atomic_load_explicit(&w->runs, memory_order_relaxed) + 1,
+                          memory_order_release);
     wf_fiber_switch(&w->sched_fiber, &t->fiber);
+    atomic_store_explicit(&w->running, NULL, memory_order_relaxed);
+    atomic_store_explicit(&w->running_name, NULL, memory_order_relaxed);
     w->current = NULL;
     switch (t->reason) {
     case WF_SWITCH_YIELD:
@@ -324,6 +351,9 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
             /* Woken before it was off its stack: run it again. */
             atomic_store(&t->park, WF_RUNNING);
             fresh_push(w, t);
+        } else {
+            wf_count(&w->task_parks);
+            wf_vclock_count(w->rt, -1); /* t may run elsewhere already: keep w->rt */
         }
         break;
     }
@@ -331,6 +361,8 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
         hand_over(t);
         break;
     case WF_SWITCH_EXIT:
+        wf_count(&w->exited);
+        wf_vclock_count(w->rt, -1);
         wf_task_free(t);
         break;
     }
@@ -369,7 +401,7 @@ static void park_once(wf_worker_t *w) {
     /* NAN while looking: a timer armed meanwhile finds no one covering it and
      * wakes someone (see wf_worker_arm_timer). */
     atomic_store(&w->wake_at, NAN);
-    double next = earliest_timer(w->rt);
+    double next = wf_runtime_next_deadline(w->rt);
     if (next <= w->now) return;
     atomic_store(&w->wake_at, next);
     if (next < INFINITY) {
@@ -401,25 +433,60 @@ static void go_idle(wf_worker_t *w) {
         int woken = !w->idle;
         pthread_mutex_unlock(&rt->idle_lock);
         if (woken) break;
+        if (WF_UNLIKELY(rt->vclock) && jump_clock(w)) continue;
+        wf_count(&w->parks);
         park_once(w);
         fire_all_timers(w);
     }
     leave_idle(w);
 }
 
+/* ---------------------------------------------------------------- the spare worker */
+
+void wf_runtime_want_spare(wf_runtime_t *rt, int wanted) {
+    pthread_mutex_lock(&rt->spare_lock);
+    atomic_store(&rt->spare_wanted, wanted);
+    pthread_cond_signal(&rt->spare_cond); /* to work, or to see `done` */
+    pthread_mutex_unlock(&rt->spare_lock);
+}
+
+/* The spare sleeps when nobody wants it and it holds nothing: no task queued
+ * on it and no I/O handle on its loop (a handle's tasks come back to it). */
+static int spare_may_sleep(wf_worker_t *w) {
+    return !atomic_load(&w->rt->spare_wanted) && !w->fresh_count && !wf_lq_len(&w->queue) &&
+           !pinned_pending(w) && !uv_loop_alive(&w->loop);
+}
+
+static void spare_sleep(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    stop_searching(w); /* a searcher asleep would stop others from being woken */
+    pthread_mutex_lock(&rt->spare_lock);
+    atomic_store(&rt->spare_awake, 0);
+    while (!atomic_load(&rt->spare_wanted) && !atomic_load(&rt->done))
+        pthread_cond_wait(&rt->spare_cond, &rt->spare_lock);
+    atomic_store(&rt->spare_awake, 1);
+    pthread_mutex_unlock(&rt->spare_lock);
+}
+
 void wf_worker_run(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     tls_worker = w;
+    if (rt->vclock) wf_clock_bind(&rt->clock_offset);
     wf_fiber_init_thread(&w->sched_fiber);
     wf_altstack_init(&w->altstack);
     w->now = wf_clock_now();
     while (!atomic_load(&rt->done)) {
+        if (WF_UNLIKELY(w->spare) && spare_may_sleep(w)) {
+            spare_sleep(w);
+            continue;
+        }
         wf_task_t *t = next_task(w);
         if (t) run_task(w, t);
         else go_idle(w);
     }
     wf_altstack_fini(&w->altstack);
     wf_fiber_destroy(&w->sched_fiber);
+    wf_clock_bind(NULL);
     tls_worker = NULL;
 }
 

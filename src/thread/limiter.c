@@ -104,7 +104,7 @@ static int acquire_locked(weft_limiter_t *l, const void *b, wf_task_t *t) {
         return rc;
     }
     wf_waiter_t w = {.handle = b};
-    return wf_waitq_wait(&l->waiters, &l->lock, &w, t, 1, l); /* unlocks */
+    return wf_waitq_wait(&l->waiters, &l->lock, &w, t, 1, WF_WAIT_LIMITER, l); /* unlocks */
 }
 
 int wf_limiter_take(weft_limiter_t *l, wf_task_t *t) {

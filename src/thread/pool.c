@@ -311,3 +311,10 @@ void wf_pool_free(wf_pool_t *p) {
     pthread_mutex_destroy(&p->lock);
     wf_free(p);
 }
+
+void wf_pool_counts(wf_pool_t *p, unsigned *alive, unsigned *busy) {
+    pthread_mutex_lock(&p->lock);
+    *alive = p->alive;
+    *busy = p->busy;
+    pthread_mutex_unlock(&p->lock);
+}

@@ -32,6 +32,8 @@ int wf_pool_new(wf_pool_t **out, double idle_timeout);
 int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job);
 /* Take back a job no thread has taken yet: 1 if it was, 0 if it runs. */
 int wf_pool_cancel(wf_pool_t *p, wf_pool_job_t *job);
+/* Threads started and not exited, and those of them running a job. */
+void wf_pool_counts(wf_pool_t *p, unsigned *alive, unsigned *busy);
 /* Wait for every thread to finish its job and exit, then free the pool. */
 void wf_pool_free(wf_pool_t *p);
 

@@ -24,9 +24,18 @@ void wf_threads_fini(wf_runtime_t *rt) {
     rt->limiter = NULL;
 }
 
-weft_limiter_t *weft_default_thread_limiter(void) {
+wf_runtime_t *wf_threads_caller_runtime(void) {
     wf_worker_t *w = wf_current_worker();
-    if (w) return w->rt->limiter;
+    if (w) return w->rt;
     wf_job_t *j = wf_job_current();
-    return j ? j->rt->limiter : NULL;
+    return j ? j->rt : NULL;
+}
+
+void wf_threads_counts(wf_runtime_t *rt, unsigned *alive, unsigned *busy) {
+    wf_pool_counts(rt->pool, alive, busy);
+}
+
+weft_limiter_t *weft_default_thread_limiter(void) {
+    wf_runtime_t *rt = wf_threads_caller_runtime();
+    return rt ? rt->limiter : NULL;
 }

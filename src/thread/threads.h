@@ -10,5 +10,9 @@
 
 int wf_threads_init(wf_runtime_t *rt);
 void wf_threads_fini(wf_runtime_t *rt);
+/* The runtime of the calling worker or blocking thread; NULL elsewhere. */
+wf_runtime_t *wf_threads_caller_runtime(void);
+/* Blocking threads alive, and those of them busy with a call. */
+void wf_threads_counts(wf_runtime_t *rt, unsigned *alive, unsigned *busy);
 
 #endif

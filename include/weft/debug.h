@@ -1,0 +1,61 @@
+/* Part of weft.h: include <weft.h>, not this file.
+ *
+ * Seeing inside a running program: the task tree, runtime statistics, and
+ * the switches of weft_config_t that turn on the blocking detector and the
+ * virtual clock (docs/debugging.md).
+ *
+ * The environment variable WEFT_DEBUG=1 turns on, for every runtime:
+ *   - the blocking detector with a 100 ms threshold (unless the config sets
+ *     one: config.blocking_threshold);
+ *   - SIGQUIT (Ctrl-\) prints weft_dump_tasks(stderr) and the program goes on.
+ */
+#ifndef WEFT_DEBUG_H
+#define WEFT_DEBUG_H
+
+#include <stdio.h>
+
+#include "../weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Any thread.  Print the live tree of every running runtime of the process:
+ * groups and tasks with their names and states (running on which worker,
+ * runnable, or waiting on what: sleep, lock, channel, thread, I/O, ... and
+ * for how long), cancel scopes with their deadlines and shields.  Tasks that
+ * have never blocked and own no scope are not linked into the tree (that is
+ * what makes spawning cheap): a group shows them as a count.  The output is
+ * a snapshot, taken without stopping the workers. */
+WEFT_EXTERN void weft_dump_tasks(FILE *out);
+
+/* Statistics of one runtime, for benchmarks and dashboards.  Counters are
+ * totals since weft_run started; depths are sampled, not exact. */
+#define WEFT_STATS_MAX_WORKERS 64
+typedef struct weft_runtime_stats_t {
+    unsigned workers;                 /* worker threads (the spare included) */
+    unsigned spare_awake;             /* WEFT_CONFIG_SPARE_WORKER: 1 while it stands in */
+    unsigned long long tasks_alive;   /* spawned and not yet finished (root included) */
+    unsigned long long tasks_spawned;
+    unsigned long long steals;        /* batches taken from another worker's queue */
+    unsigned long long task_parks;    /* a task blocked (sleep, lock, I/O, ...) */
+    unsigned long long worker_parks;  /* a worker found nothing to do and slept */
+    unsigned long long blocked_warnings; /* reports of the blocking detector */
+    unsigned long long clock_jumps;   /* virtual clock: times it jumped ahead */
+    unsigned threads_alive;           /* blocking threads (to_thread) */
+    unsigned threads_idle;
+    unsigned offloads;                /* tasks waiting in weft_to_thread_run_sync */
+    size_t inject_depth;              /* tasks queued from outside the workers */
+    unsigned queue_depth[WEFT_STATS_MAX_WORKERS]; /* each worker's stealable queue */
+} weft_runtime_stats_t;
+
+/* [fiber] or a blocking thread of the runtime (inside weft_to_thread_run_sync):
+ * fill *out for the caller's runtime.  WEFT_EINVAL for NULL, WEFT_EPERM
+ * elsewhere. */
+WEFT_EXTERN int weft_runtime_stats(weft_runtime_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_DEBUG_H */

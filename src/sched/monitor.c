@@ -1,0 +1,162 @@
+#include "monitor.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+
+#define NAME_MAX_SHOWN 64
+#define DUMP_ONLY_PERIOD 0.05 /* s: how soon SIGQUIT is served without a detector */
+
+typedef struct seen {
+    unsigned long runs;   /* the worker's count when we saw this task arrive */
+    double since;         /* real time we first saw it */
+    int warned;
+    char name[NAME_MAX_SHOWN];
+} seen_t;
+
+typedef struct wf_monitor {
+    wf_runtime_t *rt;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    int stop;
+    double threshold, period;
+    seen_t *seen;        /* per worker, monitor thread only */
+} wf_monitor_t;
+
+static atomic_int dump_requested;
+
+int wf_debug_env(void) {
+    const char *v = getenv("WEFT_DEBUG");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* ---------------------------------------------------------------- SIGQUIT */
+
+static void on_sigquit(int sig) {
+    (void)sig;
+    atomic_store(&dump_requested, 1);
+}
+
+/* Only when nobody else handles SIGQUIT: a program's own handler wins. */
+static void install_sigquit(void) {
+    struct sigaction old, sa;
+    if (sigaction(SIGQUIT, NULL, &old) != 0 || old.sa_handler != SIG_DFL) return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigquit;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGQUIT, &sa, NULL);
+}
+
+/* ---------------------------------------------------------------- the detector */
+
+/* Is worker i held by one task past the threshold? */
+static int look_at(wf_monitor_t *m, unsigned i, double now) {
+    wf_worker_t *w = &m->rt->workers[i];
+    seen_t *s = &m->seen[i];
+    unsigned long runs = atomic_load_explicit(&w->runs, memory_order_acquire);
+    const char *name = atomic_load_explicit(&w->running_name, memory_order_relaxed);
+    if (name && runs == s->runs) {
+        if (!s->warned && now - s->since >= m->threshold) {
+            s->warned = 1;
+            atomic_fetch_add_explicit(&m->rt->blocked_warnings, 1, memory_order_relaxed);
+            fprintf(stderr,
+                    "weft: task '%s' has held worker %u for %.3f s without reaching a checkpoint "
+                    "(a blocking call or a long computation? see weft_to_thread_run_sync)\n",
+                    s->name, i, now - s->since);
+        }
+        return s->warned;
+    }
+    if (s->warned)
+        fprintf(stderr, "weft: task '%s' let worker %u go after %.3f s\n", s->name, i, now - s->since);
+    s->runs = runs;
+    s->since = now;
+    s->warned = 0;
+    /* The name of a task still running, or just gone: names outlive their
+     * tasks in practice (string literals), see weft_group_spawn_named. */
+    snprintf(s->name, sizeof s->name, "%s", name ? name : "");
+    return 0;
+}
+
+/* Go's answer to a blocked system call: another thread takes over the
+ * work, for as long as a worker is held. */
+static void detect(wf_monitor_t *m) {
+    wf_runtime_t *rt = m->rt;
+    double now = wf_clock_real();
+    int held = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        held |= look_at(m, i, now) && !rt->workers[i].spare;
+    if (rt->has_spare && held != atomic_load(&rt->spare_wanted)) wf_runtime_want_spare(rt, held);
+}
+
+static void *monitor_main(void *arg) {
+    wf_monitor_t *m = arg;
+    pthread_mutex_lock(&m->lock);
+    while (!m->stop) {
+        double wake = wf_clock_real() + m->period;
+        struct timespec ts = {(time_t)wake, (long)((wake - floor(wake)) * 1e9)};
+        pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+        int last = m->stop; /* one more look: a warned task has let go by now */
+        pthread_mutex_unlock(&m->lock);
+        if (atomic_exchange(&dump_requested, 0)) weft_dump_tasks(stderr);
+        if (m->threshold > 0) detect(m);
+        pthread_mutex_lock(&m->lock);
+        if (last) break;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- start / stop */
+
+int wf_monitor_start(wf_runtime_t *rt) {
+    double threshold = rt->config.blocking_threshold;
+    int debug = wf_debug_env();
+    if (threshold <= 0 && !debug) return 0;
+    if (debug) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, install_sigquit);
+    }
+    wf_monitor_t *m = wf_calloc(1, sizeof *m);
+    if (!m) return WEFT_ENOMEM;
+    m->rt = rt;
+    m->threshold = threshold;
+    m->period = threshold > 0 ? fmin(fmax(threshold / 4, 1e-3), 25e-3) : DUMP_ONLY_PERIOD;
+    m->seen = wf_calloc(rt->nworkers, sizeof *m->seen);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&m->lock, NULL);
+    if (!m->seen || pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
+        pthread_cond_destroy(&m->cond);
+        pthread_mutex_destroy(&m->lock);
+        wf_free(m->seen);
+        wf_free(m);
+        return WEFT_ENOMEM;
+    }
+    rt->monitor = m;
+    return 0;
+}
+
+void wf_monitor_stop(wf_runtime_t *rt) {
+    wf_monitor_t *m = rt->monitor;
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    m->stop = 1;
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    pthread_join(m->thread, NULL);
+    pthread_cond_destroy(&m->cond);
+    pthread_mutex_destroy(&m->lock);
+    wf_free(m->seen);
+    wf_free(m);
+    rt->monitor = NULL;
+}
