@@ -1,0 +1,351 @@
+/* The programs of examples/: each one is run as its user would run it, and
+ * what it prints and its exit status are checked.  WEFT_EXAMPLES_DIR (from
+ * examples/CMakeLists.txt) is where they were built.  echo_server is driven
+ * like a real server: a client connects, then SIGTERM / SIGINT stop it. */
+#define _GNU_SOURCE
+#include "proc_helpers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#ifndef WEFT_EXAMPLES_DIR
+#error "WEFT_EXAMPLES_DIR must name the directory of the built examples"
+#endif
+
+/* Generous: the machine may be loaded; a hang still ends in a failure. */
+#define RUN_TIMEOUT 120.0
+
+/* argv for examples/<name> with up to 3 arguments (NULL-terminated). */
+typedef struct {
+    char path[4096];
+    char *argv[5];
+} example_cmd_t;
+
+static char *const *example(example_cmd_t *c, const char *name, const char *a1, const char *a2,
+                            const char *a3)
+{
+    snprintf(c->path, sizeof c->path, "%s/%s", WEFT_EXAMPLES_DIR, name);
+    char *argv[5] = {c->path, (char *)a1, (char *)a2, (char *)a3, NULL};
+    memcpy(c->argv, argv, sizeof argv);
+    return c->argv;
+}
+
+/* Run examples/<name> to completion and expect exit status `want`. */
+static void run_example(wt_proc_t *p, const char *name, const char *a1, const char *a2, int want)
+{
+    example_cmd_t c;
+    int status = wt_proc_run(p, example(&c, name, a1, a2, NULL), RUN_TIMEOUT);
+    if (status != want) {
+        print_error("%s exited with %d, expected %d; output:\n%s\n", name, status, want, p->out);
+        fail();
+    }
+}
+
+/* The integer printed right after `prefix` in the output (asserted). */
+static long number_after(const wt_proc_t *p, const char *prefix)
+{
+    const char *at = strstr(p->out, prefix);
+    if (at == NULL) {
+        print_error("expected \"%s<number>\" in the output:\n%s\n", prefix, p->out);
+        fail();
+    }
+    return strtol(at + strlen(prefix), NULL, 10);
+}
+
+/* ------------------------------------------------------------ run, compare */
+
+/* A program run to completion: exit status 0 and these pieces of output. */
+typedef struct {
+    const char *name;
+    const char *args[2];
+    const char *expect[6];
+    const char *bounded; /* if set: the number after it is in 1..max */
+    long max;
+    void (*more_checks)(const wt_proc_t *p);
+} output_case_t;
+
+static void check_samples_removed(const wt_proc_t *p);
+
+static const output_case_t output_cases[] = {
+    {.name = "showcase", .expect = {
+        "a 5 s operation under a 0.1 s deadline ends with WEFT_ETIMEDOUT",
+        "the checksum computed on a pooled thread: 210",
+        "showcase finished: everything behaved as described"}},
+    /* 1^2 + ... + 3000^2, through 3 producers, 4 squarers and 1 summer */
+    {.name = "pipeline", .expect = {
+        "summed 3000 squares: 9004500500 (expected 9004500500)",
+        "a consumer took 10 items and closed its receiver",
+        "3 of 3 endless producers stopped on WEFT_EPIPE",
+        "pipeline: every item arrived, every task ended"}},
+    {.name = "start_service", .expect = {
+        "weft_group_start returned: the greeter is listening on 127.0.0.1:",
+        "client 3 got: \"hello, client 3 (from the greeter on port ",
+        "a second greeter on the same port: weft_group_start returned EADDRINUSE",
+        /* 3 clients before the failed start, 3 after: the group went on */
+        "services stopped: 6 connection(s) served, group closed with OK",
+        "start_service: done"}},
+    /* A deadline far above what a fast request takes even on a loaded
+     * machine; the slow server never answers, so its 4 requests time out.
+     * "peak": the semaphore's limit of 6 held. */
+    {.name = "fetch_many", .args = {"--timeout", "3"}, .expect = {
+        "#1  fast   ok: \"item 1: 1\"",
+        "#23 fast   ok: \"item 23: 529\"",
+        "#3  closed failed: ECONNREFUSED",
+        "#24 slow   failed: WEFT_ETIMEDOUT",
+        "16 ok, 4 timed out after 3.0 s, 4 refused"},
+     .bounded = "peak ", .max = 6},
+    {.name = "thread_callbacks", .expect = {
+        "token  (weft_from_thread_run_token): 20 readings received, sum 2100 (expected 2100), 0 lost",
+        "portal (weft_portal_call): 20 readings received, sum 2100 (expected 2100), 0 lost",
+        "thread_callbacks: both bridges delivered every reading"}},
+    /* 48 sample files in a temporary directory, removed afterwards */
+    {.name = "offload_blocking", .expect = {
+        "no directory given: wrote 48 sample files into /tmp/weft-offload-",
+        "progress: 100% (48/48 files",
+        "hashed 48 files",
+        "(limiter of 4), 0 failed"},
+     .bounded = "peak ", .max = 4, .more_checks = check_samples_removed},
+};
+
+static void test_output(void **state)
+{
+    const output_case_t *c = *state;
+    wt_proc_t p;
+    run_example(&p, c->name, c->args[0], c->args[1], 0);
+    for (size_t i = 0; i < sizeof c->expect / sizeof c->expect[0] && c->expect[i]; i++)
+        wt_assert_output(&p, c->expect[i]);
+    if (c->bounded != NULL) {
+        long n = number_after(&p, c->bounded);
+        assert_in_range(n, 1, c->max);
+    }
+    if (c->more_checks != NULL)
+        c->more_checks(&p);
+    wt_proc_free(&p);
+}
+
+/* ------------------------------------------------------------ offload_blocking */
+
+static uint64_t fnv1a(const void *data, size_t len)
+{
+    const unsigned char *b = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void expect_hash_line(const wt_proc_t *p, const void *data, size_t len, const char *name)
+{
+    char line[256];
+    snprintf(line, sizeof line, "%016llx  %10zu  %s\n", (unsigned long long)fnv1a(data, len), len,
+             name);
+    wt_assert_output(p, line);
+}
+
+static void test_offload_blocking_dir(void **state)
+{
+    char dir[] = "/tmp/weft-test-offload-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    size_t big_len = 300000; /* several chunks of the example's 64 KiB */
+    char *big = malloc(big_len);
+    assert_non_null(big);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)(i * 7 + i / 1000);
+    write_file(dir, "empty", "", 0);
+    write_file(dir, "a", "a", 1);
+    write_file(dir, "foobar", "foobar", 6);
+    write_file(dir, "big.bin", big, big_len);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/subdir", dir);
+    assert_int_equal(mkdir(sub, 0700), 0); /* not a regular file: skipped */
+
+    wt_proc_t p;
+    example_cmd_t c;
+    int status = wt_proc_run(&p, example(&c, "offload_blocking", dir, "-j", "2"), RUN_TIMEOUT);
+    assert_int_equal(status, 0);
+    wt_assert_output(&p, "hashing 4 files of");
+    /* Known FNV-1a 64 values, and the test's own for the big file. */
+    wt_assert_output(&p, "cbf29ce484222325           0  empty\n");
+    wt_assert_output(&p, "af63dc4c8601ec8c           1  a\n");
+    wt_assert_output(&p, "85944171f73967e8           6  foobar\n");
+    expect_hash_line(&p, big, big_len, "big.bin");
+    wt_assert_output(&p, "progress: 100% (4/4 files");
+    wt_assert_output(&p, "(limiter of 2), 0 failed");
+    long peak = number_after(&p, "peak ");
+    assert_true(peak >= 1 && peak <= 2);
+    wt_proc_free(&p);
+
+    free(big);
+    rmdir(sub);
+    const char *names[] = {"empty", "a", "foobar", "big.bin"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* offload_blocking without a directory removes the one it made. */
+static void check_samples_removed(const wt_proc_t *p)
+{
+    const char *removed = strstr(p->out, "removed /tmp/weft-offload-");
+    if (removed == NULL) {
+        print_error("expected \"removed <its directory>\" in the output:\n%s\n", p->out);
+        fail();
+    }
+    char dir[256] = "";
+    sscanf(removed, "removed %255s", dir);
+    assert_int_not_equal(access(dir, F_OK), 0);
+}
+
+static void test_offload_blocking_missing_dir(void **state)
+{
+    wt_proc_t p;
+    run_example(&p, "offload_blocking", "/nonexistent/weft-test-dir", NULL, 1);
+    wt_assert_output(&p, "/nonexistent/weft-test-dir: No such file or directory");
+    wt_proc_free(&p);
+}
+
+/* ------------------------------------------------------------ echo_server */
+
+/* A blocking client socket connected to 127.0.0.1:port; receives give up
+ * after 60 s instead of hanging the test. */
+static int client_connect(long port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {.tv_sec = 60};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* Read until EOF (or `len` bytes) into buf, NUL-terminated. */
+static size_t client_read_all(int fd, char *buf, size_t len)
+{
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buf + used, len - 1 - used, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    return used;
+}
+
+static void client_echo(int fd, const char *msg)
+{
+    size_t len = strlen(msg), got = 0;
+    char buf[256];
+    assert_true(len < sizeof buf);
+    assert_int_equal(send(fd, msg, len, MSG_NOSIGNAL), (ssize_t)len);
+    while (got < len) {
+        ssize_t n = recv(fd, buf + got, len - got, 0);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    assert_memory_equal(buf, msg, len);
+}
+
+/* Start echo_server (extra arguments a1 a2) and return its port. */
+static long start_echo_server(wt_proc_t *p, const char *a1, const char *a2)
+{
+    example_cmd_t c;
+    wt_proc_start(p, example(&c, "echo_server", a1, a2, NULL), NULL);
+    if (!wt_proc_wait_for(p, "SIGINT or SIGTERM stops it\n", RUN_TIMEOUT)) {
+        kill(p->pid, SIGKILL);
+        wt_proc_finish(p, RUN_TIMEOUT);
+        print_error("echo_server did not start:\n%s\n", p->out);
+        fail();
+    }
+    return number_after(p, "listening on 127.0.0.1:");
+}
+
+static void stop_echo_server(wt_proc_t *p, int signum)
+{
+    assert_int_equal(kill(p->pid, signum), 0);
+    int status = wt_proc_finish(p, RUN_TIMEOUT);
+    if (status != 0) {
+        print_error("echo_server exited with %d after signal %d:\n%s\n", status, signum, p->out);
+        fail();
+    }
+}
+
+static void test_echo_server_graceful_shutdown(void **state)
+{
+    wt_proc_t p;
+    long port = start_echo_server(&p, NULL, NULL); /* idle timeout 30 s */
+    int a = client_connect(port), b = client_connect(port);
+    client_echo(a, "hello weft\n");
+    client_echo(b, "second client\n");
+    client_echo(a, "again\n");
+    /* Both handlers are running now (they echoed): SIGTERM must reach them
+     * as a cancellation, and each must still say goodbye. */
+    stop_echo_server(&p, SIGTERM);
+    char buf[256];
+    client_read_all(a, buf, sizeof buf);
+    assert_string_equal(buf, "server shutting down, bye\n");
+    client_read_all(b, buf, sizeof buf);
+    assert_string_equal(buf, "server shutting down, bye\n");
+    close(a);
+    close(b);
+    wt_assert_output(&p, "echo_server: SIGTERM received, closing 2 open connection(s)\n");
+    wt_assert_output(&p, "echo_server: shut down gracefully after 2 connection(s): 31 bytes echoed, "
+                         "0 closed as idle, 2 told about the shutdown\n");
+    wt_proc_free(&p);
+}
+
+static void test_echo_server_idle_timeout(void **state)
+{
+    wt_proc_t p;
+    long port = start_echo_server(&p, "--idle", "0.3");
+    int a = client_connect(port);
+    client_echo(a, "ping\n");
+    char buf[256]; /* then silence: the server gives up on us */
+    client_read_all(a, buf, sizeof buf);
+    assert_string_equal(buf, "idle timeout, bye\n");
+    close(a);
+    stop_echo_server(&p, SIGINT);
+    wt_assert_output(&p, "echo_server: SIGINT received, closing 0 open connection(s)\n");
+    wt_assert_output(&p, "after 1 connection(s): 5 bytes echoed, 1 closed as idle, 0 told about the "
+                         "shutdown\n");
+    wt_proc_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest more[] = {
+        cmocka_unit_test(test_offload_blocking_dir),
+        cmocka_unit_test(test_offload_blocking_missing_dir),
+        cmocka_unit_test(test_echo_server_graceful_shutdown),
+        cmocka_unit_test(test_echo_server_idle_timeout),
+    };
+    enum { N_OUTPUT = sizeof output_cases / sizeof output_cases[0] };
+    struct CMUnitTest tests[N_OUTPUT + sizeof more / sizeof more[0]];
+    for (size_t i = 0; i < N_OUTPUT; i++) /* one test per case, named after the program */
+        tests[i] = (struct CMUnitTest){.name = output_cases[i].name,
+                                       .test_func = test_output,
+                                       .initial_state = (void *)&output_cases[i]};
+    memcpy(tests + N_OUTPUT, more, sizeof more);
+    wt_apply_filter();
+    return _cmocka_run_group_tests("test_examples", tests, sizeof tests / sizeof tests[0], NULL,
+                                   NULL);
+}

@@ -1,0 +1,188 @@
+/* weft/test.h, the helper for users' cmocka tests: a passing body, a body's
+ * error, and the two ways a test fails (an error, a hang).
+ *
+ * A failing or hanging case must fail a test without failing this suite, so
+ * it runs in a child: this binary again, with WEFT_TEST_HELPER_CASE=<case> in
+ * its environment, running a one-test cmocka group of its own.  The parent
+ * checks the child's exit status (cmocka's: the number of failed tests) and
+ * what it printed. */
+#define _GNU_SOURCE
+#include "proc_helpers.h"
+
+#include <weft/test.h>
+
+/* WEFT_TEST_TIMEOUT 240 */
+
+#define CASE_ENV "WEFT_TEST_HELPER_CASE"
+
+/* ------------------------------------------------------------ bodies */
+
+static int count_up(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return weft_sleep(0.001);
+}
+
+/* Passes: ten tasks in a group, each counts once. */
+static int spawn_ten(void *arg)
+{
+    weft_group_t g;
+    weft_group_open(&g);
+    for (int i = 0; i < 10; i++)
+        weft_group_spawn(&g, count_up, arg);
+    return weft_group_close(&g, 0);
+}
+
+static int returns_eio(void *arg)
+{
+    (void)arg;
+    return weft_checkpoint() == 0 ? -EIO : -1;
+}
+
+static int stuck_in_wait(void *arg)
+{
+    return weft_event_wait((weft_event_t *)arg); /* nobody sets it */
+}
+
+/* Hangs: a task of a group waits for an event nobody sets, and so does the
+ * body in group_close.  Once cancelled it says so and returns. */
+static int hangs(void *arg)
+{
+    (void)arg;
+    weft_event_t *never;
+    if (weft_event_new(&never) != 0)
+        return WEFT_ENOMEM;
+    weft_group_t g;
+    weft_group_open(&g);
+    weft_group_spawn(&g, stuck_in_wait, never);
+    int rc = weft_group_close(&g, 0);
+    printf("hangs: cleaned up after %s\n", weft_err_name(rc));
+    fflush(stdout);
+    weft_event_free(never);
+    return rc;
+}
+
+/* Hangs without a checkpoint: cancelling it cannot help. */
+static int ignores_cancellation(void *arg)
+{
+    (void)arg;
+    for (;;)
+        usleep(10000);
+    return 0;
+}
+
+/* ------------------------------------------------------------ child cases */
+
+static void case_fail(void **state)
+{
+    weft_assert_run(returns_eio, NULL, 30);
+}
+
+static void case_hang(void **state)
+{
+    weft_assert_run(hangs, NULL, 0.5);
+}
+
+static void case_ignore(void **state)
+{
+    weft_config_t one = {.workers = 1}; /* the only worker is blocked */
+    weft_assert_run_config(ignores_cancellation, NULL, 0.5, &one);
+}
+
+static int run_case(const char *name)
+{
+    struct CMUnitTest test = {0};
+    if (strcmp(name, "fail") == 0)
+        test = (struct CMUnitTest)cmocka_unit_test(case_fail);
+    else if (strcmp(name, "hang") == 0)
+        test = (struct CMUnitTest)cmocka_unit_test(case_hang);
+    else if (strcmp(name, "ignore") == 0)
+        test = (struct CMUnitTest)cmocka_unit_test(case_ignore);
+    else
+        return 99;
+    const struct CMUnitTest tests[] = {test};
+    int failed = cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    fflush(NULL);
+    _exit(failed); /* a runtime left running must not see exit()'s clean-up */
+}
+
+/* Run a case in a child; returns its exit status, output in *p. */
+static int run_child(wt_proc_t *p, const char *name)
+{
+    static char env[64];
+    snprintf(env, sizeof env, CASE_ENV "=%s", name);
+    char *argv[] = {(char *)"/proc/self/exe", NULL};
+    wt_proc_start(p, argv, env);
+    return wt_proc_finish(p, 120);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_passing_body(void **state)
+{
+    atomic_int n = 0;
+    assert_rc(weft_test_run(spawn_ten, &n, 30, NULL), 0);
+    assert_int_equal(atomic_load(&n), 10);
+    weft_config_t one = {.workers = 1};
+    weft_assert_run_config(spawn_ten, &n, 30, &one);
+    weft_assert_run(spawn_ten, &n, 0); /* 0: the default timeout */
+    assert_int_equal(atomic_load(&n), 30);
+}
+
+static void test_error_is_returned(void **state)
+{
+    assert_rc(weft_test_run(returns_eio, NULL, 30, NULL), -EIO);
+}
+
+static void test_error_fails_the_test(void **state)
+{
+    wt_proc_t p;
+    int status = run_child(&p, "fail");
+    assert_int_equal(status, 1); /* one failed test, not a crash */
+    wt_assert_output(&p, "returns_eio returned EIO");
+    wt_assert_output(&p, "[  FAILED  ] case_fail");
+    wt_proc_free(&p);
+}
+
+static void test_hang_fails_with_task_tree(void **state)
+{
+    wt_proc_t p;
+    double t0 = wt_proc_clock();
+    int status = run_child(&p, "hang");
+    assert_int_equal(status, 1);
+    wt_assert_output(&p, "the test body did not return within 0.5 s; the tasks:");
+    wt_assert_output(&p, "stuck_in_wait"); /* the tree names the stuck task */
+    /* Cancelled, the body cleaned up and the test failed, promptly. */
+    wt_assert_output(&p, "hangs: cleaned up after WEFT_ECANCELED");
+    wt_assert_output(&p, "hung (more than 0.5 s); cancelled, it returned OK");
+    wt_assert_output(&p, "[  FAILED  ] case_hang");
+    assert_true(wt_proc_clock() - t0 < 60);
+    wt_proc_free(&p);
+}
+
+static void test_hang_ignoring_cancellation(void **state)
+{
+    wt_proc_t p;
+    int status = run_child(&p, "ignore");
+    assert_int_equal(status, 1);
+    wt_assert_output(&p, "the test body did not return within 0.5 s; the tasks:");
+    wt_assert_output(&p, "ignored the cancellation; it is left running");
+    wt_assert_output(&p, "[  FAILED  ] case_ignore");
+    wt_proc_free(&p);
+}
+
+int main(void)
+{
+    const char *which = getenv(CASE_ENV);
+    if (which != NULL)
+        return run_case(which);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_passing_body),
+        cmocka_unit_test(test_error_is_returned),
+        cmocka_unit_test(test_error_fails_the_test),
+        cmocka_unit_test(test_hang_fails_with_task_tree),
+        cmocka_unit_test(test_hang_ignoring_cancellation),
+    };
+    wt_apply_filter();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
