@@ -2,18 +2,29 @@
 #
 #   make deps    install missing build/test dependencies (Debian/Ubuntu, apt-get)
 #   make demo    Release build in build-release/, run examples/showcase
-#   make test    build-tsan/ (TSan), build-asan/ (ASan+UBSan), build/ (Debug, -Werror),
-#                then one `ctest` in build/ runs everything: the plain tests,
-#                tsan.* and asan.* (the sanitizer builds' tests) and install_consumer
+#   make test    the CI matrix (docs/TESTING.md): build-tsan/ (TSan), build-asan/
+#                (ASan+UBSan+LSan), build-clang/ (clang Debug), build-rel/ (gcc
+#                Release), build-rel-clang/ (clang Release), build-fuzz/ (clang
+#                libFuzzer+ASan+UBSan), build/ (gcc Debug, -Werror), then one
+#                `ctest` in build/ runs everything: the plain tests, tsan.*, asan.*,
+#                clang.*, release.*, release-clang.*, fuzz.short and install_consumer
+#   make fuzz    build-fuzz/, then fuzz fuzz/corpus for FUZZ_SECONDS (600)
+#   make soak    build-soak/ (RelWithDebInfo), run soak/soak for SOAK_SECONDS (180)
 #   make bench   Release build in build-release/, run every bench program
 #   make build   just configure + build build/ (Debug)
 #   make clean   remove all build dirs
 #
 # Variables: JOBS (parallel jobs, default 2), CMAKE, CTEST, CMAKE_ARGS (extra
-# configure arguments for every build), CTEST_ARGS (e.g. CTEST_ARGS='-L tsan').
-# CC is honoured on the first configure of each build dir.
+# configure arguments for every build), CTEST_ARGS (e.g. CTEST_ARGS='-L tsan'),
+# CLANG (the clang of the clang builds), FUZZ_SECONDS, FUZZ_SHORT_SECONDS (the
+# fuzz.short test of make test, 45), SOAK_SECONDS.
+# CC is honoured on the first configure of each gcc build dir.
 
 JOBS       ?= 2
+CLANG      ?= clang
+FUZZ_SECONDS       ?= 600
+FUZZ_SHORT_SECONDS ?= 45
+SOAK_SECONDS       ?= 180
 CMAKE      ?= cmake
 CTEST      ?= ctest
 CMAKE_ARGS ?=
@@ -23,6 +34,11 @@ BUILD_DIR   := build
 TSAN_DIR    := build-tsan
 ASAN_DIR    := build-asan
 RELEASE_DIR := build-release
+CLANG_DIR   := build-clang
+REL_DIR     := build-rel
+RELCL_DIR   := build-rel-clang
+FUZZ_DIR    := build-fuzz
+SOAK_DIR    := build-soak
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
@@ -34,15 +50,23 @@ BUILD_CMD := MAKEFLAGS=--no-print-directory $(CMAKE) --build
 SAN_ARGS := -DCMAKE_BUILD_TYPE=Debug -DWEFT_BUILD_TESTS=ON \
             -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLES=OFF
 
+# The matrix's plain builds only need the tests, too.
+MATRIX_ARGS := -DWEFT_BUILD_TESTS=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLES=OFF
+
 # One build at a time, in the order written (each uses JOBS cores).
 .NOTPARALLEL:
 
-.PHONY: all deps build build-tsan build-asan build-test test demo bench release clean
+.PHONY: all deps deps-clang build build-tsan build-asan build-clang build-rel build-rel-clang \
+        build-fuzz build-soak build-test test fuzz soak demo bench release clean
 
 all: build
 
 deps:
 	@bash "$(ROOT)/cmake/deps.sh"
+
+# make test's clang builds also need clang and its sanitizer/libFuzzer runtimes.
+deps-clang:
+	@WEFT_DEPS_CLANG=1 CLANG="$(CLANG)" bash "$(ROOT)/cmake/deps.sh"
 
 build: deps
 	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(BUILD_DIR)" -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
@@ -56,16 +80,54 @@ build-asan: deps
 	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(ASAN_DIR)" -DWEFT_SANITIZE=address $(SAN_ARGS) $(CMAKE_ARGS)
 	$(BUILD_CMD) "$(ROOT)/$(ASAN_DIR)" -j$(JOBS)
 
-# The normal build registers the sanitizer builds' tests (tsan.*, asan.*), so
-# they are configured first (prerequisites run in order: .NOTPARALLEL).
-build-test: deps build-tsan build-asan
+build-clang: deps-clang
+	CC="$(CLANG)" $(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(CLANG_DIR)" -DCMAKE_BUILD_TYPE=Debug \
+	    -DWEFT_WERROR=ON $(MATRIX_ARGS) $(CMAKE_ARGS)
+	$(BUILD_CMD) "$(ROOT)/$(CLANG_DIR)" -j$(JOBS)
+
+build-rel: deps
+	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(REL_DIR)" -DCMAKE_BUILD_TYPE=Release \
+	    -DWEFT_WERROR=ON $(MATRIX_ARGS) $(CMAKE_ARGS)
+	$(BUILD_CMD) "$(ROOT)/$(REL_DIR)" -j$(JOBS)
+
+build-rel-clang: deps-clang
+	CC="$(CLANG)" $(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(RELCL_DIR)" -DCMAKE_BUILD_TYPE=Release \
+	    -DWEFT_WERROR=ON $(MATRIX_ARGS) $(CMAKE_ARGS)
+	$(BUILD_CMD) "$(ROOT)/$(RELCL_DIR)" -j$(JOBS)
+
+# libFuzzer harnesses only (cmake/WeftFuzz.cmake); Debug keeps the library's
+# assertions.
+build-fuzz: deps-clang
+	CC="$(CLANG)" $(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(FUZZ_DIR)" -DCMAKE_BUILD_TYPE=Debug \
+	    -DWEFT_BUILD_FUZZ=ON -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_BENCH=OFF \
+	    -DWEFT_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
+	$(BUILD_CMD) "$(ROOT)/$(FUZZ_DIR)" -j$(JOBS)
+
+build-soak: deps
+	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(SOAK_DIR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DWEFT_BUILD_SOAK=ON -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_BENCH=OFF \
+	    -DWEFT_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
+	$(BUILD_CMD) "$(ROOT)/$(SOAK_DIR)" -j$(JOBS) --target soak
+
+# The normal build registers the other builds' tests (tsan.*, asan.*, clang.*,
+# release.*, release-clang.*, fuzz.short), so they are configured first
+# (prerequisites run in order: .NOTPARALLEL).
+build-test: deps build-tsan build-asan build-clang build-rel build-rel-clang build-fuzz
 	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(BUILD_DIR)" -DCMAKE_BUILD_TYPE=Debug -DWEFT_WERROR=ON \
 	    -DWEFT_SANITIZE= \
-	    -DWEFT_TSAN_DIR="$(ROOT)/$(TSAN_DIR)" -DWEFT_ASAN_DIR="$(ROOT)/$(ASAN_DIR)" $(CMAKE_ARGS)
+	    -DWEFT_TSAN_DIR="$(ROOT)/$(TSAN_DIR)" -DWEFT_ASAN_DIR="$(ROOT)/$(ASAN_DIR)" \
+	    -DWEFT_MATRIX_DIRS="clang=$(ROOT)/$(CLANG_DIR);release=$(ROOT)/$(REL_DIR);release-clang=$(ROOT)/$(RELCL_DIR)" \
+	    -DWEFT_FUZZ_DIR="$(ROOT)/$(FUZZ_DIR)" -DWEFT_FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS) $(CMAKE_ARGS)
 	$(BUILD_CMD) "$(ROOT)/$(BUILD_DIR)" -j$(JOBS)
 
 test: build-test
 	$(CTEST) --test-dir "$(ROOT)/$(BUILD_DIR)" --output-on-failure --no-label-summary -j$(JOBS) $(CTEST_ARGS)
+
+fuzz: build-fuzz
+	cd "$(ROOT)/$(FUZZ_DIR)" && bash "$(ROOT)/fuzz/run.sh" "$(ROOT)/$(FUZZ_DIR)/fuzz/fuzz_ops" $(FUZZ_SECONDS)
+
+soak: build-soak
+	"$(ROOT)/$(SOAK_DIR)/soak/soak" $(SOAK_SECONDS)
 
 release: deps
 	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(RELEASE_DIR)" -DCMAKE_BUILD_TYPE=Release \
@@ -87,4 +149,6 @@ bench: release
 	fi
 
 clean:
-	rm -rf "$(ROOT)/$(BUILD_DIR)" "$(ROOT)/$(TSAN_DIR)" "$(ROOT)/$(ASAN_DIR)" "$(ROOT)/$(RELEASE_DIR)"
+	rm -rf "$(ROOT)/$(BUILD_DIR)" "$(ROOT)/$(TSAN_DIR)" "$(ROOT)/$(ASAN_DIR)" "$(ROOT)/$(RELEASE_DIR)" \
+	    "$(ROOT)/$(CLANG_DIR)" "$(ROOT)/$(REL_DIR)" "$(ROOT)/$(RELCL_DIR)" "$(ROOT)/$(FUZZ_DIR)" \
+	    "$(ROOT)/$(SOAK_DIR)"

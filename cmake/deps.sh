@@ -8,7 +8,9 @@
 # lists are empty, or after an install fails.  Without root or sudo (or
 # apt-get), it prints what is missing and fails.
 #
-# Environment: CC (the compiler to check, default cc), WEFT_DEPS_DRY_RUN=1
+# Environment: CC (the compiler to check, default cc), CLANG (the clang of
+# make test's clang and fuzz builds, default clang), WEFT_DEPS_CLANG=1 (also
+# check for clang and its runtimes: make test), WEFT_DEPS_DRY_RUN=1
 # (print the apt-get commands instead of running them), WEFT_DPKG_QUERY (the
 # dpkg-query to ask, for testing), WEFT_APT_LISTS_DIR (default /var/lib/apt/lists).
 set -euo pipefail
@@ -43,6 +45,22 @@ check_all() {
   if have "$cc" && ! echo '#include <stdio.h>
 int main(void) { return 0; }' | "$cc" -x c -fsyntax-only - >/dev/null 2>&1; then
     need libc6-dev
+  fi
+  # clang for make test's clang builds and fuzzing (CLANG, default clang),
+  # with its sanitizer and libFuzzer runtimes (only recommended by clang on
+  # Debian, so not pulled in by --no-install-recommends).
+  # Only for make test (WEFT_DEPS_CLANG=1): make demo needs none of it.
+  local clang=${CLANG:-clang}
+  if [[ "${WEFT_DEPS_CLANG:-0}" != 1 ]]; then
+    :
+  elif ! have "$clang"; then
+    need clang
+    need libclang-rt-dev # the runtimes of Debian's default clang
+  elif ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' |
+      "$clang" -x c -fsanitize=fuzzer,address,undefined -o /dev/null - >/dev/null 2>&1; then
+    local cv
+    cv=$("$clang" -dumpversion 2>/dev/null | cut -d. -f1)
+    if [[ -n "$cv" ]]; then need "libclang-rt-$cv-dev"; fi
   fi
   have make || need make
   have cmake || need cmake

@@ -256,8 +256,8 @@ static void test_out_of_order_scope_exit_aborts(void **state)
     death_t d;
     run_child("bad_order", &d);
     expect_abort(&d, "bad_order");
-    expect_output(&d, "bad_order");
-    expect_output(&d, "scope");
+    expect_output(&d, "weft: task 'bad_order' exited cancel scope");
+    expect_output(&d, "out of order");
 }
 
 static void test_group_close_with_open_scope_aborts(void **state)
@@ -266,7 +266,8 @@ static void test_group_close_with_open_scope_aborts(void **state)
     death_t d;
     run_child("bad_close", &d);
     expect_abort(&d, "bad_close");
-    expect_output(&d, "bad_close");
+    expect_output(&d, "weft: task 'bad_close' exited task group");
+    expect_output(&d, "out of order");
 }
 
 static void test_scope_exit_with_open_group_aborts(void **state)
@@ -275,7 +276,8 @@ static void test_scope_exit_with_open_group_aborts(void **state)
     death_t d;
     run_child("scope_over_group", &d);
     expect_abort(&d, "scope_over_group");
-    expect_output(&d, "scope_over_group");
+    expect_output(&d, "weft: task 'scope_over_group' exited cancel scope");
+    expect_output(&d, "out of order");
 }
 
 static void test_scope_exit_by_other_task_aborts(void **state)

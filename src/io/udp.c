@@ -166,6 +166,7 @@ int weft_udp_send_to(weft_udp_t *u, const void *buf, size_t len, const struct so
     int rc = enter(u, &t);
     if (rc) return rc;
     if (u->connected) addr = NULL;
+    else if (!addr) return leave(u, WEFT_EINVAL); /* nowhere to send it (not EDESTADDRREQ) */
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
     rc = uv_udp_try_send(&u->udp, &b, 1, addr);
     if (rc >= 0) {
