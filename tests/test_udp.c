@@ -148,12 +148,18 @@ static void test_close_wakes_receive(void **st)
 }
 
 /* Many tasks on any worker send through one socket (each moves to its
- * owner for the call). */
+ * owner for the call).  UDP may drop: a burst of 320 datagrams sent while
+ * the receiver's worker is busy can overflow the kernel's receive buffer
+ * (it did, on a loaded machine), so the senders take a permit per datagram
+ * and the receiver gives one back per datagram it got, keeping at most
+ * IN_FLIGHT on the way. */
 #define NSEND 16
 #define PER 20
+#define IN_FLIGHT 32
 
 typedef struct {
     weft_udp_t *c;
+    weft_sem_t *window;
     int id;
 } sarg_t;
 
@@ -162,6 +168,7 @@ static int burst(void *p)
     sarg_t *a = p;
     for (int i = 0; i < PER; i++) {
         int v = a->id * 1000 + i;
+        EXPECT_RC(weft_sem_acquire(a->window), 0);
         EXPECT_RC(weft_udp_send(a->c, &v, sizeof v), 0);
         weft_checkpoint();
     }
@@ -176,11 +183,13 @@ static int workers_main(void *p)
     if (!s)
         return 0;
     EXPECT_RC(weft_udp_open(&c, "127.0.0.1", 0, "127.0.0.1", weft_udp_port(s)), 0);
+    weft_sem_t *window = NULL;
+    EXPECT_RC(weft_sem_new(&window, IN_FLIGHT, 0), 0);
     sarg_t args[NSEND];
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < NSEND; i++) {
-        args[i] = (sarg_t){c, i};
+        args[i] = (sarg_t){c, window, i};
         weft_group_spawn(&g, burst, &args[i]);
     }
     int seen[NSEND] = {0};
@@ -192,8 +201,10 @@ static int workers_main(void *p)
             break;
         }
         seen[v / 1000]++;
+        EXPECT_RC(weft_sem_release(window), 0);
     }
     EXPECT_RC(weft_group_close(&g, 0), 0);
+    weft_sem_free(window);
     EXPECT_RC(weft_udp_close(c), 0);
     EXPECT_RC(weft_udp_close(s), 0);
     return 0;
@@ -203,6 +214,50 @@ static void test_sends_from_all_workers(void **st)
 {
     (void)st;
     WT_RUN_OK(workers_main, NULL, 4);
+}
+
+/* More datagrams than the socket's own queue holds (256), read only after
+ * they all arrived: the queue stops reading the socket when full and the
+ * rest wait in the kernel's buffer, so none is lost. */
+#define OVER_QUEUE 300
+
+static int full_queue_main(void *p)
+{
+    (void)p;
+    weft_udp_t *s = NULL, *c = NULL;
+    EXPECT_RC(weft_udp_open(&s, "127.0.0.1", 0, NULL, 0), 0);
+    if (!s)
+        return 0;
+    EXPECT_RC(weft_udp_open(&c, "127.0.0.1", 0, "127.0.0.1", weft_udp_port(s)), 0);
+    for (int i = 0; i < OVER_QUEUE; i++) {
+        EXPECT_RC(weft_udp_send(c, &i, sizeof i), 0);
+        if (i % 25 == 24)
+            EXPECT_RC(weft_sleep(0.01), 0); /* the loop reads them into the queue */
+    }
+    EXPECT_RC(weft_sleep(0.05), 0);
+    weft_scope_t deadline;
+    weft_fail_after(&deadline, 10);
+    int rc = 0, got = 0;
+    for (; got < OVER_QUEUE; got++) {
+        int v = -1;
+        if ((rc = weft_udp_receive_from(s, &v, sizeof v, NULL, NULL)) != (int)sizeof v)
+            break;
+        if (v != got) {
+            wt_failf(__FILE__, __LINE__, "datagram %d where %d was due", v, got);
+            break;
+        }
+    }
+    EXPECT_RC(weft_scope_exit(&deadline, rc < 0 ? rc : 0), 0);
+    EXPECT(got == OVER_QUEUE);
+    EXPECT_RC(weft_udp_close(c), 0);
+    EXPECT_RC(weft_udp_close(s), 0);
+    return 0;
+}
+
+static void test_full_queue_loses_nothing(void **st)
+{
+    (void)st;
+    WT_RUN_OK(full_queue_main, NULL, 2);
 }
 
 static int misuse_main(void *p)
@@ -237,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_cancelled_receive_loses_nothing),
         cmocka_unit_test(test_close_wakes_receive),
         cmocka_unit_test(test_sends_from_all_workers),
+        cmocka_unit_test(test_full_queue_loses_nothing),
         cmocka_unit_test(test_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

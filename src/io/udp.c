@@ -1,7 +1,10 @@
 /*
  * UDP sockets on the owner worker's loop (see stream.h for the ownership
  * rules).  Datagrams are copied into the socket's own queue as they arrive,
- * so a receive that is cancelled after one arrived loses nothing.
+ * so a receive that is cancelled after one arrived loses nothing.  A full
+ * queue stops reading the socket until a receive makes room: what arrives
+ * meanwhile waits in the kernel's buffer, and only a full kernel buffer
+ * drops datagrams (as for any UDP socket).
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@ struct weft_udp_t {
     char *scratch;            /* libuv reads here, then we copy */
     wf_task_t *reader;
     int closed, handle_closed;
+    int paused;               /* queue full: not reading the socket */
     unsigned users;
 };
 
@@ -67,6 +71,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sock
     memset(&d->from, 0, sizeof d->from);
     memcpy(&d->from, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
     u->queue[(u->head + u->count++) % QUEUE_LEN] = d;
+    if (u->count == QUEUE_LEN && uv_udp_recv_stop(&u->udp) == 0) u->paused = 1;
     if (u->reader) wf_wait_claim(u->reader, 0);
 }
 
@@ -221,6 +226,7 @@ int weft_udp_receive_from(weft_udp_t *u, void *buf, size_t len, struct sockaddr 
     datagram_t *d = u->queue[u->head];
     u->head = (u->head + 1) % QUEUE_LEN;
     u->count--;
+    if (u->paused && uv_udp_recv_start(&u->udp, on_alloc, on_recv) == 0) u->paused = 0;
     size_t n = d->len < len ? d->len : len;
     memcpy(buf, d->data, n);
     if (addr && addrlen) {
