@@ -153,6 +153,10 @@ static int bench_main(void *arg)
     bench_check_rc(weft_group_open(&server), "weft_group_open");
     bench_check_rc(weft_group_spawn(&server, server_task, &x), "weft_group_spawn");
     bench_rounds_run(arg, "warm-up", te_round, &x);
+    weft_runtime_stats_t st;
+    bench_check_rc(weft_runtime_stats(&st), "weft_runtime_stats");
+    printf("# weft runtime: %llu tasks spawned, %llu task parks, %llu worker parks, %llu steals\n",
+           st.tasks_spawned, st.task_parks, st.worker_parks, st.steals);
     /* Every handler has returned (te_wait_server): this stops the accept only. */
     weft_group_cancel(&server);
     bench_check_close(&server, weft_group_close(&server, 0), "weft_group_close (server)");

@@ -2050,6 +2050,68 @@ static void test_serve_cancelled(void **st)
     }
 }
 
+/* weft_serve deals connections to the workers in turn: with 2 workers and
+ * 8 connections made from one task, handlers start on both (without the
+ * dealing, most of them on the listener's worker: checked). */
+#define DEALT 8
+
+typedef struct {
+    weft_listener_t *l;
+    weft_scope_t sc;
+    atomic_int on[2], active, ready;
+} dealt_t;
+
+static int dealt_handler(weft_stream_t *s, void *arg)
+{
+    dealt_t *d = arg;
+    atomic_fetch_add(&d->on[wf_current_worker()->index], 1);
+    atomic_fetch_add(&d->active, 1);
+    char c;
+    (void)weft_stream_receive(s, &c, 1); /* until the client closes, or cancelled */
+    return 0;
+}
+
+static int dealt_server(void *p)
+{
+    dealt_t *d = p;
+    weft_scope_enter(&d->sc, WEFT_FOREVER, 0);
+    atomic_store(&d->ready, 1);
+    return weft_scope_exit(&d->sc, weft_serve(d->l, dealt_handler, d));
+}
+
+static int dealt_main(void *p)
+{
+    dealt_t *d = p;
+    EXPECT_RC(weft_tcp_listen(&d->l, "127.0.0.1", 0, NULL), 0);
+    if (!d->l)
+        return 0;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    weft_group_spawn(&g, dealt_server, d);
+    EXPECT(wt_wait_flag(&d->ready, 1, 5));
+    weft_stream_t *c[DEALT] = {0};
+    for (int i = 0; i < DEALT; i++)
+        EXPECT_RC(weft_tcp_connect(&c[i], "127.0.0.1", weft_listener_port(d->l)), 0);
+    WAIT_FOR(atomic_load(&d->active) == DEALT);
+    /* Half each, unless an idle worker was handed one before it started
+     * (the scheduler may share any fresh task): nearly half each. */
+    EXPECT(atomic_load(&d->on[0]) >= DEALT / 2 - 1 && atomic_load(&d->on[1]) >= DEALT / 2 - 1);
+    weft_scope_cancel(&d->sc);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    for (int i = 0; i < DEALT; i++)
+        if (c[i])
+            EXPECT_RC(weft_stream_close(c[i]), 0);
+    EXPECT_RC(weft_listener_close(d->l), 0);
+    return 0;
+}
+
+static void test_serve_spreads_connections(void **st)
+{
+    (void)st;
+    static dealt_t d;
+    WT_RUN_OK(dealt_main, &d, 2);
+}
+
 /* A handler's error ends its connection only. */
 static atomic_int picky_n;
 
@@ -2275,6 +2337,7 @@ int main(void)
                                         teardown_unix_dir),
         cmocka_unit_test(test_serve_cancelled),
         cmocka_unit_test(test_serve_handler_error),
+        cmocka_unit_test(test_serve_spreads_connections),
         cmocka_unit_test(test_wrong_context_and_arguments),
     };
     wt_apply_filter();

@@ -28,8 +28,17 @@ static int handle(void *p) {
     return 0;
 }
 
+/* Connections are dealt to the workers in turn (the spare, if any, is only
+ * a stand-in): each handler starts, and makes its stream, on its own. */
+static wf_worker_t *next_worker(unsigned *turn) {
+    wf_runtime_t *rt = wf_current_worker()->rt;
+    unsigned regular = rt->nworkers - (unsigned)rt->has_spare;
+    return &rt->workers[(*turn)++ % regular];
+}
+
 int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg) {
     if (!l || !handler) return WEFT_EINVAL;
+    unsigned turn = 0;
     weft_group_t g;
     int rc = weft_group_open(&g);
     if (rc) return rc;
@@ -38,7 +47,7 @@ int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg) {
         if ((rc = wf_listener_accept_fd(l, &fd, &is_tcp)) != 0) break;
         connection_t *c = wf_alloc(sizeof *c);
         if (c) *c = (connection_t){fd, is_tcp, handler, arg};
-        if (!c || wf_group_spawn_mapped(&g, handle, c, "connection") != 0) {
+        if (!c || wf_group_spawn_mapped(&g, handle, c, "connection", next_worker(&turn)) != 0) {
             wf_free(c);
             close(fd); /* no memory for this one: drop it, go on */
         }

@@ -154,7 +154,8 @@ int weft_group_spawn_named(weft_group_t *g, weft_fn_t fn, void *arg, const char 
     return rc;
 }
 
-int wf_group_spawn_mapped(weft_group_t *g, weft_fn_t fn, void *arg, const char *name) {
+int wf_group_spawn_mapped(weft_group_t *g, weft_fn_t fn, void *arg, const char *name,
+                          wf_worker_t *on) {
     wf_worker_t *w = wf_current_worker();
     if (!w) return WEFT_EPERM;
     wf_stack_t s;
@@ -166,7 +167,8 @@ int wf_group_spawn_mapped(weft_group_t *g, weft_fn_t fn, void *arg, const char *
         return rc;
     }
     wf_task_use_stack(t, &s);
-    wf_schedule(t);
+    if (on) wf_schedule_on(t, on);
+    else wf_schedule(t);
     return 0;
 }
 

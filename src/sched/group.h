@@ -56,6 +56,7 @@ void wf_group_task_finished(wf_task_t *t, int rc);
  * WEFT_ENOMEM here, not a task that fails without ever running.  For the
  * library's own tasks whose arg only the task itself can release (a
  * connection's descriptor, a portal's future). */
-int wf_group_spawn_mapped(weft_group_t *g, weft_fn_t fn, void *arg, const char *name);
+int wf_group_spawn_mapped(weft_group_t *g, weft_fn_t fn, void *arg, const char *name,
+                          struct wf_worker *on);
 
 #endif

@@ -132,6 +132,9 @@ wf_worker_t *wf_current_worker(void);
  * worker's fresh stack, from anywhere else into the injection queue. */
 void wf_schedule(wf_task_t *t);
 
+/* Make a new task runnable on worker `to` (it starts there). */
+void wf_schedule_on(wf_task_t *t, wf_worker_t *to);
+
 /* Continue the running task `t` on worker `to` (the owner of a libuv handle
  * it is about to use); returns at once if it already runs there.  Every
  * libuv call on a worker's loop is made on that worker's thread: that is

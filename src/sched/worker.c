@@ -282,6 +282,16 @@ static void hand_over(wf_task_t *t) {
     if (idle) uv_async_send(&to->wakeup);
 }
 
+void wf_schedule_on(wf_task_t *t, wf_worker_t *to) {
+    if (to == wf_current_worker()) {
+        wf_schedule(t);
+        return;
+    }
+    wf_vclock_count(t->rt, 1);
+    t->move_to = to;
+    hand_over(t);
+}
+
 static wf_task_t *local_task(wf_worker_t *w) {
     if (WF_UNLIKELY(pinned_pending(w))) take_pinned(w);
     wf_task_t *t = fresh_pop(w);

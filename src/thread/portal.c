@@ -120,7 +120,7 @@ static int future_task(void *arg) {
 static void spawn_now(wf_call_t *c) {
     weft_future_t *f = WF_CONTAINER_OF(c, weft_future_t, call);
     wf_runtime_t *rt = c->rt;
-    int rc = wf_group_spawn_mapped(f->portal->group, future_task, f, "portal");
+    int rc = wf_group_spawn_mapped(f->portal->group, future_task, f, "portal", NULL);
     if (rc) future_resolve(f, rc);
     wf_runtime_leave(rt); /* the task, if any, is the group's now */
 }
