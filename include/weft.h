@@ -142,7 +142,9 @@ typedef struct weft_group_t {
 WEFT_EXTERN int weft_group_open(weft_group_t *g);
 /* start_soon.  The macro names the task after the function; the _named forms take
  * a name that must stay valid while the task lives and, if it fails, until the
- * group's failures have been read. */
+ * group's failures have been read.  A task's stack is mapped when it first
+ * runs: if that fails, the task fails with WEFT_ENOMEM without running, so
+ * whatever `arg` owns is still the spawner's to release. */
 WEFT_EXTERN int weft_group_spawn(weft_group_t *g, weft_fn_t fn, void *arg);
 WEFT_EXTERN int weft_group_spawn_named(weft_group_t *g, weft_fn_t fn, void *arg,
                                        const char *name);
