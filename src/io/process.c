@@ -146,13 +146,11 @@ static void poll_start(weft_process_t *p) {
 static void poll_start(weft_process_t *p) { (void)p; }
 #endif
 
-/* Let go of a stream: close it if the user did not, free it if its handle
- * is closed and nobody else is inside it (stream.c's own rule). */
+/* Let go of a stream: close it if the user did not, drop our reference. */
 static void release_stream(weft_stream_t *s) {
     if (!s) return;
     if (!s->closed) wf_stream_shut(s);
-    s->users--;
-    if (s->closed && s->handle_closed && s->users == 0) wf_stream_free_unused(s);
+    wf_stream_unref(s);
 }
 
 /* Wait until the child has exited (cancellably or not); back on the owner

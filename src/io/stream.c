@@ -60,11 +60,15 @@ static int enter(weft_stream_t *s, wf_task_t **t) {
     return 0;
 }
 
+void wf_stream_unref(weft_stream_t *s) {
+    s->users--;
+    maybe_free(s);
+}
+
 /* Leave an operation (on the owner).  Nothing of s may be touched after:
  * it may be freed, and a yield (wf_sync_after_fast) may move the task. */
 static int leave(weft_stream_t *s, int rc) {
-    s->users--;
-    maybe_free(s);
+    wf_stream_unref(s);
     return rc;
 }
 

@@ -57,6 +57,9 @@ weft_stream_t *wf_stream_alloc(void);
 void wf_stream_free_unused(weft_stream_t *s);
 /* Close: wake waiting tasks with WEFT_EBADF, close the handle. */
 void wf_stream_shut(weft_stream_t *s);
+/* Drop one of `users` (on the owner); frees the stream if it was the last
+ * thing keeping a closed one alive. */
+void wf_stream_unref(weft_stream_t *s);
 
 /* A stream for a connected socket, on the calling worker's loop (the fd is
  * closed on failure). */
