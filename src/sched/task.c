@@ -53,9 +53,9 @@ static void task_entry(void *arg) {
 #define RECORD_BATCH 128u
 #define RECORD_POOL_MAX 65536u
 
-static wf_task_t *record_get(wf_runtime_t *rt) {
-    wf_worker_t *w = wf_current_worker();
-    if (!w || w->rt != rt) return wf_alloc(sizeof(wf_task_t));
+/* `w`: the calling worker if it belongs to rt, else NULL. */
+static wf_task_t *record_get(wf_runtime_t *rt, wf_worker_t *w) {
+    if (!w) return wf_alloc(sizeof(wf_task_t));
     if (!w->records && rt->n_records) {
         pthread_mutex_lock(&rt->record_lock);
         while (rt->records && w->n_records < RECORD_BATCH) {
@@ -114,10 +114,11 @@ void wf_task_records_free(wf_runtime_t *rt) {
 
 int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
                 wf_scope_t *parent_scope, wf_task_t **out) {
-    wf_task_t *t = record_get(rt);
-    if (!t) return WEFT_ENOMEM;
     wf_worker_t *w = wf_current_worker();
-    if (w && w->rt == rt) wf_count(&w->spawned);
+    if (w && w->rt != rt) w = NULL;
+    wf_task_t *t = record_get(rt, w);
+    if (!t) return WEFT_ENOMEM;
+    if (w) wf_count(&w->spawned);
     else atomic_fetch_add_explicit(&rt->spawned_outside, 1, memory_order_relaxed);
     memset(t, 0, sizeof *t);
     t->rt = rt;

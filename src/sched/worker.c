@@ -331,15 +331,20 @@ static int work_visible(wf_worker_t *w) {
 
 /* ---------------------------------------------------------------- running */
 
+/* A task has ended (or failed to start): count it, free it. */
+static void retire(wf_worker_t *w, wf_task_t *t) {
+    wf_count(&w->exited);
+    wf_vclock_count(w->rt, -1);
+    wf_task_free(t);
+}
+
 static void run_task(wf_worker_t *w, wf_task_t *t) {
     stop_searching(w);
     if (WF_UNLIKELY(!t->stack.lo) && wf_task_prepare(t) != 0) {
         /* No stack for its first run: the task fails before it starts, and
          * its group reports WEFT_ENOMEM under its name. */
         wf_task_complete(t, WEFT_ENOMEM);
-        wf_count(&w->exited);
-        wf_vclock_count(w->rt, -1);
-        wf_task_free(t);
+        retire(w, t);
         return;
     }
     w->current = t;
@@ -371,9 +376,7 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
         hand_over(t);
         break;
     case WF_SWITCH_EXIT:
-        wf_count(&w->exited);
-        wf_vclock_count(w->rt, -1);
-        wf_task_free(t);
+        retire(w, t);
         break;
     }
 }
