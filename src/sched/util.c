@@ -5,11 +5,23 @@
 #include <sched.h>
 #include <stdlib.h>
 
+/* Test-and-test-and-set with exponential backoff.  Polling the lock word
+ * every pause would pull its line away from the holder each time, and on
+ * machines where a line takes 50-200 ns to cross cores the lock would then
+ * change hands (and lines) on every operation; backing off lets the holder's
+ * core run several operations while it has the line.  After about 64 pauses
+ * (1-2 us here) the holder is likely preempted: yield the CPU to it. */
 void wf_spin_lock_slow(wf_spin_t *l) {
-    for (unsigned spins = 0;; spins++) {
+    unsigned delay = 1, spent = 0;
+    for (;;) {
         while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
-            if (spins++ < 64) wf_cpu_relax();
-            else sched_yield();
+            if (spent >= 64) {
+                sched_yield();
+                continue;
+            }
+            for (unsigned i = 0; i < delay; i++) wf_cpu_relax();
+            spent += delay;
+            delay *= 2;
         }
         if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire)) return;
     }
