@@ -19,19 +19,25 @@
  * WEFT_EBADF and frees it at once if none, else the last of them frees it on
  * its way out.  The channel record goes with its last handle.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "waitq.h"
 
 typedef struct wf_chan {
+    /* One cache line (the record is line-aligned): all that a send or a
+     * receive that does not wait touches, so that workers contending for the
+     * channel pass one line back and forth, not two. */
     wf_spin_t lock;
     size_t cap, head, count;     /* ring buffer: items[(head + i) % cap] */
+    void **items;
     size_t open_send, open_recv; /* handles not closed */
+    /* Touched only by waits, hand-offs to waiters, clones and closes. */
     size_t handles;              /* handle records not freed */
     wf_waitq_t senders, receivers;
-    void **items;
 } wf_chan_t;
+_Static_assert(offsetof(wf_chan_t, handles) <= WF_CACHE_LINE, "a channel's hot fields span two lines");
 
 typedef struct wf_handle {
     wf_chan_t *ch;
@@ -63,6 +69,13 @@ static int handle_drop_locked(wf_handle_t *h) {
     return --ch->handles == 0;
 }
 
+/* Append to the ring (count < cap).  No `%`: a division under the lock
+ * lengthens every other worker's wait for it. */
+static void ring_push(wf_chan_t *ch, void *item) {
+    size_t i = ch->head + ch->count++;
+    ch->items[i < ch->cap ? i : i - ch->cap] = item;
+}
+
 static void chan_free(wf_chan_t *ch) {
     wf_free(ch->items);
     wf_free(ch);
@@ -79,7 +92,7 @@ static void handle_leave(wf_handle_t *h) {
 
 int weft_channel(size_t cap, weft_sender_t **tx, weft_receiver_t **rx) {
     if (!tx || !rx || cap > SIZE_MAX / sizeof(void *)) return WEFT_EINVAL;
-    wf_chan_t *ch = wf_calloc(1, sizeof *ch);
+    wf_chan_t *ch = wf_calloc_line(sizeof *ch);
     if (!ch) return WEFT_ENOMEM;
     wf_spin_init(&ch->lock);
     ch->cap = cap;
@@ -177,13 +190,16 @@ void weft_receiver_close(weft_receiver_t *rx) {
 /* ---------------------------------------------------------------- send */
 
 /* Try to deliver without waiting; ch->lock held.  0, WEFT_EAGAIN, WEFT_EPIPE,
- * WEFT_EBADF. */
-static int send_locked(wf_chan_t *ch, const wf_handle_t *h, void *item) {
+ * WEFT_EBADF.  A receiver handed the item is left in *woken for the caller
+ * to wake once the lock is dropped (waitq.h). */
+static int send_locked(wf_chan_t *ch, const wf_handle_t *h, void *item, wf_task_t **woken) {
     if (h->closed) return WEFT_EBADF;
     if (ch->open_recv == 0) return WEFT_EPIPE;
-    if (wf_waitq_wake_one(&ch->receivers, 0, item)) return 0;
+    /* Receivers wait only while the buffer is empty: with items buffered,
+     * their queue (another cache line) holds at most cancelled nodes. */
+    if (ch->count == 0 && (*woken = wf_waitq_claim_one(&ch->receivers, 0, item))) return 0;
     if (ch->count < ch->cap) {
-        ch->items[(ch->head + ch->count++) % ch->cap] = item;
+        ring_push(ch, item);
         return 0;
     }
     return WEFT_EAGAIN;
@@ -192,9 +208,11 @@ static int send_locked(wf_chan_t *ch, const wf_handle_t *h, void *item) {
 int weft_send_nowait(weft_sender_t *tx, void *item) {
     if (!tx) return WEFT_EINVAL;
     wf_chan_t *ch = tx->h.ch;
+    wf_task_t *woken = NULL;
     wf_spin_lock(&ch->lock);
-    int rc = send_locked(ch, &tx->h, item);
+    int rc = send_locked(ch, &tx->h, item, &woken);
     wf_spin_unlock(&ch->lock);
+    if (woken) wf_task_wake(woken);
     return rc;
 }
 
@@ -205,10 +223,12 @@ int weft_send(weft_sender_t *tx, void *item) {
     int rc = wf_sync_cancelled(t);
     if (rc) return rc;
     wf_chan_t *ch = tx->h.ch;
+    wf_task_t *woken = NULL;
     wf_spin_lock(&ch->lock);
-    rc = send_locked(ch, &tx->h, item);
+    rc = send_locked(ch, &tx->h, item, &woken);
     if (rc != WEFT_EAGAIN) {
         wf_spin_unlock(&ch->lock);
+        if (woken) wf_task_wake(woken);
         if (rc == 0) wf_sync_after_fast(t);
         return rc;
     }
@@ -223,44 +243,51 @@ int weft_send(weft_sender_t *tx, void *item) {
 
 /* ---------------------------------------------------------------- receive */
 
-/* Pop waiting senders until one's claim succeeds and take its item; 0 if
- * none could be served.  ch->lock held. */
-static int take_sender(wf_chan_t *ch, void **item) {
+/* Pop waiting senders until one's claim succeeds and take its item; returns
+ * that sender, claimed but not yet woken (waitq.h), or NULL if none could be
+ * served.  ch->lock held. */
+static wf_task_t *take_sender(wf_chan_t *ch, void **item) {
     wf_waiter_t *w;
     while ((w = wf_waitq_pop(&ch->senders))) {
         void *it = w->item;
-        if (wf_wait_claim(w->task, 0)) {
+        wf_task_t *sender = w->task;
+        if (wf_wait_claim_nowake(sender, 0)) {
             *item = it;
-            return 1;
+            return sender;
         }
     }
-    return 0;
+    return NULL;
 }
 
 /* Try to take an item without waiting; ch->lock held.  0, WEFT_EAGAIN,
- * WEFT_EOF, WEFT_EBADF. */
-static int recv_locked(wf_chan_t *ch, const wf_handle_t *h, void **item) {
+ * WEFT_EOF, WEFT_EBADF.  A sender whose item was taken is left in *woken for
+ * the caller to wake once the lock is dropped. */
+static int recv_locked(wf_chan_t *ch, const wf_handle_t *h, void **item, wf_task_t **woken) {
     if (h->closed) return WEFT_EBADF;
     void *sent;
     if (ch->count) {
+        int was_full = ch->count == ch->cap;
         *item = ch->items[ch->head];
         ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
         ch->count--;
-        /* The slot freed: the first waiting sender's item takes it. */
-        if (take_sender(ch, &sent)) ch->items[(ch->head + ch->count++) % ch->cap] = sent;
+        /* The slot freed: the first waiting sender's item takes it.  Senders
+         * wait only while the buffer is full. */
+        if (was_full && (*woken = take_sender(ch, &sent))) ring_push(ch, sent);
         return 0;
     }
     /* Rendezvous (or a buffer emptied by the last receiver's close). */
-    if (take_sender(ch, item)) return 0;
+    if ((*woken = take_sender(ch, item))) return 0;
     return ch->open_send == 0 ? WEFT_EOF : WEFT_EAGAIN;
 }
 
 int weft_recv_nowait(weft_receiver_t *rx, void **item) {
     if (!rx || !item) return WEFT_EINVAL;
     wf_chan_t *ch = rx->h.ch;
+    wf_task_t *woken = NULL;
     wf_spin_lock(&ch->lock);
-    int rc = recv_locked(ch, &rx->h, item);
+    int rc = recv_locked(ch, &rx->h, item, &woken);
     wf_spin_unlock(&ch->lock);
+    if (woken) wf_task_wake(woken);
     return rc;
 }
 
@@ -271,10 +298,12 @@ int weft_recv(weft_receiver_t *rx, void **item) {
     int rc = wf_sync_cancelled(t);
     if (rc) return rc;
     wf_chan_t *ch = rx->h.ch;
+    wf_task_t *woken = NULL;
     wf_spin_lock(&ch->lock);
-    rc = recv_locked(ch, &rx->h, item);
+    rc = recv_locked(ch, &rx->h, item, &woken);
     if (rc != WEFT_EAGAIN) {
         wf_spin_unlock(&ch->lock);
+        if (woken) wf_task_wake(woken);
         if (rc == 0) wf_sync_after_fast(t);
         return rc;
     }

@@ -65,8 +65,8 @@ int weft_cond_wait(weft_cond_t *c) {
 void weft_cond_notify(weft_cond_t *c, unsigned n) {
     if (!c) return;
     wf_spin_lock(&c->lock);
-    for (; n > 0 && wf_waitq_wake_one(&c->waiters, 0, NULL); n--) {
-    }
+    for (wf_task_t *t; n > 0 && (t = wf_waitq_claim_one(&c->waiters, 0, NULL)); n--)
+        wf_task_wake(t);
     wf_spin_unlock(&c->lock);
 }
 

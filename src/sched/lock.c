@@ -70,14 +70,10 @@ int wf_lock_release(weft_lock_t *l, wf_task_t *t) {
         wf_spin_unlock(&l->lock);
         return WEFT_EPERM;
     }
-    l->owner = NULL;
-    wf_waiter_t *w;
-    while ((w = wf_waitq_pop(&l->waiters))) {
-        l->owner = w->task; /* set before the claim: the new owner may run at once */
-        if (wf_wait_claim(w->task, 0)) break;
-        l->owner = NULL;    /* it was cancelled: the next one */
-    }
+    wf_task_t *next = wf_waitq_claim_one(&l->waiters, 0, NULL);
+    l->owner = next;
     wf_spin_unlock(&l->lock);
+    if (next) wf_task_wake(next);
     return 0;
 }
 

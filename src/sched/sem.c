@@ -66,11 +66,13 @@ int weft_sem_release(weft_sem_t *s) {
     if (!s) return WEFT_EINVAL;
     int rc = 0;
     wf_spin_lock(&s->lock);
-    if (!wf_waitq_wake_one(&s->waiters, 0, NULL)) {
+    wf_task_t *woken = wf_waitq_claim_one(&s->waiters, 0, NULL);
+    if (!woken) {
         if (s->max_value && s->value >= s->max_value) rc = WEFT_EINVAL;
         else s->value++;
     }
     wf_spin_unlock(&s->lock);
+    if (woken) wf_task_wake(woken);
     return rc;
 }
 

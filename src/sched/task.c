@@ -236,7 +236,7 @@ const char *wf_wait_kind_name(enum wf_wait_kind kind) {
     return (unsigned)kind < sizeof names / sizeof names[0] && names[kind] ? names[kind] : "?";
 }
 
-int wf_wait_claim(wf_task_t *t, int rc) {
+int wf_wait_claim_nowake(wf_task_t *t, int rc) {
     wf_spin_lock(&t->wlock);
     if (!t->armed) {
         wf_spin_unlock(&t->wlock);
@@ -245,6 +245,11 @@ int wf_wait_claim(wf_task_t *t, int rc) {
     t->armed = 0;
     t->wake_rc = rc;
     wf_spin_unlock(&t->wlock);
+    return 1;
+}
+
+int wf_wait_claim(wf_task_t *t, int rc) {
+    if (!wf_wait_claim_nowake(t, rc)) return 0;
     wf_task_wake(t);
     return 1;
 }

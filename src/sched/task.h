@@ -131,6 +131,11 @@ int wf_wait_park(wf_task_t *t);
 int wf_wait_disarm(wf_task_t *t);
 /* 1 if this call ended the wait (and scheduled the task), 0 if it was over. */
 int wf_wait_claim(wf_task_t *t, int rc);
+/* The same without the wake-up: on 1 the caller must wf_task_wake(t), which
+ * it may do after dropping the lock of the thing waited on.  Safe because
+ * the claimed task cannot return from its wait (nor be woken by anyone
+ * else) before that wake-up. */
+int wf_wait_claim_nowake(wf_task_t *t, int rc);
 /* Claim the wait with WEFT_ECANCELED if it is cancellable and the task is now
  * effectively cancelled.  Called by the cancellation walk. */
 void wf_wait_deliver_cancel(wf_task_t *t);

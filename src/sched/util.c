@@ -4,6 +4,7 @@
 
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Test-and-test-and-set with exponential backoff.  Polling the lock word
  * every pause would pull its line away from the holder each time, and on
@@ -56,3 +57,10 @@ void *wf_alloc(size_t size) { return wf_fault_hit(WF_FAULT_ALLOC) ? NULL : mallo
 void *wf_calloc(size_t n, size_t size) { return wf_fault_hit(WF_FAULT_ALLOC) ? NULL : calloc(n, size); }
 void *wf_realloc(void *p, size_t size) { return wf_fault_hit(WF_FAULT_ALLOC) ? NULL : realloc(p, size); }
 void wf_free(void *p) { free(p); }
+
+void *wf_calloc_line(size_t size) {
+    size_t rounded = (size + WF_CACHE_LINE - 1) / WF_CACHE_LINE * WF_CACHE_LINE;
+    void *p = wf_fault_hit(WF_FAULT_ALLOC) ? NULL : aligned_alloc(WF_CACHE_LINE, rounded);
+    if (p) memset(p, 0, rounded);
+    return p;
+}

@@ -53,4 +53,10 @@ void *wf_calloc(size_t n, size_t size);
 void *wf_realloc(void *p, size_t size);
 void wf_free(void *p);
 
+/* A record that threads on different cores write starts on a line of its own
+ * (zero-filled; free with wf_free), so that it shares no line with whatever
+ * the allocator put next to it. */
+#define WF_CACHE_LINE 64
+void *wf_calloc_line(size_t size);
+
 #endif

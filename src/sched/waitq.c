@@ -21,11 +21,11 @@ int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
     return rc;
 }
 
-wf_waiter_t *wf_waitq_wake_one(wf_waitq_t *q, int rc, void *item) {
+wf_task_t *wf_waitq_claim_one(wf_waitq_t *q, int rc, void *item) {
     wf_waiter_t *w;
     while ((w = wf_waitq_pop(q))) {
         w->item = item;
-        if (wf_wait_claim(w->task, rc)) return w;
+        if (wf_wait_claim_nowake(w->task, rc)) return w->task;
     }
     return NULL;
 }

@@ -79,9 +79,12 @@ int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
                   int cancellable, enum wf_wait_kind kind, const void *obj);
 
 /* Pop waiters until a claim with `rc` succeeds, storing `item` in each
- * candidate first; returns the node that got it (valid only while the object
- * lock is held) or NULL when the queue ran out. */
-wf_waiter_t *wf_waitq_wake_one(wf_waitq_t *q, int rc, void *item);
+ * candidate first; returns the task that got it, claimed but not yet woken,
+ * or NULL when the queue ran out.  The caller wakes it (wf_task_wake) after
+ * dropping the object lock: other workers then spin on that lock for the
+ * hand-off alone, not for the scheduler's queues or a sleeping worker's
+ * wake-up system call. */
+wf_task_t *wf_waitq_claim_one(wf_waitq_t *q, int rc, void *item);
 
 /* Claim every queued waiter with `rc`; returns how many claims succeeded. */
 size_t wf_waitq_wake_all(wf_waitq_t *q, int rc);
