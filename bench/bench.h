@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -275,6 +276,51 @@ typedef struct bench_rounds_t {
 typedef double (*bench_round_fn)(void *ctx, long n, int round);
 
 /* Operations in the warm-up round before rounds of n: n/10, at least 1. */
+/* How long a cache line takes to go from one thread's core to another's,
+ * measured now: two threads pass an atomic counter back and forth.  Programs
+ * where workers contend for one object (a channel, a lock) scale with it,
+ * and on a virtual machine it changes as the host moves the vCPUs (50-70 ns
+ * and 200-230 ns were both seen on the 2-core VM of docs/BENCHMARKS.md), so
+ * they print it beside their result. */
+typedef struct bench_handoff_t_ {
+    _Alignas(64) atomic_long turn;
+    long rounds;
+} bench_handoff_t_;
+
+static inline void bench_handoff_play_(bench_handoff_t_ *h, long me)
+{
+    for (long i = 0; i < h->rounds; i++) {
+        for (unsigned spins = 0; atomic_load_explicit(&h->turn, memory_order_acquire) % 2 != me;)
+            if (++spins % 4096 == 0)
+                sched_yield(); /* fewer CPUs than threads */
+        atomic_fetch_add_explicit(&h->turn, 1, memory_order_acq_rel);
+    }
+}
+
+static inline void *bench_handoff_partner_(void *arg)
+{
+    bench_handoff_play_(arg, 1);
+    return NULL;
+}
+
+static inline void bench_print_line_handoff(void)
+{
+    static bench_handoff_t_ h;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    atomic_store(&h.turn, 0);
+    h.rounds = 200000;
+    pthread_t partner;
+    if (pthread_create(&partner, NULL, bench_handoff_partner_, &h) != 0)
+        bench_fail("pthread_create failed");
+    uint64_t t0 = bench_now_ns();
+    bench_handoff_play_(&h, 0);
+    pthread_join(partner, NULL);
+    uint64_t t1 = bench_now_ns();
+    printf("# cache-line hand-off between two threads now: %.0f ns\n",
+           (double)(t1 - t0) / (2.0 * (double)h.rounds));
+}
+
 static inline long bench_warmup_n(long n)
 {
     return n / 10 > 0 ? n / 10 : 1;

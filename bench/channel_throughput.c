@@ -231,6 +231,7 @@ int main(int argc, char **argv)
     printf("# channel_throughput: %d producers, %d consumers, %ld items, capacity %d, "
            "workers=%u, median of %d rounds after 1 warm-up\n",
            PRODUCERS, CONSUMERS, a.n, CAPACITY, a.workers, a.reps);
+    bench_print_line_handoff();
     bench_run(&a, bench_main, &c);
     bench_print_samples("weft rounds", c.rate, (size_t)a.reps, "items/s");
     double weft = bench_median(c.rate, (size_t)a.reps);

@@ -146,6 +146,7 @@ int main(int argc, char **argv)
     printf("# lock_contention: %d tasks x %ld acquire/release of one lock, workers=%u, "
            "median of %d rounds after 1 warm-up\n",
            TASKS, a.n, a.workers, a.reps);
+    bench_print_line_handoff();
     bench_run(&a, bench_main, &c);
     bench_print_samples("weft rounds", c.ns, (size_t)a.reps, "ns/op");
     bench_print_samples("weft finishing spread", c.spread, (size_t)a.reps, "fraction of round");

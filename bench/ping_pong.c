@@ -168,6 +168,7 @@ int main(int argc, char **argv)
     printf("# ping_pong: 2 tasks, %ld round trips through 2 rendezvous channels, workers=%u, "
            "median of %d rounds after 1 warm-up\n",
            a.n, a.workers, a.reps);
+    bench_print_line_handoff();
     bench_run(&a, bench_main, &c);
     bench_print_samples("weft rounds", c.ns, (size_t)a.reps, "ns/round trip");
     double weft = bench_median(c.ns, (size_t)a.reps);
