@@ -84,7 +84,7 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     /* The spare is one more worker, asleep until a worker is held. */
     rt->has_spare = (rt->config.flags & WEFT_CONFIG_SPARE_WORKER) && rt->config.blocking_threshold > 0;
     rt->nworkers += (unsigned)rt->has_spare;
-    rt->workers = wf_calloc(rt->nworkers, sizeof *rt->workers);
+    rt->workers = wf_calloc_line(rt->nworkers * sizeof *rt->workers);
     rt->idle_list = wf_calloc(rt->nworkers, sizeof *rt->idle_list);
     unsigned n = 0;
     int rc = WEFT_ENOMEM;

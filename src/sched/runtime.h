@@ -25,8 +25,12 @@ typedef struct wf_runtime wf_runtime_t;
 
 #define WF_FRESH_CAP 64u
 
+/* Line-aligned (and allocated so, wf_calloc_line): the workers sit side by
+ * side in rt->workers, and without it the counters each one stores on every
+ * switch (at the end) shared a line with its neighbour's `rt`, `current` and
+ * fresh stack (at the start). */
 typedef struct wf_worker {
-    wf_runtime_t *rt;
+    _Alignas(WF_CACHE_LINE) wf_runtime_t *rt;
     unsigned index;
     pthread_t thread;
     wf_fiber_t sched_fiber;     /* the worker thread's own stack */
