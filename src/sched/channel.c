@@ -211,8 +211,7 @@ int weft_send_nowait(weft_sender_t *tx, void *item) {
     wf_task_t *woken = NULL;
     wf_spin_lock(&ch->lock);
     int rc = send_locked(ch, &tx->h, item, &woken);
-    wf_spin_unlock(&ch->lock);
-    if (woken) wf_task_wake(woken);
+    wf_unlock_wake(&ch->lock, woken);
     return rc;
 }
 
@@ -227,8 +226,7 @@ int weft_send(weft_sender_t *tx, void *item) {
     wf_spin_lock(&ch->lock);
     rc = send_locked(ch, &tx->h, item, &woken);
     if (rc != WEFT_EAGAIN) {
-        wf_spin_unlock(&ch->lock);
-        if (woken) wf_task_wake(woken);
+        wf_unlock_wake(&ch->lock, woken);
         if (rc == 0) wf_sync_after_fast(t);
         return rc;
     }
@@ -286,8 +284,7 @@ int weft_recv_nowait(weft_receiver_t *rx, void **item) {
     wf_task_t *woken = NULL;
     wf_spin_lock(&ch->lock);
     int rc = recv_locked(ch, &rx->h, item, &woken);
-    wf_spin_unlock(&ch->lock);
-    if (woken) wf_task_wake(woken);
+    wf_unlock_wake(&ch->lock, woken);
     return rc;
 }
 
@@ -302,8 +299,7 @@ int weft_recv(weft_receiver_t *rx, void **item) {
     wf_spin_lock(&ch->lock);
     rc = recv_locked(ch, &rx->h, item, &woken);
     if (rc != WEFT_EAGAIN) {
-        wf_spin_unlock(&ch->lock);
-        if (woken) wf_task_wake(woken);
+        wf_unlock_wake(&ch->lock, woken);
         if (rc == 0) wf_sync_after_fast(t);
         return rc;
     }

@@ -72,8 +72,7 @@ int wf_lock_release(weft_lock_t *l, wf_task_t *t) {
     }
     wf_task_t *next = wf_waitq_claim_one(&l->waiters, 0, NULL);
     l->owner = next;
-    wf_spin_unlock(&l->lock);
-    if (next) wf_task_wake(next);
+    wf_unlock_wake(&l->lock, next);
     return 0;
 }
 

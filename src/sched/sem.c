@@ -71,8 +71,7 @@ int weft_sem_release(weft_sem_t *s) {
         if (s->max_value && s->value >= s->max_value) rc = WEFT_EINVAL;
         else s->value++;
     }
-    wf_spin_unlock(&s->lock);
-    if (woken) wf_task_wake(woken);
+    wf_unlock_wake(&s->lock, woken);
     return rc;
 }
 

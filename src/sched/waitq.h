@@ -86,6 +86,12 @@ int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
  * wake-up system call. */
 wf_task_t *wf_waitq_claim_one(wf_waitq_t *q, int rc, void *item);
 
+/* Drop the object lock, then wake the task claimed under it, if any. */
+static inline void wf_unlock_wake(wf_spin_t *lock, wf_task_t *claimed) {
+    wf_spin_unlock(lock);
+    if (claimed) wf_task_wake(claimed);
+}
+
 /* Claim every queued waiter with `rc`; returns how many claims succeeded. */
 size_t wf_waitq_wake_all(wf_waitq_t *q, int rc);
 
