@@ -59,7 +59,7 @@ static int stream_fd(weft_stream_t *s)
 
 static unsigned stream_owner(weft_stream_t *s)
 {
-    return s->owner->index;
+    return s->life.owner->index;
 }
 
 static unsigned my_worker(void)

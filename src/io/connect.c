@@ -42,39 +42,23 @@ static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, cons
     if (!t) return WEFT_EPERM;
     int rc = wf_sync_cancelled(t);
     if (rc) return rc;
-    weft_stream_t *s = wf_stream_alloc();
     wf_connect_t *c = wf_calloc(1, sizeof *c);
-    if (!s || !c) {
-        if (s) wf_stream_free_unused(s);
+    if (!c) return WEFT_ENOMEM;
+    weft_stream_t *s = wf_stream_new(tcp, &rc);
+    if (!s) {
         wf_free(c);
-        return WEFT_ENOMEM;
-    }
-    uv_loop_t *loop = &s->owner->loop;
-    s->is_tcp = tcp;
-    if (tcp) {
-        rc = uv_tcp_init(loop, &s->h.tcp);
-        if (rc == 0) rc = uv_tcp_connect(&c->req, &s->h.tcp, sa, on_connect);
-    } else {
-        rc = uv_pipe_init(loop, &s->h.pipe, 0);
-        if (rc == 0) uv_pipe_connect(&c->req, &s->h.pipe, path, on_connect);
-    }
-    if (rc) { /* nothing pending: no callback will come */
-        wf_free(c);
-        if (s->h.handle.loop) wf_stream_shut(s); /* the handle was initialised */
-        else wf_stream_free_unused(s);
         return rc;
     }
-    rc = wf_wait_arm(t, 1, WF_WAIT_IO, s);
-    if (rc == 0) {
-        c->waiter = t;
-        rc = wf_wait_park(t);
-        wf_task_move_to(t, s->owner);
-    }
-    if (c->done) {
+    if (tcp) rc = uv_tcp_connect(&c->req, &s->h.tcp, sa, on_connect);
+    else uv_pipe_connect(&c->req, &s->h.pipe, path, on_connect);
+    if (rc) { /* nothing pending: no callback will come */
         wf_free(c);
-    } else {
-        c->waiter = NULL; /* still pending: the callback frees it */
+        wf_stream_shut(s);
+        return rc;
     }
+    rc = wf_io_wait(&s->life, t, &c->waiter);
+    if (c->done) wf_free(c);
+    /* else still pending: the callback frees it (it sees no waiter) */
     if (rc) {
         wf_stream_shut(s); /* a pending connect completes with UV_ECANCELED */
         return rc;

@@ -23,7 +23,7 @@
 #define EMFILE_BACKOFF_MS 100
 
 struct weft_listener_t {
-    wf_worker_t *owner;
+    wf_io_life_t life;      /* first: see life.h */
     int is_tcp, port;
     size_t n;
     struct sock {
@@ -35,19 +35,13 @@ struct weft_listener_t {
     uv_timer_t backoff;
     int backing_off;
     wf_task_t *acceptor;
-    int closed;
-    unsigned open_handles;  /* polls + timer not yet closed by libuv */
-    unsigned users;
 };
 
-static void maybe_free(weft_listener_t *l) {
-    if (l->closed && l->open_handles == 0 && l->users == 0) wf_free(l);
-}
+static void release(wf_io_life_t *o) { wf_free(WF_CONTAINER_OF(o, weft_listener_t, life)); }
 
 static void on_handle_closed(uv_handle_t *h) {
     weft_listener_t *l = h->data;
-    l->open_handles--;
-    maybe_free(l);
+    wf_io_handle_closed(&l->life);
 }
 
 static void on_readable(uv_poll_t *p, int status, int events) {
@@ -102,17 +96,17 @@ static int port_of(int fd) {
 static weft_listener_t *listener_new(int is_tcp) {
     weft_listener_t *l = wf_calloc(1, sizeof *l);
     if (!l) return NULL;
-    l->owner = wf_current_worker();
+    wf_io_life_init(&l->life, release);
     l->is_tcp = is_tcp;
-    uv_timer_init(&l->owner->loop, &l->backoff);
+    uv_timer_init(&l->life.owner->loop, &l->backoff);
     l->backoff.data = l;
-    l->open_handles = 1;
+    l->life.open_handles = 1;
     return l;
 }
 
 static int add_socket(weft_listener_t *l, int fd) {
     struct sock *k = &l->socks[l->n];
-    int rc = uv_poll_init_socket(&l->owner->loop, &k->poll, fd);
+    int rc = uv_poll_init_socket(&l->life.owner->loop, &k->poll, fd);
     if (rc) {
         close(fd);
         return rc;
@@ -120,13 +114,13 @@ static int add_socket(weft_listener_t *l, int fd) {
     k->poll.data = l;
     k->fd = fd;
     k->l = l;
-    l->open_handles++;
+    l->life.open_handles++;
     l->n++;
     return 0;
 }
 
 static void shut(weft_listener_t *l) {
-    l->closed = 1;
+    l->life.closed = 1;
     if (l->acceptor) wf_wait_claim(l->acceptor, WEFT_EBADF);
     for (size_t i = 0; i < l->n; i++) {
         uv_close((uv_handle_t *)&l->socks[i].poll, on_handle_closed);
@@ -230,19 +224,12 @@ static int try_accept(weft_listener_t *l, int *fd) {
 }
 
 int wf_stream_from_fd(int fd, int is_tcp, weft_stream_t **out) {
-    weft_stream_t *s = wf_stream_alloc();
-    if (!s) {
-        close(fd);
-        return WEFT_ENOMEM;
-    }
-    s->is_tcp = is_tcp;
-    int rc = is_tcp ? uv_tcp_init(&s->owner->loop, &s->h.tcp)
-                    : uv_pipe_init(&s->owner->loop, &s->h.pipe, 0);
-    if (rc == 0) rc = is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
+    int rc;
+    weft_stream_t *s = wf_stream_new(is_tcp, &rc);
+    if (s) rc = is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
     if (rc) {
         close(fd);
-        if (s->h.handle.loop) wf_stream_shut(s);
-        else wf_stream_free_unused(s);
+        if (s) wf_stream_shut(s);
         return rc;
     }
     *out = s;
@@ -252,27 +239,18 @@ int wf_stream_from_fd(int fd, int is_tcp, weft_stream_t **out) {
 int wf_listener_accept_fd(weft_listener_t *l, int *fd, int *is_tcp) {
     if (!l) return WEFT_EINVAL;
     wf_task_t *t;
-    int rc = wf_io_enter(&t, l->owner);
+    int rc = wf_io_begin(&l->life, &t, 1);
     if (rc) return rc;
-    if (l->closed) return WEFT_EBADF;
-    if (l->acceptor) return -EBUSY;
-    l->users++;
+    if (l->acceptor) return wf_io_end(&l->life, -EBUSY);
     *is_tcp = l->is_tcp;
     while ((rc = try_accept(l, fd)) == WEFT_EAGAIN) {
-        if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, l)) != 0) break;
-        l->acceptor = t;
-        rc = wf_wait_park(t);
-        wf_task_move_to(t, l->owner);
-        l->acceptor = NULL;
-        if (rc) break;
-        if (l->closed) {
+        if ((rc = wf_io_wait(&l->life, t, &l->acceptor)) != 0) break;
+        if (l->life.closed) {
             rc = WEFT_EBADF;
             break;
         }
     }
-    l->users--;
-    maybe_free(l);
-    return rc;
+    return wf_io_end(&l->life, rc);
 }
 
 int weft_listener_accept(weft_listener_t *l, weft_stream_t **out) {
@@ -285,10 +263,7 @@ int weft_listener_accept(weft_listener_t *l, weft_stream_t **out) {
 
 int weft_listener_close(weft_listener_t *l) {
     if (!l) return WEFT_EINVAL;
-    wf_task_t *t = wf_current_task();
-    if (!t) return WEFT_EPERM;
-    wf_task_move_to(t, l->owner);
-    if (l->closed) return WEFT_EBADF;
-    shut(l);
-    return 0;
+    int rc = wf_io_visit(&l->life);
+    if (rc == 0) shut(l);
+    return rc;
 }

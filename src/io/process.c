@@ -4,10 +4,7 @@
  * A process belongs to the worker whose loop spawned it (its owner), and so
  * do its pipes: each piped stdio is a weft_stream_t whose uv_pipe_t libuv
  * connects to the child with a socketpair, so they are ordinary byte
- * streams.  As for streams, everything that touches the handle or the fields
- * below runs on the owner's thread (libuv's callbacks by construction, tasks
- * because every call moves there first); only waking a waiting task crosses
- * threads.
+ * streams.  The process and its streams live as life.h says.
  *
  * Descriptors: libuv makes its socketpairs and every other descriptor it
  * opens close-on-exec, and so does weft (listen.c, file.c), so a child gets
@@ -19,12 +16,10 @@
  * would stop watching it and leave a zombie): weft_process_free kills a child
  * still running and waits for it first.
  *
- * The process holds a reference (a count in `users`) on each of its streams
- * so that a stream the user closed stays allocated, and its pointer safe to
- * test, until weft_process_free lets go of it.
- *
- * The process is freed once weft_process_free was called, libuv has closed
- * its handles and no task is inside a call on it (`users`).
+ * The process holds a user count on each of its streams so that a stream
+ * the user closed stays allocated, and its pointer safe to test, until
+ * weft_process_free lets go of it.  The process itself counts as closed once
+ * weft_process_free was called.
  *
  * Under TSan a signal that arrives while a task's fiber runs waits in that
  * fiber's TSan state until the fiber next calls an intercepted function; if
@@ -70,15 +65,12 @@ typedef struct wf_exit_waiter {
 } wf_exit_waiter_t;
 
 struct weft_process_t {
+    wf_io_life_t life;      /* first: see life.h */
     uv_process_t h;
-    wf_worker_t *owner;
     weft_stream_t *stdio[3];
     int pid;
     int exited, status;
     int reaped;             /* libuv reaped it (exit_cb ran) */
-    int freed;              /* weft_process_free was called */
-    unsigned open_handles;  /* initialised and not yet closed by libuv */
-    unsigned users;         /* tasks inside a call */
     wf_list_t waiters;      /* wf_exit_waiter_t */
 #ifdef WF_TSAN
     uv_timer_t poll;
@@ -87,14 +79,11 @@ struct weft_process_t {
 
 /* ---------------------------------------------------------------- life */
 
-static void maybe_free(weft_process_t *p) {
-    if (p->freed && p->open_handles == 0 && p->users == 0) wf_free(p);
-}
+static void release(wf_io_life_t *o) { wf_free(WF_CONTAINER_OF(o, weft_process_t, life)); }
 
 static void on_closed(uv_handle_t *h) {
     weft_process_t *p = h->data;
-    p->open_handles--;
-    maybe_free(p);
+    wf_io_handle_closed(&p->life);
 }
 
 static void close_handles(weft_process_t *p) {
@@ -149,8 +138,8 @@ static void poll_start(weft_process_t *p) { (void)p; }
 /* Let go of a stream: close it if the user did not, drop our reference. */
 static void release_stream(weft_stream_t *s) {
     if (!s) return;
-    if (!s->closed) wf_stream_shut(s);
-    wf_stream_unref(s);
+    if (!s->life.closed) wf_stream_shut(s);
+    wf_io_end(&s->life, 0);
 }
 
 /* Wait until the child has exited (cancellably or not); back on the owner
@@ -163,7 +152,7 @@ static int wait_exit(weft_process_t *p, wf_task_t *t, int cancellable) {
         wf_list_push_back(&p->waiters, &w.node);
         poll_start(p);
         rc = wf_wait_park(t);
-        wf_task_move_to(t, p->owner);
+        wf_task_move_to(t, p->life.owner);
         wf_list_remove(&w.node);
         if (rc) break;
     }
@@ -173,24 +162,10 @@ static int wait_exit(weft_process_t *p, wf_task_t *t, int cancellable) {
 /* Enter a call on p: on the owner, not freed.  With `checkpoint`, report
  * cancellation first. */
 static int enter(weft_process_t *p, wf_task_t **t, int checkpoint) {
-    if (!p) return WEFT_EINVAL;
-    if (checkpoint) {
-        int rc = wf_io_enter(t, p->owner);
-        if (rc) return rc;
-    } else {
-        if (!(*t = wf_current_task())) return WEFT_EPERM;
-        wf_task_move_to(*t, p->owner);
-    }
-    if (p->freed) return WEFT_EBADF;
-    p->users++;
-    return 0;
+    return p ? wf_io_begin(&p->life, t, checkpoint) : WEFT_EINVAL;
 }
 
-static int leave(weft_process_t *p, int rc) {
-    p->users--;
-    maybe_free(p);
-    return rc;
-}
+static int leave(weft_process_t *p, int rc) { return wf_io_end(&p->life, rc); }
 
 /* ---------------------------------------------------------------- open */
 
@@ -210,13 +185,13 @@ int weft_process_open(weft_process_t **out, const char *const argv[],
             return WEFT_EINVAL;
     weft_process_t *p = wf_calloc(1, sizeof *p);
     if (!p) return WEFT_ENOMEM;
-    p->owner = wf_current_worker();
+    wf_io_life_init(&p->life, release);
     p->h.data = p;
     wf_list_init(&p->waiters);
 #ifdef WF_TSAN
-    uv_timer_init(&p->owner->loop, &p->poll);
+    uv_timer_init(&p->life.owner->loop, &p->poll);
     p->poll.data = p;
-    p->open_handles++;
+    p->life.open_handles++;
 #endif
 
     /* Nothing below switches away, so the task stays on the owner: the pipes
@@ -227,16 +202,8 @@ int weft_process_open(weft_process_t **out, const char *const argv[],
     for (int i = 0; i < 3 && rc == 0; i++) {
         switch (modes[i]) {
         case WEFT_STDIO_PIPE: {
-            weft_stream_t *s = wf_stream_alloc();
-            if (!s) {
-                rc = WEFT_ENOMEM;
-                break;
-            }
-            s->is_tcp = 0;
-            if ((rc = uv_pipe_init(&p->owner->loop, &s->h.pipe, 0)) != 0) {
-                wf_stream_free_unused(s);
-                break;
-            }
+            weft_stream_t *s = wf_stream_new(0, &rc);
+            if (!s) break;
             p->stdio[i] = s;
             /* Readable / writable from the child's side. */
             io[i].flags = (uv_stdio_flags)(UV_CREATE_PIPE |
@@ -264,27 +231,27 @@ int weft_process_open(weft_process_t **out, const char *const argv[],
         o.stdio_count = 3;
         o.stdio = io;
         WF_TSAN_IGNORE_BEGIN();
-        rc = uv_spawn(&p->owner->loop, &p->h, &o);
+        rc = uv_spawn(&p->life.owner->loop, &p->h, &o);
         WF_TSAN_IGNORE_END();
         /* Initialised even when it failed (and the pipes perhaps opened,
          * when exec failed: the child is reaped already). */
-        p->open_handles++;
+        p->life.open_handles++;
         p->h.data = p;
     }
     if (rc) {
-        p->freed = 1;
+        p->life.closed = 1;
         for (int i = 0; i < 3; i++)
             if (p->stdio[i]) wf_stream_shut(p->stdio[i]);
         if (p->h.loop) uv_close((uv_handle_t *)&p->h, on_closed);
 #ifdef WF_TSAN
         uv_close((uv_handle_t *)&p->poll, on_closed);
 #endif
-        maybe_free(p);
+        wf_io_maybe_free(&p->life);
         return rc;
     }
     p->pid = p->h.pid;
     for (int i = 0; i < 3; i++)
-        if (p->stdio[i]) p->stdio[i]->users++; /* our reference */
+        if (p->stdio[i]) p->stdio[i]->life.users++; /* our reference */
     *out = p;
     return 0;
 }
@@ -333,7 +300,7 @@ int weft_process_free(weft_process_t *p) {
     wf_task_t *t;
     int rc = enter(p, &t, 0);
     if (rc) return rc;
-    p->freed = 1;
+    p->life.closed = 1;
     if (!p->exited) {
         /* Killing a zombie succeeds; any other failure (the child changed
          * its credentials, say) still leaves us waiting for its end. */

@@ -5,22 +5,17 @@
  * writes each delivery into the self-pipe of every loop that has a
  * uv_signal_t started for that number, and the loop runs the handles'
  * callbacks on its own thread.  So a receiver has one uv_signal_t per signal
- * number on its owner's loop, and everything below runs on the owner's
- * thread (callbacks by construction, tasks because every call moves there
- * first): no lock; only waking the receiving task crosses threads.
+ * number on its owner's loop, and lives as life.h says.
  *
  * Deliveries wait in a ring of WF_SIGNAL_RING numbers, in arrival order.
  * When it is full a delivery is not dropped outright: its signal is marked
  * `missed` and goes into the ring as soon as there is room, once however
  * many times it arrived meanwhile (count coalescing, as the kernel does for
  * a pending standard signal).  No signal number that arrived is ever lost.
- *
- * The receiver is freed once it is closed, libuv has closed every handle
- * and no task is inside a call on it (`users`), in whichever order.
  */
 #include <string.h>
 
-#include "stream.h"
+#include "life.h"
 #include "waitq.h"
 
 #define WF_SIGNAL_RING 64
@@ -33,10 +28,7 @@ struct wf_sig {
 };
 
 struct weft_signal_receiver_t {
-    wf_worker_t *owner;
-    int closed;
-    unsigned open_handles; /* initialised and not yet closed by libuv */
-    unsigned users;        /* tasks inside a call */
+    wf_io_life_t life;     /* first: see life.h */
     wf_task_t *receiver;   /* the task waiting in receive */
     unsigned head, count;  /* ring[head], ... count deliveries */
     int ring[WF_SIGNAL_RING];
@@ -44,14 +36,11 @@ struct weft_signal_receiver_t {
     struct wf_sig sigs[];
 };
 
-static void maybe_free(weft_signal_receiver_t *r) {
-    if (r->closed && r->open_handles == 0 && r->users == 0) wf_free(r);
-}
+static void release(wf_io_life_t *o) { wf_free(WF_CONTAINER_OF(o, weft_signal_receiver_t, life)); }
 
 static void on_closed(uv_handle_t *h) {
     weft_signal_receiver_t *r = ((struct wf_sig *)h->data)->r;
-    r->open_handles--;
-    maybe_free(r);
+    wf_io_handle_closed(&r->life);
 }
 
 static void push(weft_signal_receiver_t *r, int signum) {
@@ -62,7 +51,7 @@ static void push(weft_signal_receiver_t *r, int signum) {
 static void on_signal(uv_signal_t *h, int signum) {
     struct wf_sig *k = h->data;
     weft_signal_receiver_t *r = k->r;
-    if (r->closed) return;
+    if (r->life.closed) return;
     if (r->count < WF_SIGNAL_RING) push(r, signum);
     else k->missed = 1;
     if (r->receiver) wf_wait_claim(r->receiver, 0);
@@ -83,10 +72,10 @@ static int pop(weft_signal_receiver_t *r) {
 }
 
 static void shut(weft_signal_receiver_t *r) {
-    r->closed = 1;
+    r->life.closed = 1;
     if (r->receiver) wf_wait_claim(r->receiver, WEFT_EBADF);
     for (size_t i = 0; i < r->n; i++) uv_close((uv_handle_t *)&r->sigs[i].h, on_closed);
-    if (r->open_handles == 0) maybe_free(r);
+    wf_io_maybe_free(&r->life); /* now only if no handle was initialised */
 }
 
 int weft_signal_open(weft_signal_receiver_t **out, const int *signums, size_t n) {
@@ -96,7 +85,7 @@ int weft_signal_open(weft_signal_receiver_t **out, const int *signums, size_t n)
         if (signums[i] <= 0) return WEFT_EINVAL;
     weft_signal_receiver_t *r = wf_calloc(1, sizeof *r + n * sizeof r->sigs[0]);
     if (!r) return WEFT_ENOMEM;
-    r->owner = wf_current_worker();
+    wf_io_life_init(&r->life, release);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         int dup = 0;
@@ -105,9 +94,9 @@ int weft_signal_open(weft_signal_receiver_t **out, const int *signums, size_t n)
         struct wf_sig *k = &r->sigs[r->n];
         k->r = r;
         k->signum = signums[i];
-        if ((rc = uv_signal_init(&r->owner->loop, &k->h)) != 0) break;
+        if ((rc = uv_signal_init(&r->life.owner->loop, &k->h)) != 0) break;
         k->h.data = k;
-        r->open_handles++;
+        r->life.open_handles++;
         r->n++;
         rc = uv_signal_start(&k->h, on_signal, k->signum);
     }
@@ -122,36 +111,25 @@ int weft_signal_open(weft_signal_receiver_t **out, const int *signums, size_t n)
 int weft_signal_receive(weft_signal_receiver_t *r) {
     if (!r) return WEFT_EINVAL;
     wf_task_t *t;
-    int rc = wf_io_enter(&t, r->owner);
+    int rc = wf_io_begin(&r->life, &t, 1);
     if (rc) return rc;
-    if (r->closed) return WEFT_EBADF;
-    if (r->receiver) return -EBUSY;
-    r->users++;
+    if (r->receiver) return wf_io_end(&r->life, -EBUSY);
     while (r->count == 0) {
-        if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, r)) != 0) break;
-        r->receiver = t;
-        rc = wf_wait_park(t);
-        wf_task_move_to(t, r->owner);
-        r->receiver = NULL;
-        if (rc) break;
-        if (r->closed) {
+        if ((rc = wf_io_wait(&r->life, t, &r->receiver)) != 0) break;
+        if (r->life.closed) {
             rc = WEFT_EBADF;
             break;
         }
     }
     if (rc == 0) rc = pop(r);
-    r->users--;
-    maybe_free(r);
+    wf_io_end(&r->life, rc);
     if (rc > 0) wf_sync_after_fast(t); /* after leaving: a yield may move the task */
     return rc;
 }
 
 int weft_signal_close(weft_signal_receiver_t *r) {
     if (!r) return WEFT_EINVAL;
-    wf_task_t *t = wf_current_task();
-    if (!t) return WEFT_EPERM;
-    wf_task_move_to(t, r->owner);
-    if (r->closed) return WEFT_EBADF;
-    shut(r);
-    return 0;
+    int rc = wf_io_visit(&r->life);
+    if (rc == 0) shut(r);
+    return rc;
 }

@@ -7,43 +7,39 @@
 
 /* ---------------------------------------------------------------- life */
 
-int wf_io_enter(wf_task_t **out, wf_worker_t *owner) {
-    wf_task_t *t = wf_current_task();
-    if (!t) return WEFT_EPERM;
-    wf_task_move_to(t, owner);
-    *out = t;
-    return wf_sync_cancelled(t);
-}
-
-weft_stream_t *wf_stream_alloc(void) {
-    weft_stream_t *s = wf_calloc(1, sizeof *s);
-    if (!s) return NULL;
-    if (!(s->buf = wf_alloc(WF_STREAM_BUFFER))) {
-        wf_free(s);
-        return NULL;
-    }
-    s->owner = wf_current_worker();
-    s->h.handle.data = s;
-    return s;
-}
-
-void wf_stream_free_unused(weft_stream_t *s) {
+static void release(wf_io_life_t *o) {
+    weft_stream_t *s = WF_CONTAINER_OF(o, weft_stream_t, life);
     wf_free(s->buf);
     wf_free(s);
 }
 
-static void maybe_free(weft_stream_t *s) {
-    if (s->closed && s->handle_closed && s->users == 0) wf_stream_free_unused(s);
+weft_stream_t *wf_stream_new(int is_tcp, int *rc) {
+    weft_stream_t *s = wf_calloc(1, sizeof *s);
+    if (!s || !(s->buf = wf_alloc(WF_STREAM_BUFFER))) {
+        wf_free(s);
+        *rc = WEFT_ENOMEM;
+        return NULL;
+    }
+    wf_io_life_init(&s->life, release);
+    s->is_tcp = is_tcp;
+    uv_loop_t *loop = &s->life.owner->loop;
+    *rc = is_tcp ? uv_tcp_init(loop, &s->h.tcp) : uv_pipe_init(loop, &s->h.pipe, 0);
+    if (*rc) {
+        release(&s->life);
+        return NULL;
+    }
+    s->h.handle.data = s;
+    s->life.open_handles = 1;
+    return s;
 }
 
 static void on_closed(uv_handle_t *h) {
     weft_stream_t *s = h->data;
-    s->handle_closed = 1;
-    maybe_free(s);
+    wf_io_handle_closed(&s->life);
 }
 
 void wf_stream_shut(weft_stream_t *s) {
-    s->closed = 1;
+    s->life.closed = 1;
     if (s->reader) wf_wait_claim(s->reader, WEFT_EBADF);
     if (s->writer) wf_wait_claim(s->writer, WEFT_EBADF);
     /* A pending write or shutdown request completes with UV_ECANCELED. */
@@ -52,37 +48,12 @@ void wf_stream_shut(weft_stream_t *s) {
 
 /* Enter a stream operation: on the owner, not cancelled, not closed. */
 static int enter(weft_stream_t *s, wf_task_t **t) {
-    if (!s) return WEFT_EINVAL;
-    int rc = wf_io_enter(t, s->owner);
-    if (rc) return rc;
-    if (s->closed) return WEFT_EBADF;
-    s->users++;
-    return 0;
-}
-
-void wf_stream_unref(weft_stream_t *s) {
-    s->users--;
-    maybe_free(s);
+    return s ? wf_io_begin(&s->life, t, 1) : WEFT_EINVAL;
 }
 
 /* Leave an operation (on the owner).  Nothing of s may be touched after:
  * it may be freed, and a yield (wf_sync_after_fast) may move the task. */
-static int leave(weft_stream_t *s, int rc) {
-    wf_stream_unref(s);
-    return rc;
-}
-
-/* Wait as `*slot` (reader or writer) until a callback or close claims us or
- * we are cancelled; back on the owner afterwards. */
-static int wait_on(weft_stream_t *s, wf_task_t *t, wf_task_t **slot) {
-    int rc = wf_wait_arm(t, 1, WF_WAIT_IO, s);
-    if (rc) return rc;
-    *slot = t;
-    rc = wf_wait_park(t);
-    wf_task_move_to(t, s->owner);
-    *slot = NULL;
-    return rc;
-}
+static int leave(weft_stream_t *s, int rc) { return wf_io_end(&s->life, rc); }
 
 /* ---------------------------------------------------------------- receive */
 
@@ -141,7 +112,7 @@ static int start_reading(weft_stream_t *s) {
 
 int weft_stream_receive(weft_stream_t *s, void *buf, size_t len) {
     wf_task_t *t;
-    if (!buf || len == 0) return s ? WEFT_EINVAL : WEFT_EINVAL;
+    if (!buf || len == 0) return WEFT_EINVAL;
     if (len > INT32_MAX) len = INT32_MAX;
     int rc = enter(s, &t);
     if (rc) return rc;
@@ -150,8 +121,8 @@ int weft_stream_receive(weft_stream_t *s, void *buf, size_t len) {
         rc = take_buffered(s, buf, len);
         if (rc != WEFT_EAGAIN) break;
         if ((rc = start_reading(s)) != 0) break;
-        if ((rc = wait_on(s, t, &s->reader)) != 0) break;
-        if (s->closed) {
+        if ((rc = wf_io_wait(&s->life, t, &s->reader)) != 0) break;
+        if (s->life.closed) {
             rc = WEFT_EBADF;
             break;
         }
@@ -193,7 +164,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 static int wait_write(weft_stream_t *s, wf_task_t *t, wf_write_t *w) {
     w->waiter = t;
     s->write = w;
-    int rc = wait_on(s, t, &s->writer);
+    int rc = wf_io_wait(&s->life, t, &s->writer);
     if (s->write == w) { /* not completed: cancelled or closed */
         w->waiter = NULL;
         s->write = NULL;
@@ -254,20 +225,16 @@ int weft_stream_send_eof(weft_stream_t *s) {
 
 int weft_stream_close(weft_stream_t *s) {
     if (!s) return WEFT_EINVAL;
-    wf_task_t *t = wf_current_task();
-    if (!t) return WEFT_EPERM;
-    wf_task_move_to(t, s->owner);
-    if (s->closed) return WEFT_EBADF;
+    int rc = wf_io_visit(&s->life);
+    if (rc) return rc;
     wf_stream_shut(s);
     return 0;
 }
 
 static int address(weft_stream_t *s, struct sockaddr *addr, int *len, int peer) {
     if (!s || !addr || !len) return WEFT_EINVAL;
-    wf_task_t *t = wf_current_task();
-    if (!t) return WEFT_EPERM;
-    wf_task_move_to(t, s->owner);
-    if (s->closed) return WEFT_EBADF;
+    int rc = wf_io_visit(&s->life);
+    if (rc) return rc;
     if (s->is_tcp)
         return peer ? uv_tcp_getpeername(&s->h.tcp, addr, len)
                     : uv_tcp_getsockname(&s->h.tcp, addr, len);
@@ -276,7 +243,7 @@ static int address(weft_stream_t *s, struct sockaddr *addr, int *len, int peer) 
     size_t off = offsetof(struct sockaddr_un, sun_path);
     if (*len <= (int)off) return UV_ENOBUFS;
     size_t n = (size_t)*len - off;
-    int rc = peer ? uv_pipe_getpeername(&s->h.pipe, ((struct sockaddr_un *)addr)->sun_path, &n)
+    rc = peer ? uv_pipe_getpeername(&s->h.pipe, ((struct sockaddr_un *)addr)->sun_path, &n)
                   : uv_pipe_getsockname(&s->h.pipe, ((struct sockaddr_un *)addr)->sun_path, &n);
     if (rc == 0) {
         addr->sa_family = AF_UNIX;
@@ -295,10 +262,8 @@ int weft_stream_remote_address(weft_stream_t *s, struct sockaddr *addr, int *len
 
 static int tcp_option(weft_stream_t *s, int keepalive, int on, unsigned delay) {
     if (!s) return WEFT_EINVAL;
-    wf_task_t *t = wf_current_task();
-    if (!t) return WEFT_EPERM;
-    wf_task_move_to(t, s->owner);
-    if (s->closed) return WEFT_EBADF;
+    int rc = wf_io_visit(&s->life);
+    if (rc) return rc;
     if (!s->is_tcp) return WEFT_EINVAL;
     return keepalive ? uv_tcp_keepalive(&s->h.tcp, on, delay) : uv_tcp_nodelay(&s->h.tcp, on);
 }

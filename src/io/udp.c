@@ -1,5 +1,5 @@
 /*
- * UDP sockets on the owner worker's loop (see stream.h for the ownership
+ * UDP sockets on the owner worker's loop (see life.h for the ownership
  * rules).  Datagrams are copied into the socket's own queue as they arrive,
  * so a receive that is cancelled after one arrived loses nothing.  A full
  * queue stops reading the socket until a receive makes room: what arrives
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stream.h"
+#include "life.h"
 #include "waitq.h"
 
 #define QUEUE_LEN 256u
@@ -23,20 +23,18 @@ typedef struct datagram {
 } datagram_t;
 
 struct weft_udp_t {
+    wf_io_life_t life;        /* first: see life.h */
     uv_udp_t udp;
-    wf_worker_t *owner;
     int connected, port;
     datagram_t *queue[QUEUE_LEN];
     size_t head, count;
     char *scratch;            /* libuv reads here, then we copy */
     wf_task_t *reader;
-    int closed, handle_closed;
     int paused;               /* queue full: not reading the socket */
-    unsigned users;
 };
 
-static void maybe_free(weft_udp_t *u) {
-    if (!u->closed || !u->handle_closed || u->users) return;
+static void release(wf_io_life_t *o) {
+    weft_udp_t *u = WF_CONTAINER_OF(o, weft_udp_t, life);
     while (u->count) {
         wf_free(u->queue[u->head]);
         u->head = (u->head + 1) % QUEUE_LEN;
@@ -48,8 +46,15 @@ static void maybe_free(weft_udp_t *u) {
 
 static void on_closed(uv_handle_t *h) {
     weft_udp_t *u = h->data;
-    u->handle_closed = 1;
-    maybe_free(u);
+    wf_io_handle_closed(&u->life);
+}
+
+/* Close the socket: wake the waiting reader with WEFT_EBADF (a pending send
+ * completes with UV_ECANCELED). */
+static void shut(weft_udp_t *u) {
+    u->life.closed = 1;
+    if (u->reader) wf_wait_claim(u->reader, WEFT_EBADF);
+    uv_close((uv_handle_t *)&u->udp, on_closed);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
@@ -100,13 +105,13 @@ int weft_udp_open(weft_udp_t **out, const char *host, int port, const char *remo
         wf_free(u);
         return WEFT_ENOMEM;
     }
-    u->owner = wf_current_worker();
-    u->udp.data = u;
-    if ((rc = uv_udp_init(&u->owner->loop, &u->udp)) != 0) {
-        wf_free(u->scratch);
-        wf_free(u);
+    wf_io_life_init(&u->life, release);
+    if ((rc = uv_udp_init(&u->life.owner->loop, &u->udp)) != 0) {
+        release(&u->life);
         return rc;
     }
+    u->udp.data = u;
+    u->life.open_handles = 1;
     rc = uv_udp_bind(&u->udp, (struct sockaddr *)&local, 0);
     if (rc == 0 && remote_host) {
         rc = uv_udp_connect(&u->udp, (struct sockaddr *)&remote);
@@ -122,27 +127,17 @@ int weft_udp_open(weft_udp_t **out, const char *host, int port, const char *remo
         *out = u;
         return 0;
     }
-    u->closed = 1;
-    uv_close((uv_handle_t *)&u->udp, on_closed);
+    shut(u);
     return rc;
 }
 
 int weft_udp_port(const weft_udp_t *u) { return u ? u->port : WEFT_EINVAL; }
 
 static int enter(weft_udp_t *u, wf_task_t **t) {
-    if (!u) return WEFT_EINVAL;
-    int rc = wf_io_enter(t, u->owner);
-    if (rc) return rc;
-    if (u->closed) return WEFT_EBADF;
-    u->users++;
-    return 0;
+    return u ? wf_io_begin(&u->life, t, 1) : WEFT_EINVAL;
 }
 
-static int leave(weft_udp_t *u, int rc) {
-    u->users--;
-    maybe_free(u);
-    return rc;
-}
+static int leave(weft_udp_t *u, int rc) { return wf_io_end(&u->life, rc); }
 
 /* ---------------------------------------------------------------- send */
 
@@ -191,13 +186,9 @@ int weft_udp_send_to(weft_udp_t *u, const void *buf, size_t len, const struct so
         wf_free(r);
         return leave(u, rc);
     }
-    if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, u)) == 0) {
-        r->waiter = t;
-        rc = wf_wait_park(t);
-        wf_task_move_to(t, u->owner);
-    }
+    rc = wf_io_wait(&u->life, t, &r->waiter);
     if (r->done) wf_free(r);
-    else r->waiter = NULL; /* still pending: the callback frees it */
+    /* else still pending: the callback frees it (it sees no waiter) */
     return leave(u, rc);
 }
 
@@ -215,13 +206,8 @@ int weft_udp_receive_from(weft_udp_t *u, void *buf, size_t len, struct sockaddr 
     if (rc) return rc;
     if (u->reader) return leave(u, -EBUSY);
     while (!u->count) {
-        if ((rc = wf_wait_arm(t, 1, WF_WAIT_IO, u)) != 0) return leave(u, rc);
-        u->reader = t;
-        rc = wf_wait_park(t);
-        wf_task_move_to(t, u->owner);
-        u->reader = NULL;
-        if (rc) return leave(u, rc);
-        if (u->closed) return leave(u, WEFT_EBADF);
+        if ((rc = wf_io_wait(&u->life, t, &u->reader)) != 0) return leave(u, rc);
+        if (u->life.closed) return leave(u, WEFT_EBADF);
     }
     datagram_t *d = u->queue[u->head];
     u->head = (u->head + 1) % QUEUE_LEN;
@@ -247,12 +233,7 @@ int weft_udp_receive(weft_udp_t *u, void *buf, size_t len) {
 
 int weft_udp_close(weft_udp_t *u) {
     if (!u) return WEFT_EINVAL;
-    wf_task_t *t = wf_current_task();
-    if (!t) return WEFT_EPERM;
-    wf_task_move_to(t, u->owner);
-    if (u->closed) return WEFT_EBADF;
-    u->closed = 1;
-    if (u->reader) wf_wait_claim(u->reader, WEFT_EBADF);
-    uv_close((uv_handle_t *)&u->udp, on_closed);
-    return 0;
+    int rc = wf_io_visit(&u->life);
+    if (rc == 0) shut(u);
+    return rc;
 }
