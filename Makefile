@@ -11,6 +11,9 @@
 #   make fuzz    build-fuzz/, then fuzz fuzz/corpus for FUZZ_SECONDS (600)
 #   make soak    build-soak/ (RelWithDebInfo), run soak/soak for SOAK_SECONDS (180)
 #   make bench   Release build in build-release/, run every bench program
+#   make peers   the Go and Tokio peers of four bench programs (bench/peers/;
+#                as root, apt-get installs golang-go cargo rustc librust-tokio-dev
+#                if missing), flags in PEERS_ARGS (e.g. PEERS_ARGS='-w 2 -r 5')
 #   make build   just configure + build build/ (Debug)
 #   make clean   remove all build dirs
 #
@@ -57,7 +60,7 @@ MATRIX_ARGS := -DWEFT_BUILD_TESTS=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLE
 .NOTPARALLEL:
 
 .PHONY: all deps deps-clang build build-tsan build-asan build-clang build-rel build-rel-clang \
-        build-fuzz build-soak build-test test fuzz soak demo bench release clean
+        build-fuzz build-soak build-test test fuzz soak demo bench release clean peers
 
 all: build
 
@@ -147,6 +150,32 @@ bench: release
 	else \
 	    sh "$(ROOT)/$(RELEASE_DIR)/bench/run_all.sh"; \
 	fi
+
+# bench/peers/run.sh builds and runs the Go 1.19 and Tokio 1.24 programs of
+# ping_pong, channel_throughput, lock_contention and tcp_echo (reference
+# numbers for docs/BENCHMARKS.md, not part of make test).  As root it first
+# installs the Debian packages of their toolchains that are missing; without
+# root a peer whose toolchain is missing is skipped.
+PEERS_PKGS := golang-go cargo rustc librust-tokio-dev
+PEERS_ARGS ?=
+
+peers:
+	@missing=""; \
+	for p in $(PEERS_PKGS); do \
+	    dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || \
+	        missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "make peers: apt-get install -y$$missing"; \
+	        export DEBIAN_FRONTEND=noninteractive; \
+	        apt-get install -y $$missing || \
+	            { apt-get update && apt-get install -y $$missing; } || exit 1; \
+	    else \
+	        echo "make peers: not installed:$$missing (run as root to install them)" >&2; \
+	    fi; \
+	fi
+	bash "$(ROOT)/bench/peers/run.sh" $(PEERS_ARGS)
 
 clean:
 	rm -rf "$(ROOT)/$(BUILD_DIR)" "$(ROOT)/$(TSAN_DIR)" "$(ROOT)/$(ASAN_DIR)" "$(ROOT)/$(RELEASE_DIR)" \
