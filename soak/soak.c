@@ -12,7 +12,12 @@
  *   TCP clients (echo round trips through a weft_serve loopback server) --
  * that the host either stops gracefully or cancels at a random moment.
  * Faults injected: wave cancellations, deadlines expiring inside waits,
- * abandoned blocking calls, connections cut in the middle of a transfer.
+ * abandoned blocking calls, connections cut in the middle of a transfer,
+ * and in one wave of three a resource failure (fault.h): the library's n-th
+ * allocation, blocking-thread start or stack mapping from the wave's start
+ * fails.  While one is armed WEFT_ENOMEM is an accepted result of any call,
+ * and a connection the server had to drop (EOF, reset) an accepted end of a
+ * round trip; nothing else is relaxed.
  * Invariants checked after every wave and run: each item received once,
  * delivered == received + left in the channel, the lock free and never held
  * twice, echoes byte-exact, every group closed in time, no actor left,
@@ -22,6 +27,7 @@
  * 1 on any violation.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -31,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h" /* test-only fault injection (not public API) */
 #include "weft.h"
 
 #define RUN_SECONDS 10.0
@@ -41,8 +48,11 @@
 #define LOCKERS 2
 #define OFFLOADERS 2
 #define CLIENTS 2
+#define ACTORS (PRODUCERS + CONSUMERS + LOCKERS + OFFLOADERS + CLIENTS)
 
-static atomic_ullong ops, faults, checks, violations;
+static atomic_ullong ops, faults, resource_faults, checks, violations;
+/* A resource failure is armed in this wave: WEFT_ENOMEM may come back. */
+static atomic_int resource_armed;
 
 static void violation(int line, const char *fmt, ...)
 {
@@ -62,11 +72,12 @@ static void violation(int line, const char *fmt, ...)
             violation(__LINE__, __VA_ARGS__);                                  \
     } while (0)
 
-/* rc is 0 or one of the codes listed. */
+/* rc is 0 or one of the codes listed (or WEFT_ENOMEM while a resource
+ * failure is armed). */
 #define CHECK_RC(what, rc, ...)                                                \
     do {                                                                       \
         int ok_codes_[] = {0, __VA_ARGS__};                                    \
-        int rc_ = (rc), ok_ = 0;                                               \
+        int rc_ = (rc), ok_ = rc_ == WEFT_ENOMEM && atomic_load(&resource_armed); \
         for (size_t i_ = 0; i_ < sizeof ok_codes_ / sizeof ok_codes_[0]; i_++) \
             ok_ |= rc_ == ok_codes_[i_];                                       \
         CHECK(ok_, "%s returned %d (%s)", (what), rc_, weft_err_name(rc_));    \
@@ -94,8 +105,12 @@ static double wait_limit(uint64_t *s)
 
 /* ---------------------------------------------------------------- a wave */
 
+typedef struct actor actor_t;
+
 typedef struct {
     weft_group_t group;
+    actor_t *actors[ACTORS]; /* freed by the wave once its group closed */
+    int nactors;
     weft_sender_t *tx;
     weft_receiver_t *rx;
     weft_lock_t *lock;
@@ -108,12 +123,13 @@ typedef struct {
     atomic_uchar *seen;
 } wave_t;
 
-typedef struct {
+struct actor {
     wave_t *w;
     uint64_t rng;
     weft_sender_t *tx;
     weft_receiver_t *rx;
-} actor_t;
+    int ran;  /* a task whose stack could not be mapped never runs */
+};
 
 /* The current runtime's counts of abandoned calls (one runtime at a time). */
 static struct {
@@ -292,12 +308,14 @@ static int client(void *arg)
         }
         weft_scope_exit(&lim, rc);
         atomic_fetch_add(&ops, 1);
+        if (atomic_load(&resource_armed) && (rc == WEFT_EOF || rc == -ECONNRESET || rc == WEFT_EPIPE))
+            rc = WEFT_ENOMEM; /* the server had no memory for this connection: dropped */
         CHECK_RC("echo round trip", rc, WEFT_ECANCELED);
         if (rc == 0) {
             CHECK(got == len && memcmp(in, out + off, len) == 0, "echo of %zu bytes differs",
                   len);
         } else {
-            /* Cut: the bytes in flight are lost with the connection. */
+            /* Cut or dropped: the bytes in flight are lost with the connection. */
             atomic_fetch_add(&faults, 1);
             CHECK_RC("weft_stream_close", weft_stream_close(s), 0);
             s = NULL;
@@ -310,14 +328,22 @@ static int client(void *arg)
     return 0;
 }
 
-static int actor_main(actor_t *a, weft_fn_t fn)
+/* Let go of an actor's channel clones. */
+static void actor_close(actor_t *a)
 {
-    atomic_fetch_add(&a->w->live, 1);
-    int rc = fn(a);
     weft_sender_close(a->tx);
     weft_receiver_close(a->rx);
+    a->tx = NULL;
+    a->rx = NULL;
+}
+
+static int actor_main(actor_t *a, weft_fn_t fn)
+{
+    a->ran = 1;
+    atomic_fetch_add(&a->w->live, 1);
+    int rc = fn(a);
+    actor_close(a);
     atomic_fetch_sub(&a->w->live, 1);
-    free(a);
     return rc == WEFT_ECANCELED ? 0 : rc;
 }
 
@@ -337,13 +363,33 @@ static void spawn_actors(wave_t *w, uint64_t *rng, weft_fn_t fn, int n, int tx, 
             return;
         a->w = w;
         a->rng = rnd(rng);
+        int rc = 0;
         if (tx)
-            weft_sender_clone(w->tx, &a->tx);
-        if (rx)
-            weft_receiver_clone(w->rx, &a->rx);
-        int rc = weft_group_spawn_named(&w->group, fn, a, "actor");
+            rc = weft_sender_clone(w->tx, &a->tx);
+        if (rx && rc == 0)
+            rc = weft_receiver_clone(w->rx, &a->rx);
+        if (rc == 0)
+            rc = weft_group_spawn_named(&w->group, fn, a, "actor");
         CHECK_RC("weft_group_spawn", rc, 0);
+        if (rc != 0) { /* it never runs: its clones and record are ours */
+            actor_close(a);
+            free(a);
+        } else {
+            w->actors[w->nactors++] = a;
+        }
     }
+}
+
+/* After the group closed: an actor whose task failed before it ran (no
+ * stack) still holds its clones (weft.h, weft_group_spawn). */
+static void free_actors(wave_t *w)
+{
+    for (int i = 0; i < w->nactors; i++) {
+        if (!w->actors[i]->ran)
+            actor_close(w->actors[i]);
+        free(w->actors[i]);
+    }
+    w->nactors = 0;
 }
 
 static void run_wave(uint64_t *rng, int port)
@@ -355,6 +401,17 @@ static void run_wave(uint64_t *rng, int port)
     w->port = port;
     CHECK_RC("weft_channel", weft_channel(rnd(rng) % 9, &w->tx, &w->rx), 0);
     CHECK_RC("weft_lock_new", weft_lock_new(&w->lock), 0);
+
+    /* One wave in three: the n-th allocation or stack mapping from here
+     * on fails, or every blocking-thread start does (new stacks and threads
+     * are rare once the caches are warm). */
+    wf_fault_kind_t kind = (wf_fault_kind_t)(rnd(rng) % WF_FAULT_KINDS);
+    int armed = one_in(rng, 3);
+    if (armed) {
+        atomic_store(&resource_armed, 1);
+        wf_fault_fail_at(kind, kind == WF_FAULT_THREAD ? WF_FAULT_ALWAYS
+                               : 1 + (long)(rnd(rng) % (kind == WF_FAULT_ALLOC ? 300 : 4)));
+    }
 
     weft_scope_t guard;
     weft_fail_after(&guard, WAVE_GUARD);
@@ -382,6 +439,7 @@ static void run_wave(uint64_t *rng, int port)
           atomic_load(&w->live));
     CHECK(!weft_lock_locked(w->lock) && !atomic_load(&w->lock_holder),
           "the lock is held after the wave");
+    free_actors(w);
 
     /* What is still buffered (the consumers were cancelled) ends the count. */
     for (;;) {
@@ -396,6 +454,13 @@ static void run_wave(uint64_t *rng, int port)
     CHECK(atomic_load(&w->delivered) == atomic_load(&w->received),
           "%u item(s) delivered, %u received", atomic_load(&w->delivered),
           atomic_load(&w->received));
+    if (armed) {
+        wf_fault_fail_at(kind, 0);
+        unsigned long long n = (unsigned long long)wf_fault_injected(kind);
+        atomic_fetch_add(&resource_faults, n);
+        atomic_fetch_add(&faults, n);
+        atomic_store(&resource_armed, 0);
+    }
     weft_receiver_close(w->rx);
     weft_lock_free(w->lock);
     free(w->seen);
@@ -485,9 +550,12 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     printf("soak: done in %.0f s: %d runtimes, %d waves, operations done %llu, "
-           "faults injected %llu, invariants checked %llu, violations %llu\n",
+           "faults injected %llu (resource failures %llu), invariants checked %llu, "
+           "violations %llu\n",
            weft_now() - start, runs, waves, (unsigned long long)atomic_load(&ops),
-           (unsigned long long)atomic_load(&faults), (unsigned long long)atomic_load(&checks),
+           (unsigned long long)atomic_load(&faults),
+           (unsigned long long)atomic_load(&resource_faults),
+           (unsigned long long)atomic_load(&checks),
            (unsigned long long)atomic_load(&violations));
     return atomic_load(&violations) ? 1 : 0;
 }
