@@ -87,11 +87,5 @@ func main() {
 	fmt.Printf("# channel_throughput: %d producers, %d consumers, %d items, capacity %d, "+
 		"median of %d rounds after 1 warm-up (%s)\n",
 		producers, consumers, a.N, capacity, a.Reps, peer.Runtime())
-	fmt.Printf("# warm-up: %.0f items/s\n", round(peer.WarmupN(a.N)))
-	v := make([]float64, a.Reps)
-	for i := range v {
-		v[i] = round(a.N)
-	}
-	peer.PrintSamples("go rounds", v, "items/s")
-	peer.Result("channel_throughput", peer.Median(v), "items/s")
+	peer.Measure(a, "channel_throughput", "items/s", round)
 }

@@ -140,6 +140,19 @@ func PrintSamples(label string, v []float64, unit string) {
 	fmt.Println(b.String())
 }
 
+// Measure runs one warm-up round of WarmupN(a.N), then a.Reps rounds of a.N,
+// and prints the warm-up's value, the raw values and the result line (their
+// median).
+func Measure(a Args, workload, unit string, round func(n int64) float64) {
+	fmt.Printf("# warm-up: %.2f %s\n", round(WarmupN(a.N)), unit)
+	v := make([]float64, a.Reps)
+	for i := range v {
+		v[i] = round(a.N)
+	}
+	PrintSamples("go rounds", v, unit)
+	Result(workload, Median(v), unit)
+}
+
 // Result prints the result line "go <workload> <value> <unit>".
 func Result(workload string, value float64, unit string) {
 	fmt.Printf("go %s %.2f %s\n", workload, value, unit)

@@ -47,11 +47,5 @@ func main() {
 	a := peer.ParseArgs(1000000, 5, "round trips per round")
 	fmt.Printf("# ping_pong: 2 goroutines, %d round trips through 2 unbuffered channels, "+
 		"median of %d rounds after 1 warm-up (%s)\n", a.N, a.Reps, peer.Runtime())
-	fmt.Printf("# warm-up: %.2f ns/round trip\n", round(peer.WarmupN(a.N)))
-	v := make([]float64, a.Reps)
-	for i := range v {
-		v[i] = round(a.N)
-	}
-	peer.PrintSamples("go rounds", v, "ns/round trip")
-	peer.Result("ping_pong", peer.Median(v), "ns/round trip")
+	peer.Measure(a, "ping_pong", "ns/round trip", round)
 }

@@ -159,12 +159,6 @@ func main() {
 	addr := l.Addr().(*net.TCPAddr)
 	s := &server{}
 	go s.serve(l)
-	fmt.Printf("# warm-up: %.2f round trips/s\n", round(s, addr, peer.WarmupN(a.N)))
-	v := make([]float64, a.Reps)
-	for i := range v {
-		v[i] = round(s, addr, a.N)
-	}
+	peer.Measure(a, "tcp_echo", "round trips/s", func(n int64) float64 { return round(s, addr, n) })
 	l.Close()
-	peer.PrintSamples("go rounds", v, "round trips/s")
-	peer.Result("tcp_echo", peer.Median(v), "round trips/s")
 }

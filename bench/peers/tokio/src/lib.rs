@@ -159,6 +159,27 @@ pub fn print_samples(label: &str, v: &[f64], unit: &str) {
     println!("{line}");
 }
 
+/// One warm-up round of warmup_n(n), then `reps` rounds of n: prints the
+/// warm-up's value and returns the measured values.
+pub async fn rounds<F, Fut>(n: u64, reps: usize, unit: &'static str, mut round: F) -> Vec<f64>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = f64>,
+{
+    println!("# warm-up: {:.2} {unit}", round(warmup_n(n)).await);
+    let mut v = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        v.push(round(n).await);
+    }
+    v
+}
+
+/// Print the raw values and the result line (their median).
+pub fn report(workload: &str, unit: &str, v: &[f64]) {
+    print_samples("tokio rounds", v, unit);
+    result(workload, median(v), unit);
+}
+
 /// Print the result line "tokio <workload> <value> <unit>".
 pub fn result(workload: &str, value: f64, unit: &str) {
     println!("tokio {workload} {value:.2} {unit}");

@@ -89,14 +89,6 @@ fn main() {
         peer::runtime(a.workers)
     );
     let (n, reps) = (a.n, a.reps);
-    let v = peer::run(a.workers, async move {
-        println!("# warm-up: {:.0} items/s", round(peer::warmup_n(n)).await);
-        let mut v = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            v.push(round(n).await);
-        }
-        v
-    });
-    peer::print_samples("tokio rounds", &v, "items/s");
-    peer::result("channel_throughput", peer::median(&v), "items/s");
+    let v = peer::run(a.workers, peer::rounds(n, reps, "items/s", round));
+    peer::report("channel_throughput", "items/s", &v);
 }

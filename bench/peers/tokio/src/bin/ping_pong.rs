@@ -64,17 +64,6 @@ fn main() {
         peer::runtime(a.workers)
     );
     let (n, reps) = (a.n, a.reps);
-    let v = peer::run(a.workers, async move {
-        println!(
-            "# warm-up: {:.2} ns/round trip",
-            round(peer::warmup_n(n)).await
-        );
-        let mut v = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            v.push(round(n).await);
-        }
-        v
-    });
-    peer::print_samples("tokio rounds", &v, "ns/round trip");
-    peer::result("ping_pong", peer::median(&v), "ns/round trip");
+    let v = peer::run(a.workers, peer::rounds(n, reps, "ns/round trip", round));
+    peer::report("ping_pong", "ns/round trip", &v);
 }

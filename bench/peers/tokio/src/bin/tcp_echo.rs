@@ -158,6 +158,5 @@ fn main() {
         server.abort(); // every handler has returned: this stops the accept only
         v
     });
-    peer::print_samples("tokio rounds", &v, "round trips/s");
-    peer::result("tcp_echo", peer::median(&v), "round trips/s");
+    peer::report("tcp_echo", "round trips/s", &v);
 }
