@@ -270,7 +270,9 @@ void wf_task_wake(wf_task_t *t) {
     int s = WF_RUNNING;
     /* Still on its worker's CPU: leave a mark the worker will find. */
     if (atomic_compare_exchange_strong(&t->park, &s, WF_WOKEN)) return;
-    atomic_store(&t->park, WF_RUNNING);
+    /* Parked: the word is ours alone until the task runs again, and the
+     * queue that hands it to a worker orders this store before that run. */
+    atomic_store_explicit(&t->park, WF_RUNNING, memory_order_relaxed);
     wf_schedule(t);
 }
 
