@@ -2093,9 +2093,10 @@ static int dealt_main(void *p)
     for (int i = 0; i < DEALT; i++)
         EXPECT_RC(weft_tcp_connect(&c[i], "127.0.0.1", weft_listener_port(d->l)), 0);
     WAIT_FOR(atomic_load(&d->active) == DEALT);
-    /* Half each, unless an idle worker was handed one before it started
-     * (the scheduler may share any fresh task): nearly half each. */
-    EXPECT(atomic_load(&d->on[0]) >= DEALT / 2 - 1 && atomic_load(&d->on[1]) >= DEALT / 2 - 1);
+    /* Half each, unless an idle worker was handed some before they started
+     * (the scheduler may share any fresh task; under TSan, once, two moved):
+     * spread, not all on the listener's worker. */
+    EXPECT(atomic_load(&d->on[0]) >= DEALT / 4 && atomic_load(&d->on[1]) >= DEALT / 4);
     weft_scope_cancel(&d->sc);
     EXPECT_RC(weft_group_close(&g, 0), 0);
     for (int i = 0; i < DEALT; i++)
