@@ -275,7 +275,6 @@ typedef struct bench_rounds_t {
  * is 0 for the warm-up, 1..reps for the measured rounds. */
 typedef double (*bench_round_fn)(void *ctx, long n, int round);
 
-/* Operations in the warm-up round before rounds of n: n/10, at least 1. */
 /* How long a cache line takes to go from one thread's core to another's,
  * measured now: two threads pass an atomic counter back and forth.  Programs
  * where workers contend for one object (a channel, a lock) scale with it,
@@ -321,6 +320,7 @@ static inline void bench_print_line_handoff(void)
            (double)(t1 - t0) / (2.0 * (double)h.rounds));
 }
 
+/* Operations in the warm-up round before rounds of n: n/10, at least 1. */
 static inline long bench_warmup_n(long n)
 {
     return n / 10 > 0 ? n / 10 : 1;
