@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "place.h"
 #include "stream.h"
 #include "waitq.h"
 
@@ -44,11 +45,16 @@ static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, cons
     if (rc) return rc;
     wf_connect_t *c = wf_calloc(1, sizeof *c);
     if (!c) return WEFT_ENOMEM;
+    /* The stream goes on the least loaded loop, and this task with it. */
+    wf_worker_t *w = wf_io_place_connect(t->rt);
+    wf_task_move_to(t, w);
     weft_stream_t *s = wf_stream_new(tcp, &rc);
     if (!s) {
+        wf_io_unplace(w);
         wf_free(c);
         return rc;
     }
+    s->placed = 1;
     if (tcp) rc = uv_tcp_connect(&c->req, &s->h.tcp, sa, on_connect);
     else uv_pipe_connect(&c->req, &s->h.pipe, path, on_connect);
     if (rc) { /* nothing pending: no callback will come */

@@ -3,17 +3,20 @@
  * in a task group, so that cancelling the server cancels every handler and
  * the server returns only once they all ended.
  *
- * The handler task makes the connection's stream itself, on the loop of the
- * worker it starts on: handlers spread over the workers with their streams,
- * instead of every connection's I/O landing on the listener's worker.
+ * Each connection is placed on a worker (place.h: near its packets, within
+ * a balance) and its handler makes the connection's stream there: handlers
+ * spread over the workers with their streams, instead of every connection's
+ * I/O landing on the listener's worker.
  */
 #include <unistd.h>
 
 #include "group.h"
+#include "place.h"
 #include "stream.h"
 
 typedef struct connection {
     int fd, is_tcp;
+    wf_worker_t *worker; /* placed on */
     weft_handler_t handler;
     void *arg;
 } connection_t;
@@ -21,33 +24,33 @@ typedef struct connection {
 static int handle(void *p) {
     connection_t c = *(connection_t *)p;
     wf_free(p);
+    /* An idle worker may have been handed the task before it started. */
+    wf_task_move_to(wf_current_task(), c.worker);
     weft_stream_t *s;
-    if (wf_stream_from_fd(c.fd, c.is_tcp, &s) != 0) return 0; /* dropped: no memory */
+    if (wf_stream_from_fd(c.fd, c.is_tcp, &s) != 0) { /* dropped: no memory */
+        wf_io_unplace(c.worker);
+        return 0;
+    }
+    s->placed = 1;
     c.handler(s, c.arg); /* its error ends this connection only */
     weft_stream_close(s);
     return 0;
 }
 
-/* Connections are dealt to the workers in turn (the spare, if any, is only
- * a stand-in): each handler starts, and makes its stream, on its own. */
-static wf_worker_t *next_worker(unsigned *turn) {
-    wf_runtime_t *rt = wf_current_worker()->rt;
-    unsigned regular = rt->nworkers - (unsigned)rt->has_spare;
-    return &rt->workers[(*turn)++ % regular];
-}
-
 int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg) {
     if (!l || !handler) return WEFT_EINVAL;
-    unsigned turn = 0;
     weft_group_t g;
-    int rc = weft_group_open(&g);
+    int rc = weft_group_open(&g); /* on a worker, or WEFT_EPERM */
     if (rc) return rc;
+    wf_runtime_t *rt = wf_current_worker()->rt;
     for (;;) {
         int fd, is_tcp;
         if ((rc = wf_listener_accept_fd(l, &fd, &is_tcp)) != 0) break;
+        wf_worker_t *w = wf_io_place_accepted(rt, fd);
         connection_t *c = wf_alloc(sizeof *c);
-        if (c) *c = (connection_t){fd, is_tcp, handler, arg};
-        if (!c || wf_group_spawn_mapped(&g, handle, c, "connection", next_worker(&turn)) != 0) {
+        if (c) *c = (connection_t){fd, is_tcp, w, handler, arg};
+        if (!c || wf_group_spawn_mapped(&g, handle, c, "connection", w) != 0) {
+            wf_io_unplace(w);
             wf_free(c);
             close(fd); /* no memory for this one: drop it, go on */
         }

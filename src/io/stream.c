@@ -3,12 +3,14 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "place.h"
 #include "waitq.h"
 
 /* ---------------------------------------------------------------- life */
 
 static void release(wf_io_life_t *o) {
     weft_stream_t *s = WF_CONTAINER_OF(o, weft_stream_t, life);
+    if (s->placed) wf_io_unplace(o->owner);
     wf_free(s->buf);
     wf_free(s);
 }

@@ -27,6 +27,7 @@ struct weft_stream_t {
         uv_pipe_t pipe;
     } h;
     int is_tcp;
+    int placed;            /* counted in its owner's io_load (place.h) */
     /* Receiving. */
     char *buf;             /* WF_STREAM_BUFFER bytes; [head, tail) unread */
     size_t head, tail;

@@ -66,6 +66,11 @@ typedef struct wf_worker {
     _Atomic(const char *) running_name; /* its name (the record may be reused) */
     atomic_ulong runs;                  /* tasks switched to so far */
     atomic_ullong spawned, exited, steals, task_parks, parks;
+    /* For placing connections (src/io/place.h): the CPU this worker last
+     * polled its loop on (-1 before), written by it; the connections placed
+     * on it and not yet ended, counted by whoever places or ends one. */
+    atomic_int cpu;
+    atomic_uint io_load;
 } wf_worker_t;
 
 /* Count an event in one of the worker's published counters (owner only). */
@@ -87,6 +92,7 @@ struct wf_runtime {
     wf_task_t *records;                 /* allocated on another, meet here   */
     size_t n_records;
     atomic_int done;
+    atomic_uint io_turn;                /* deals ties in I/O placement (place.h) */
     wf_task_t *root;                    /* the scope tree hangs from root->root */
     int root_rc;
 

@@ -14,6 +14,7 @@
  * idle list first and checks every queue after, so work pushed meanwhile is
  * either seen by it or seen by the pusher as an idle worker to wake.
  */
+#define _GNU_SOURCE /* sched_getcpu */
 #include <math.h>
 #include <sched.h>
 
@@ -179,6 +180,9 @@ static void poll_loop(wf_worker_t *w, uv_run_mode mode) {
     w->polling = 1;
     uv_run(&w->loop, mode);
     w->polling = 0;
+    /* Where it goes on (it may wake on another CPU), for placing connections
+     * near their packets (src/io/place.h). */
+    atomic_store_explicit(&w->cpu, sched_getcpu(), memory_order_relaxed);
 }
 
 /* The worker's own handles are unreferenced, so the loop is alive only while
@@ -509,6 +513,7 @@ int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index) {
     w->rng = 0x9E3779B97F4A7C15ull * (index + 1);
     atomic_init(&w->pinned, NULL);
     atomic_init(&w->wake_at, NAN);
+    atomic_init(&w->cpu, -1);
     wf_lq_init(&w->queue);
     if (wf_timer_heap_init(&w->timers)) return WEFT_ENOMEM;
     if (wf_stack_cache_init(&w->stacks)) goto fail_timers;
