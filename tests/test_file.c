@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 static char tmpdir[] = "/tmp/weft-test-file-XXXXXX";
 
@@ -597,6 +598,150 @@ static void test_concurrent_pread(void **st)
     WT_RUN_OK(readers_main, NULL, 4);
 }
 
+/* ------------------------------------------------------------ reads from the page cache */
+
+#define CACHED_SIZE (100 * 1024)
+
+static unsigned char cached_byte(long off) { return (unsigned char)(off * 7 + (off >> 10)); }
+
+static int bytes_match(const unsigned char *b, long off, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (b[i] != cached_byte(off + i))
+            return 0;
+    return 1;
+}
+
+static atomic_int hold_token;
+
+static int hold_token_fn(void *p)
+{
+    (void)p;
+    while (atomic_load(&hold_token))
+        usleep(1000);
+    return 0;
+}
+
+static int token_holder(void *p)
+{
+    (void)p;
+    return weft_to_thread_run_sync(hold_token_fn, NULL, NULL);
+}
+
+/* Reads of a regular file whose bytes are cached are made by the worker
+ * (RWF_NOWAIT): they complete while another task holds the only thread
+ * token, so that any read sent to a blocking thread would wait. */
+static int cached_main(void *p)
+{
+    (void)p;
+    const char *path = path_in(0, "cached");
+    static unsigned char data[CACHED_SIZE], buf[CACHED_SIZE];
+    for (long i = 0; i < CACHED_SIZE; i++)
+        data[i] = cached_byte(i);
+    EXPECT_RC(weft_file_write_all(path, data, sizeof data), 0);
+    weft_file_t *f = NULL;
+    EXPECT_RC(weft_file_open(&f, path, O_RDONLY, 0), 0);
+    if (!f)
+        return 0;
+
+    weft_limiter_t *lim = weft_default_thread_limiter();
+    weft_limiter_stats_t ls;
+    weft_limiter_stats(lim, &ls);
+    unsigned total = ls.total_tokens;
+    EXPECT_RC(weft_limiter_set_total_tokens(lim, 1), 0);
+    atomic_store(&hold_token, 1);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, token_holder, NULL), 0);
+    WAIT_FOR((weft_limiter_stats(lim, &ls), ls.borrowed_tokens == 1));
+
+    weft_scope_t sc;
+    weft_move_on_after(&sc, 2.0); /* a read that waits for the token gives up */
+    EXPECT_RC(weft_file_read(f, buf, 64 * 1024), 64 * 1024);
+    EXPECT(bytes_match(buf, 0, 64 * 1024));
+    EXPECT_RC(weft_file_pread(f, buf, 5000, 1000), 5000);
+    EXPECT(bytes_match(buf, 1000, 5000));
+    EXPECT_RC(weft_file_read(f, buf, sizeof buf), CACHED_SIZE - 64 * 1024); /* pread left the position */
+    EXPECT(bytes_match(buf, 64 * 1024, CACHED_SIZE - 64 * 1024));
+    EXPECT_RC(weft_file_read(f, buf, sizeof buf), 0);
+    EXPECT_RC(weft_file_pread(f, buf, 10, CACHED_SIZE), 0);
+    EXPECT(!weft_scope_cancel_called(&sc));
+    EXPECT_RC(weft_scope_exit(&sc, 0), 0);
+
+    atomic_store(&hold_token, 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(weft_limiter_set_total_tokens(lim, total), 0);
+    EXPECT_RC(weft_file_close(f), 0);
+    return 0;
+}
+
+static void test_cached_reads_need_no_thread(void **st)
+{
+    (void)st;
+    /* Where the file system refuses RWF_NOWAIT every read goes to a thread. */
+    char probe_path[512];
+    snprintf(probe_path, sizeof probe_path, "%s/probe", tmpdir);
+    int fd = open(probe_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    char b[3];
+    struct iovec v = {b, sizeof b};
+    ssize_t n = preadv2(fd, &v, 1, 0, RWF_NOWAIT);
+    close(fd);
+    unlink(probe_path);
+    if (n != 3)
+        skip();
+    WT_RUN_OK(cached_main, NULL, 1);
+    WT_RUN_OK(cached_main, NULL, 2);
+}
+
+/* A read whose start is cached and whose end is not (dropped with
+ * POSIX_FADV_DONTNEED, the start read back) still returns every byte: the worker reads the start,
+ * a thread the rest, so a short count keeps meaning the end of the file. */
+static int partly_cached_main(void *p)
+{
+    (void)p;
+    const char *path = path_in(0, "partly-cached");
+    static unsigned char data[4 * 64 * 1024], buf[sizeof data];
+    for (long i = 0; i < (long)sizeof data; i++)
+        data[i] = cached_byte(i);
+    for (int round = 0; round < 2; round++) {
+        EXPECT_RC(weft_file_write_all(path, data, sizeof data), 0);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        EXPECT(fd >= 0);
+        if (fd < 0)
+            return 0;
+        /* Drop it all (a large folio is not split: dropping the end alone
+         * may keep it), then read the start back without read-ahead. */
+        EXPECT(fdatasync(fd) == 0);
+        EXPECT(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+        EXPECT(posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) == 0);
+        EXPECT(pread(fd, buf, sizeof buf / 2, 0) == (ssize_t)sizeof buf / 2);
+        close(fd);
+        weft_file_t *f = NULL;
+        EXPECT_RC(weft_file_open(&f, path, O_RDONLY, 0), 0);
+        if (!f)
+            return 0;
+        memset(buf, 0, sizeof buf);
+        if (round == 0) {
+            EXPECT_RC(weft_file_read(f, buf, sizeof buf), (int)sizeof buf);
+            char more;
+            EXPECT_RC(weft_file_read(f, &more, 1), 0);
+        } else {
+            EXPECT_RC(weft_file_pread(f, buf, sizeof buf, 0), (int)sizeof buf);
+        }
+        EXPECT(bytes_match(buf, 0, sizeof buf));
+        EXPECT_RC(weft_file_close(f), 0);
+    }
+    return 0;
+}
+
+static void test_partly_cached_read(void **st)
+{
+    (void)st;
+    WT_RUN_OK(partly_cached_main, NULL, 2);
+}
+
 /* ------------------------------------------------------------ wrong context, NULL */
 
 static int null_args_main(void *p)
@@ -689,6 +834,8 @@ int main(void)
         cmocka_unit_test(test_cancelled_does_nothing),
         cmocka_unit_test(test_tiny_deadlines),
         cmocka_unit_test(test_concurrent_pread),
+        cmocka_unit_test(test_cached_reads_need_no_thread),
+        cmocka_unit_test(test_partly_cached_read),
         cmocka_unit_test(test_wrong_context_and_null),
     };
     wt_apply_filter();

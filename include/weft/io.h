@@ -142,11 +142,13 @@ WEFT_EXTERN int weft_getnameinfo(const struct sockaddr *addr, int flags, char *h
 
 /* ---------------------------------------------------------------- files
  *
- * Files go through the runtime's blocking threads.  Each call is a
- * checkpoint; a call cancelled while its system call is in flight still
- * waits for it (a thread cannot be interrupted) and reports the
- * cancellation at the next checkpoint, so a buffer is never written after
- * the call returned. */
+ * Files go through the runtime's blocking threads, except reads of a
+ * regular file (up to 256 KiB) whose bytes are in the page cache, which the
+ * worker makes itself (they cannot block).  Each call is a checkpoint; a
+ * call cancelled while its system call is in flight still waits for it (a
+ * thread cannot be interrupted) and reports the cancellation at the next
+ * checkpoint, so a buffer is never written after the call returned.  A read
+ * of a regular file returns fewer bytes than asked only at its end. */
 typedef struct weft_file_t weft_file_t;
 
 /* [fiber][checkpoint] open(2) flags and mode; O_CLOEXEC is always added. */

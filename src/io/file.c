@@ -9,6 +9,9 @@
  * succeeded is never lost (its file comes back; the cancellation shows at
  * the next checkpoint).  That is also why the arguments can live on the
  * caller's stack.
+ *
+ * One exception: a read of a regular file whose bytes are all in the page
+ * cache cannot block, so the worker makes it itself (read_cached).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,14 +21,18 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "weft.h"
 #include "task.h"
 #include "util.h"
+#include "waitq.h"
 
 struct weft_file_t {
     int fd;
+    int regular;   /* a regular file: reads of cached bytes never block */
+    int no_nowait; /* its file system refused RWF_NOWAIT */
 };
 
 /* Linux moves at most this much in one read or write anyway, and it keeps a
@@ -42,7 +49,8 @@ typedef struct file_op {
     size_t len;
     int64_t offset;
     struct stat *st;
-    int ran; /* the thread got to the call (close must know) */
+    int ran;     /* the thread got to the call (close must know) */
+    int regular; /* OP_OPEN: the file opened is a regular file */
 } file_op_t;
 
 /* On the blocking thread: the call, retried on EINTR; a count, an fd, 0 or
@@ -53,7 +61,12 @@ static int file_op_thread(void *arg) {
     o->ran = 1;
     do {
         switch (o->op) {
-        case OP_OPEN: n = open(o->path, o->flags, (mode_t)o->mode); break;
+        case OP_OPEN: {
+            struct stat st;
+            n = open(o->path, o->flags, (mode_t)o->mode);
+            o->regular = n >= 0 && fstat((int)n, &st) == 0 && S_ISREG(st.st_mode);
+            break;
+        }
         case OP_READ: n = read(o->fd, o->buf, o->len); break;
         case OP_WRITE: n = write(o->fd, o->buf, o->len); break;
         case OP_PREAD: n = pread(o->fd, o->buf, o->len, (off_t)o->offset); break;
@@ -90,10 +103,13 @@ static int close_fd(int fd) {
     return rc;
 }
 
-/* open(2) with O_CLOEXEC: the fd or -errno. */
-static int open_fd(const char *path, int flags, int mode) {
+/* open(2) with O_CLOEXEC: the fd or -errno; *regular says whether it is a
+ * regular file. */
+static int open_fd(const char *path, int flags, int mode, int *regular) {
     file_op_t o = {.op = OP_OPEN, .path = path, .flags = flags | O_CLOEXEC, .mode = mode};
-    return file_op_run(&o);
+    int fd = file_op_run(&o);
+    *regular = o.regular;
+    return fd;
 }
 
 int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
@@ -102,24 +118,84 @@ int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
     /* Allocated first: failing after the open would mean closing again. */
     weft_file_t *f = wf_alloc(sizeof *f);
     if (!f) return WEFT_ENOMEM;
-    int fd = open_fd(path, flags, mode);
+    int regular;
+    int fd = open_fd(path, flags, mode, &regular);
     if (fd < 0) {
         wf_free(f);
         return fd;
     }
-    f->fd = fd;
+    *f = (weft_file_t){.fd = fd, .regular = regular};
     *out = f;
     return 0;
+}
+
+/* A read of a regular file from the page cache does not block: the worker
+ * makes it with preadv2(RWF_NOWAIT), which fails with EAGAIN instead of
+ * waiting for the disk, and saves the blocking thread's round trip (about
+ * 3 µs, as long as copying 64 KiB).  At most INLINE_MAX bytes, so that the
+ * copy holds the worker for some 25 µs at most.  1 with the count in *got
+ * when it was made; 0 when it must go to a blocking thread (nothing cached,
+ * too long, not a regular file, RWF_NOWAIT refused; a failure is left to the
+ * thread's read to report). */
+#define INLINE_MAX (256u * 1024u)
+
+static int read_cached(weft_file_t *f, const file_op_t *o, int *got) {
+#ifdef RWF_NOWAIT
+    if (!f->regular || f->no_nowait || o->len > INLINE_MAX) return 0;
+    struct iovec v = {o->buf, o->len};
+    ssize_t n;
+    do {
+        n = preadv2(o->fd, &v, 1, o->op == OP_PREAD ? (off_t)o->offset : -1, RWF_NOWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EOPNOTSUPP || errno == ENOSYS) f->no_nowait = 1;
+        return 0;
+    }
+    *got = (int)n;
+    return 1;
+#else
+    (void)f, (void)o, (void)got;
+    return 0;
+#endif
+}
+
+/* After a short read of n bytes: whether it stopped at the end of the file
+ * rather than at the first byte not cached.  lseek and fstat do not block on
+ * the local file systems that take RWF_NOWAIT. */
+static int stopped_at_end(const file_op_t *o, int n) {
+    struct stat st;
+    off_t pos = o->op == OP_PREAD ? (off_t)o->offset + n : lseek(o->fd, 0, SEEK_CUR);
+    return pos >= 0 && fstat(o->fd, &st) == 0 && pos >= st.st_size;
+}
+
+/* read or pread: from the page cache on the worker, else (or for the part
+ * that was not cached) on a blocking thread. */
+static int read_op(weft_file_t *f, file_op_t *o, wf_task_t *t) {
+    int got, rc = wf_sync_cancelled(t);
+    if (rc) return rc;
+    if (!read_cached(f, o, &got)) return file_op_run(o);
+    if (got == 0 || (size_t)got == o->len || stopped_at_end(o, got)) {
+        wf_sync_after_fast(t); /* it did not wait: let others run now and then */
+        return got;
+    }
+    /* Only the start was cached: the rest from a thread, so that a short
+     * count still means the end of the file. */
+    o->buf = (char *)o->buf + got;
+    o->len -= (size_t)got;
+    o->offset += got;
+    int rest = file_op_run(o);
+    return rest > 0 ? got + rest : got;
 }
 
 /* The checks common to the calls on an open file. */
 static int fd_op(weft_file_t *f, int op, void *buf, size_t len, int64_t offset,
                  struct stat *st) {
-    if (!wf_current_task()) return WEFT_EPERM;
+    wf_task_t *t = wf_current_task();
+    if (!t) return WEFT_EPERM;
     if (!f || (!buf && len) || ((op == OP_FSTAT) && !st)) return WEFT_EINVAL;
     if ((op == OP_PREAD || op == OP_PWRITE) && offset < 0) return WEFT_EINVAL;
     file_op_t o = {.op = op, .fd = f->fd, .buf = buf, .len = len, .offset = offset, .st = st};
-    return file_op_run(&o);
+    return op == OP_READ || op == OP_PREAD ? read_op(f, &o, t) : file_op_run(&o);
 }
 
 int weft_file_read(weft_file_t *f, void *buf, size_t len) {
@@ -166,7 +242,8 @@ int weft_file_read_all(const char *path, void **data, size_t *len) {
     if (!path || !data || !len) return WEFT_EINVAL;
     *data = NULL;
     *len = 0;
-    int fd = open_fd(path, O_RDONLY, 0);
+    int regular;
+    int fd = open_fd(path, O_RDONLY, 0, &regular);
     if (fd < 0) return fd;
     /* The size, when the file has one, sizes the buffer so that one read
      * fills it and the next sees the end; pipes and /proc files say 0. */
@@ -212,7 +289,8 @@ int weft_file_read_all(const char *path, void **data, size_t *len) {
 int weft_file_write_all(const char *path, const void *data, size_t len) {
     if (!wf_current_task()) return WEFT_EPERM;
     if (!path || (!data && len)) return WEFT_EINVAL;
-    int fd = open_fd(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int regular;
+    int fd = open_fd(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &regular);
     if (fd < 0) return fd;
     const char *p = data;
     int rc = 0;
