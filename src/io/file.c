@@ -31,7 +31,8 @@
 
 struct weft_file_t {
     int fd;
-    int regular;   /* a regular file: reads of cached bytes never block */
+    /* A regular file not opened O_DIRECT: a read of cached bytes cannot block. */
+    int cached_reads;
     int no_nowait; /* its file system refused RWF_NOWAIT */
 };
 
@@ -103,12 +104,12 @@ static int close_fd(int fd) {
     return rc;
 }
 
-/* open(2) with O_CLOEXEC: the fd or -errno; *regular says whether it is a
- * regular file. */
+/* open(2) with O_CLOEXEC: the fd or -errno; *regular (if not NULL) says
+ * whether it is a regular file. */
 static int open_fd(const char *path, int flags, int mode, int *regular) {
     file_op_t o = {.op = OP_OPEN, .path = path, .flags = flags | O_CLOEXEC, .mode = mode};
     int fd = file_op_run(&o);
-    *regular = o.regular;
+    if (regular) *regular = o.regular;
     return fd;
 }
 
@@ -124,7 +125,9 @@ int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
         wf_free(f);
         return fd;
     }
-    *f = (weft_file_t){.fd = fd, .regular = regular};
+    /* An O_DIRECT read bypasses the cache: with RWF_NOWAIT it would still
+     * wait for the disk. */
+    *f = (weft_file_t){.fd = fd, .cached_reads = regular && !(flags & O_DIRECT)};
     *out = f;
     return 0;
 }
@@ -135,13 +138,13 @@ int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
  * 3 µs, as long as copying 64 KiB).  At most INLINE_MAX bytes, so that the
  * copy holds the worker for some 25 µs at most.  1 with the count in *got
  * when it was made; 0 when it must go to a blocking thread (nothing cached,
- * too long, not a regular file, RWF_NOWAIT refused; a failure is left to the
- * thread's read to report). */
+ * too long, not a regular file, O_DIRECT, RWF_NOWAIT refused; a failure is
+ * left to the thread's read to report). */
 #define INLINE_MAX (256u * 1024u)
 
 static int read_cached(weft_file_t *f, const file_op_t *o, int *got) {
 #ifdef RWF_NOWAIT
-    if (!f->regular || f->no_nowait || o->len > INLINE_MAX) return 0;
+    if (!f->cached_reads || f->no_nowait || o->len > INLINE_MAX) return 0;
     struct iovec v = {o->buf, o->len};
     ssize_t n;
     do {
@@ -242,8 +245,7 @@ int weft_file_read_all(const char *path, void **data, size_t *len) {
     if (!path || !data || !len) return WEFT_EINVAL;
     *data = NULL;
     *len = 0;
-    int regular;
-    int fd = open_fd(path, O_RDONLY, 0, &regular);
+    int fd = open_fd(path, O_RDONLY, 0, NULL);
     if (fd < 0) return fd;
     /* The size, when the file has one, sizes the buffer so that one read
      * fills it and the next sees the end; pipes and /proc files say 0. */
@@ -289,8 +291,7 @@ int weft_file_read_all(const char *path, void **data, size_t *len) {
 int weft_file_write_all(const char *path, const void *data, size_t len) {
     if (!wf_current_task()) return WEFT_EPERM;
     if (!path || (!data && len)) return WEFT_EINVAL;
-    int regular;
-    int fd = open_fd(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &regular);
+    int fd = open_fd(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, NULL);
     if (fd < 0) return fd;
     const char *p = data;
     int rc = 0;
