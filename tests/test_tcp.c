@@ -2053,16 +2053,18 @@ static void test_serve_cancelled(void **st)
 
 /* Connections are placed over the workers' loops (place.h): with 2 workers
  * and 8 connections made from one task, the 16 streams (clients' and
- * handlers') are shared out within the placement's slack (without it, every
- * client stream sat on the task's worker and most handlers on the
- * listener's: checked), and every placement is counted off once its stream
- * is freed. */
+ * handlers', or those weft_listener_accept returned) are shared out within
+ * the placement's slack (without it, every client stream sat on the task's
+ * worker and every accepted one on the listener's: checked), and every
+ * placement is counted off once its stream is freed. */
 #define DEALT 8
 
 typedef struct {
     weft_listener_t *l;
     weft_scope_t sc;
     atomic_int active, ready;
+    int by_accept;                /* accept in a loop instead of weft_serve */
+    weft_stream_t *accepted[DEALT];
 } dealt_t;
 
 static int dealt_handler(weft_stream_t *s, void *arg)
@@ -2079,7 +2081,13 @@ static int dealt_server(void *p)
     dealt_t *d = p;
     weft_scope_enter(&d->sc, WEFT_FOREVER, 0);
     atomic_store(&d->ready, 1);
-    return weft_scope_exit(&d->sc, weft_serve(d->l, dealt_handler, d));
+    if (!d->by_accept)
+        return weft_scope_exit(&d->sc, weft_serve(d->l, dealt_handler, d));
+    for (int i = 0; i < DEALT; i++) {
+        EXPECT_RC(weft_listener_accept(d->l, &d->accepted[i]), 0);
+        atomic_fetch_add(&d->active, 1);
+    }
+    return weft_scope_exit(&d->sc, 0);
 }
 
 static int dealt_main(void *p)
@@ -2103,9 +2111,12 @@ static int dealt_main(void *p)
     EXPECT(on[0] + on[1] == 2 * DEALT && on[0] >= DEALT - 2 && on[1] >= DEALT - 2);
     weft_scope_cancel(&d->sc);
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    for (int i = 0; i < DEALT; i++)
+    for (int i = 0; i < DEALT; i++) {
         if (c[i])
             EXPECT_RC(weft_stream_close(c[i]), 0);
+        if (d->accepted[i])
+            EXPECT_RC(weft_stream_close(d->accepted[i]), 0);
+    }
     EXPECT_RC(weft_listener_close(d->l), 0);
     /* Freed once libuv closed their handles. */
     WAIT_FOR(atomic_load(&rt->workers[0].io_load) == 0 &&
@@ -2117,6 +2128,13 @@ static void test_serve_spreads_connections(void **st)
 {
     (void)st;
     static dealt_t d;
+    WT_RUN_OK(dealt_main, &d, 2);
+}
+
+static void test_accept_spreads_connections(void **st)
+{
+    (void)st;
+    static dealt_t d = {.by_accept = 1};
     WT_RUN_OK(dealt_main, &d, 2);
 }
 
@@ -2405,6 +2423,7 @@ int main(void)
         cmocka_unit_test(test_serve_cancelled),
         cmocka_unit_test(test_serve_handler_error),
         cmocka_unit_test(test_serve_spreads_connections),
+        cmocka_unit_test(test_accept_spreads_connections),
         cmocka_unit_test(test_place_accepted_rule),
         cmocka_unit_test(test_wrong_context_and_arguments),
     };

@@ -30,10 +30,10 @@ struct stat;
  * worker whose libuv loop it was created on; a task that uses it from
  * another worker moves to that worker for the call.  New connections are
  * spread over the workers: connect makes its stream on the worker with the
- * fewest connections (the calling task moves there), serve starts each
- * handler near the CPU its connection's packets arrive on.  One task may
- * receive while another sends; a second receive (or send) while one is in
- * progress on the same stream returns -EBUSY. */
+ * fewest connections (the calling task moves there); serve and accept
+ * place each accepted connection near the CPU its packets arrive on.  One
+ * task may receive while another sends; a second receive (or send) while one
+ * is in progress on the same stream returns -EBUSY. */
 typedef struct weft_stream_t weft_stream_t;
 
 /* [fiber][checkpoint] Read at least 1 and at most len bytes: the count, or
@@ -88,7 +88,8 @@ WEFT_EXTERN int weft_unix_listen(weft_listener_t **out, const char *path,
 WEFT_EXTERN int weft_listener_port(const weft_listener_t *l);
 /* [fiber][checkpoint] Wait for the next connection.  Out of file
  * descriptors (EMFILE/ENFILE): the listener backs off (retrying every 100 ms)
- * instead of spinning, and the call keeps waiting. */
+ * instead of spinning, and the call keeps waiting.  The caller returns on
+ * the worker the new stream was placed on. */
 WEFT_EXTERN int weft_listener_accept(weft_listener_t *l, weft_stream_t **out);
 /* [fiber] Close and free; tasks blocked in accept get WEFT_EBADF. */
 WEFT_EXTERN int weft_listener_close(weft_listener_t *l);

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "place.h"
 #include "stream.h"
 
 #define MAX_SOCKETS 16
@@ -223,13 +224,18 @@ static int try_accept(weft_listener_t *l, int *fd) {
     return WEFT_EAGAIN;
 }
 
-int wf_stream_from_fd(int fd, int is_tcp, weft_stream_t **out) {
+int wf_stream_from_fd(int fd, int is_tcp, wf_worker_t *placed, weft_stream_t **out) {
+    wf_task_move_to(wf_current_task(), placed);
     int rc;
     weft_stream_t *s = wf_stream_new(is_tcp, &rc);
-    if (s) rc = is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
+    if (s) {
+        s->placed = 1; /* from here its release undoes the placement */
+        rc = is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
+    }
     if (rc) {
         close(fd);
         if (s) wf_stream_shut(s);
+        else wf_io_unplace(placed);
         return rc;
     }
     *out = s;
@@ -257,8 +263,11 @@ int weft_listener_accept(weft_listener_t *l, weft_stream_t **out) {
     if (!l || !out) return WEFT_EINVAL;
     int fd = -1, is_tcp;
     int rc = wf_listener_accept_fd(l, &fd, &is_tcp);
-    /* The connection's stream lives on this worker's loop, as the listener. */
-    return rc ? rc : wf_stream_from_fd(fd, is_tcp, out);
+    if (rc) return rc;
+    /* Placed as weft_serve's connections are: this task goes with the
+     * stream, and back to the listener for its next accept. */
+    wf_runtime_t *rt = wf_current_worker()->rt;
+    return wf_stream_from_fd(fd, is_tcp, wf_io_place_accepted(rt, fd), out);
 }
 
 int weft_listener_close(weft_listener_t *l) {

@@ -24,14 +24,10 @@ typedef struct connection {
 static int handle(void *p) {
     connection_t c = *(connection_t *)p;
     wf_free(p);
-    /* An idle worker may have been handed the task before it started. */
-    wf_task_move_to(wf_current_task(), c.worker);
+    /* On c.worker, even if an idle worker was handed the task before it
+     * started. */
     weft_stream_t *s;
-    if (wf_stream_from_fd(c.fd, c.is_tcp, &s) != 0) { /* dropped: no memory */
-        wf_io_unplace(c.worker);
-        return 0;
-    }
-    s->placed = 1;
+    if (wf_stream_from_fd(c.fd, c.is_tcp, c.worker, &s) != 0) return 0; /* dropped: no memory */
     c.handler(s, c.arg); /* its error ends this connection only */
     weft_stream_close(s);
     return 0;

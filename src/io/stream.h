@@ -46,9 +46,10 @@ weft_stream_t *wf_stream_new(int is_tcp, int *rc);
 /* Close: wake waiting tasks with WEFT_EBADF, close the handle. */
 void wf_stream_shut(weft_stream_t *s);
 
-/* A stream for a connected socket, on the calling worker's loop (the fd is
- * closed on failure). */
-int wf_stream_from_fd(int fd, int is_tcp, weft_stream_t **out);
+/* A stream for an accepted socket on the loop of the worker it was placed
+ * on (place.h), where the calling task moves.  On failure the fd is closed
+ * and the placement undone. */
+int wf_stream_from_fd(int fd, int is_tcp, wf_worker_t *placed, weft_stream_t **out);
 /* Wait for a connection on l and take its descriptor (listen.c). */
 int wf_listener_accept_fd(weft_listener_t *l, int *fd, int *is_tcp);
 
