@@ -53,6 +53,9 @@
 static atomic_ullong ops, faults, resource_faults, checks, violations;
 /* A resource failure is armed in this wave: WEFT_ENOMEM may come back. */
 static atomic_int resource_armed;
+/* The runtime's main task has returned: calls into it from its blocking
+ * threads (an abandoned call that slept past the run's end) get WEFT_EBADF. */
+static atomic_int main_returned;
 
 static void violation(int line, const char *fmt, ...)
 {
@@ -237,9 +240,11 @@ static int blocking(void *arg)
     offload_t *o = arg;
     usleep(o->usec);
     int rc = weft_from_thread_run_sync(count_hit, o);
-    CHECK_RC("weft_from_thread_run_sync", rc, WEFT_ECANCELED);
+    int late = atomic_load(&main_returned) ? WEFT_EBADF : 0;
+    CHECK_RC("weft_from_thread_run_sync", rc, WEFT_ECANCELED, late);
     rc = weft_from_thread_run(count_hit, o);
-    CHECK_RC("weft_from_thread_run", rc, WEFT_ECANCELED);
+    late = atomic_load(&main_returned) ? WEFT_EBADF : 0;
+    CHECK_RC("weft_from_thread_run", rc, WEFT_ECANCELED, late);
     return 0;
 }
 
@@ -510,6 +515,7 @@ static int run_main(void *arg)
     weft_group_cancel(&g);
     CHECK_RC("weft_group_close (server)", weft_group_close(&g, 0), 0);
     CHECK_RC("weft_listener_close", weft_listener_close(l), 0);
+    atomic_store(&main_returned, 1);
     return 0;
 }
 
@@ -535,6 +541,7 @@ int main(int argc, char **argv)
         r.end = weft_now() + RUN_SECONDS < stop ? weft_now() + RUN_SECONDS : stop;
         run_counts.abandoned = &r.abandoned;
         run_counts.on_abandoned_ran = &r.on_abandoned_ran;
+        atomic_store(&main_returned, 0);
         weft_config_t cfg = {.workers = 2, .thread_tokens = 4, .thread_idle_timeout = 0.5};
         int rc = weft_run(run_main, &r, &cfg);
         CHECK_RC("weft_run", rc, 0);
