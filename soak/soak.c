@@ -37,7 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fault.h" /* test-only fault injection (not public API) */
+#include "fault.h"   /* test-only fault injection (not public API) */
+#include "runtime.h" /* the workers' connection counts (place.h) */
 #include "weft.h"
 
 #define RUN_SECONDS 10.0
@@ -515,6 +516,17 @@ static int run_main(void *arg)
     weft_group_cancel(&g);
     CHECK_RC("weft_group_close (server)", weft_group_close(&g, 0), 0);
     CHECK_RC("weft_listener_close", weft_listener_close(l), 0);
+    /* Every connection placed on a worker is counted off once its stream is
+     * freed, whatever failed on the way (libuv closes handles a little
+     * later: wait for it). */
+    wf_runtime_t *rt = wf_current_worker()->rt;
+    unsigned placed = 1;
+    for (double give_up = weft_now() + 2; placed && weft_now() < give_up; weft_sleep(0.001)) {
+        placed = 0;
+        for (unsigned i = 0; i < rt->nworkers; i++)
+            placed += atomic_load(&rt->workers[i].io_load);
+    }
+    CHECK(placed == 0, "%u connection(s) still counted on the workers", placed);
     atomic_store(&main_returned, 1);
     return 0;
 }
