@@ -2197,6 +2197,37 @@ static void test_place_accepted_rule(void **st)
     close(a), close(c), close(l);
 }
 
+/* The connect rule on its own, over three stand-in workers (outside a task
+ * there is no current worker to prefer): the least loaded; ties dealt in
+ * turn; never the spare. */
+static void test_place_connect_rule(void **st)
+{
+    (void)st;
+    static wf_worker_t w[3];
+    wf_runtime_t rt = {.nworkers = 3, .workers = w};
+    set_worker(&w[0], 0, 3);
+    set_worker(&w[1], 1, 1);
+    set_worker(&w[2], 2, 2);
+    assert_ptr_equal(wf_io_place_connect(&rt), &w[1]);
+    assert_ptr_equal(wf_io_place_connect(&rt), &w[1]); /* 2: ties with w[2] */
+    assert_int_equal(atomic_load(&w[1].io_load), 3);
+    set_worker(&w[0], 0, 0);
+    set_worker(&w[1], 1, 0);
+    set_worker(&w[2], 2, 0);
+    for (int i = 0; i < 3; i++)
+        wf_io_place_connect(&rt);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(atomic_load(&w[i].io_load), 1); /* one each */
+    rt.has_spare = 1;
+    set_worker(&w[2], 2, 0); /* the least loaded, but the spare */
+    wf_io_place_connect(&rt);
+    wf_io_place_connect(&rt);
+    assert_int_equal(atomic_load(&w[0].io_load), 2);
+    assert_int_equal(atomic_load(&w[1].io_load), 2);
+    assert_int_equal(atomic_load(&w[2].io_load), 0);
+}
+
+
 /* A handler's error ends its connection only. */
 static atomic_int picky_n;
 
@@ -2425,6 +2456,7 @@ int main(void)
         cmocka_unit_test(test_serve_spreads_connections),
         cmocka_unit_test(test_accept_spreads_connections),
         cmocka_unit_test(test_place_accepted_rule),
+        cmocka_unit_test(test_place_connect_rule),
         cmocka_unit_test(test_wrong_context_and_arguments),
     };
     wt_apply_filter();
