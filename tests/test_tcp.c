@@ -2104,8 +2104,9 @@ static int dealt_main(void *p)
     for (int i = 0; i < DEALT; i++)
         EXPECT_RC(weft_tcp_connect(&c[i], "127.0.0.1", weft_listener_port(d->l)), 0);
     WAIT_FOR(atomic_load(&d->active) == DEALT);
-    /* A worker near a connection's packets may take 2 more than the other
-     * (place.c): 10 and 6 at worst. */
+    /* A worker near a connection's packets may take a connection while it
+     * has 2 more than the other (place.c): 9 and 7 at worst, 10 and 6 if
+     * two placements race. */
     wf_runtime_t *rt = wf_current_worker()->rt;
     unsigned on[2] = {atomic_load(&rt->workers[0].io_load), atomic_load(&rt->workers[1].io_load)};
     EXPECT(on[0] + on[1] == 2 * DEALT && on[0] >= DEALT - 2 && on[1] >= DEALT - 2);

@@ -37,9 +37,10 @@ wf_worker_t *wf_io_place_connect(wf_runtime_t *rt) {
  * a connection: locality is worth more than a little imbalance (on loopback,
  * tcp_echo's system calls cost about 1.7 times as much CPU when the two ends
  * of a connection run on different cores), but not a pile-up on the core
- * that gets every packet. */
+ * that gets every packet (a NIC with one queue interrupts one CPU, which
+ * also runs all of the receive processing). */
 static int within_slack(unsigned local, unsigned least) {
-    return local <= least + least / 4 + 2;
+    return local <= least + least / 8 + 2;
 }
 
 wf_worker_t *wf_io_place_accepted(wf_runtime_t *rt, int fd) {
