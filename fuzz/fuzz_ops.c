@@ -276,9 +276,12 @@ static int blocking_fn(void *arg)
 static void on_abandoned(void *arg, int rc)
 {
     thread_call_t *c = arg;
+    world_t *w = c->w;
     allow("abandoned fn", rc, 1, WEFT_ECANCELED);
-    atomic_fetch_add(&c->w->on_abandoned_ran, 1);
+    /* Its sender clone is closed before it is counted: once the count is
+     * complete, fuzz_main drains the channels and expects them to end. */
     thread_call_free(c);
+    atomic_fetch_add(&w->on_abandoned_ran, 1);
 }
 
 static void do_to_thread(prog_t *p, unsigned arg, int from_thread)
