@@ -2139,6 +2139,66 @@ static void test_accept_spreads_connections(void **st)
     WT_RUN_OK(dealt_main, &d, 2);
 }
 
+/* A task's later connections go where its first was placed (place.h): a
+ * handler's connection to a backend sits on the worker of the handler's own
+ * stream, so relaying between the two never moves the task. */
+#define RELAYED 6
+
+typedef struct {
+    int upstream_port;
+    atomic_int together, apart;
+} relay_t;
+
+static int relay_handler(weft_stream_t *s, void *arg)
+{
+    relay_t *r = arg;
+    weft_stream_t *up = NULL;
+    EXPECT_RC(weft_tcp_connect(&up, "127.0.0.1", r->upstream_port), 0);
+    if (!up)
+        return 0;
+    atomic_fetch_add(stream_owner(up) == stream_owner(s) ? &r->together : &r->apart, 1);
+    char b[4];
+    EXPECT_RC(wt_recv_exact(s, b, sizeof b), 4);
+    EXPECT_RC(weft_stream_send(up, b, sizeof b), 0);
+    EXPECT_RC(wt_recv_exact(up, b, sizeof b), 4);
+    EXPECT_RC(weft_stream_send(s, b, sizeof b), 0);
+    EXPECT_RC(weft_stream_close(up), 0);
+    return 0;
+}
+
+static int relay_main(void *p)
+{
+    relay_t *r = p;
+    wt_server_t up, front;
+    if (WT_SERVER_START(&up, "127.0.0.1", wt_echo_handler, NULL) != 0)
+        return 0;
+    r->upstream_port = up.port;
+    if (WT_SERVER_START(&front, "127.0.0.1", relay_handler, r) == 0) {
+        for (int i = 0; i < RELAYED; i++) {
+            weft_stream_t *c = NULL;
+            EXPECT_RC(weft_tcp_connect(&c, "127.0.0.1", front.port), 0);
+            if (!c)
+                continue;
+            char b[4];
+            EXPECT_RC(weft_stream_send(c, "ping", 4), 0);
+            EXPECT_RC(wt_recv_exact(c, b, sizeof b), 4);
+            EXPECT(memcmp(b, "ping", 4) == 0);
+            EXPECT_RC(weft_stream_close(c), 0);
+        }
+        WT_SERVER_STOP(&front);
+    }
+    WT_SERVER_STOP(&up);
+    EXPECT(atomic_load(&r->together) == RELAYED && atomic_load(&r->apart) == 0);
+    return 0;
+}
+
+static void test_connections_of_a_task_stay_together(void **st)
+{
+    (void)st;
+    static relay_t r;
+    WT_RUN_OK(relay_main, &r, 2);
+}
+
 /* The accepted-connection rule on its own, over two stand-in workers: near
  * the CPU that received the connection (SO_INCOMING_CPU of a real loopback
  * connection) within the slack, the least loaded otherwise. */
@@ -2198,9 +2258,10 @@ static void test_place_accepted_rule(void **st)
     close(a), close(c), close(l);
 }
 
-/* The connect rule on its own, over three stand-in workers (outside a task
- * there is no current worker to prefer): the least loaded; ties dealt in
- * turn; never the spare. */
+/* The connect rule on its own, over three stand-in workers (outside a
+ * runtime there is no current worker to prefer): a task's first connection
+ * goes to the least loaded, ties dealt in turn, never the spare; its later
+ * ones to the worker of its first (its home), however loaded. */
 static void test_place_connect_rule(void **st)
 {
     (void)st;
@@ -2209,24 +2270,33 @@ static void test_place_connect_rule(void **st)
     set_worker(&w[0], 0, 3);
     set_worker(&w[1], 1, 1);
     set_worker(&w[2], 2, 2);
-    assert_ptr_equal(wf_io_place_connect(&rt), &w[1]);
-    assert_ptr_equal(wf_io_place_connect(&rt), &w[1]); /* 2: ties with w[2] */
+    assert_ptr_equal(wf_io_place_connect(&rt, NULL), &w[1]);
+    assert_ptr_equal(wf_io_place_connect(&rt, NULL), &w[1]); /* 2: ties with w[2] */
     assert_int_equal(atomic_load(&w[1].io_load), 3);
     set_worker(&w[0], 0, 0);
     set_worker(&w[1], 1, 0);
     set_worker(&w[2], 2, 0);
     for (int i = 0; i < 3; i++)
-        wf_io_place_connect(&rt);
+        wf_io_place_connect(&rt, NULL);
     for (int i = 0; i < 3; i++)
         assert_int_equal(atomic_load(&w[i].io_load), 1); /* one each */
     rt.has_spare = 1;
     set_worker(&w[2], 2, 0); /* the least loaded, but the spare */
-    wf_io_place_connect(&rt);
-    wf_io_place_connect(&rt);
+    wf_io_place_connect(&rt, NULL);
+    wf_io_place_connect(&rt, NULL);
     assert_int_equal(atomic_load(&w[0].io_load), 2);
     assert_int_equal(atomic_load(&w[1].io_load), 2);
     assert_int_equal(atomic_load(&w[2].io_load), 0);
+    assert_ptr_equal(wf_io_place_connect(&rt, &w[1]), &w[1]); /* home, though not least */
+    assert_int_equal(atomic_load(&w[1].io_load), 3);
+
+    static wf_task_t t; /* only its first connection makes its home */
+    wf_io_settle(&t, &w[1]);
+    wf_io_settle(&t, &w[0]);
+    assert_ptr_equal(t.io_home, &w[1]);
 }
+
+
 
 
 /* A handler's error ends its connection only. */
@@ -2458,6 +2528,7 @@ int main(void)
         cmocka_unit_test(test_accept_spreads_connections),
         cmocka_unit_test(test_place_accepted_rule),
         cmocka_unit_test(test_place_connect_rule),
+        cmocka_unit_test(test_connections_of_a_task_stay_together),
         cmocka_unit_test(test_wrong_context_and_arguments),
     };
     wt_apply_filter();

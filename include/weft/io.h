@@ -30,10 +30,11 @@ struct stat;
  * worker whose libuv loop it was created on; a task that uses it from
  * another worker moves to that worker for the call.  New connections are
  * spread over the workers: connect makes its stream on the worker with the
- * fewest connections (the calling task moves there); serve and accept
- * place each accepted connection near the CPU its packets arrive on.  One
- * task may receive while another sends; a second receive (or send) while one
- * is in progress on the same stream returns -EBUSY. */
+ * fewest connections, or for a task that already has one on the worker of
+ * its first (the calling task moves there); serve and accept place each
+ * accepted connection near the CPU its packets arrive on.  One task may
+ * receive while another sends; a second receive (or send) while one is in
+ * progress on the same stream returns -EBUSY. */
 typedef struct weft_stream_t weft_stream_t;
 
 /* [fiber][checkpoint] Read at least 1 and at most len bytes: the count, or

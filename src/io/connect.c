@@ -36,17 +36,19 @@ static void on_connect(uv_connect_t *req, int status) {
     wf_wait_claim(c->waiter, status); /* refused if a cancellation came first */
 }
 
-/* Start a connection on a new stream (owned by this worker) with `start`,
- * wait for it; on failure or cancellation the stream is closed. */
-static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, const char *path) {
+/* Start a connection on a new stream, on the worker place.h picks for a
+ * task whose first connection is on `home` (NULL: none yet), and wait for
+ * it; on failure or cancellation the stream is closed. */
+static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, const char *path,
+                   wf_worker_t *home) {
     wf_task_t *t = wf_current_task();
     if (!t) return WEFT_EPERM;
     int rc = wf_sync_cancelled(t);
     if (rc) return rc;
     wf_connect_t *c = wf_calloc(1, sizeof *c);
     if (!c) return WEFT_ENOMEM;
-    /* The stream goes on the least loaded loop, and this task with it. */
-    wf_worker_t *w = wf_io_place_connect(t->rt);
+    /* The stream goes on the loop place.h picks, and this task with it. */
+    wf_worker_t *w = wf_io_place_connect(t->rt, home);
     wf_task_move_to(t, w);
     weft_stream_t *s = wf_stream_new(tcp, &rc);
     if (!s) {
@@ -78,7 +80,10 @@ int weft_unix_connect(weft_stream_t **out, const char *path) {
      * its prefix names. */
     if (!out || !path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return WEFT_EINVAL;
-    return attempt(out, 0, NULL, path);
+    wf_task_t *t = wf_current_task();
+    int rc = t ? attempt(out, 0, NULL, path, t->io_home) : WEFT_EPERM;
+    if (rc == 0) wf_io_settle(t, (*out)->life.owner);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- Happy Eyeballs */
@@ -90,6 +95,7 @@ typedef struct eyeballs {
     size_t n;
     weft_stream_t *_Atomic winner;  /* attempts run on any worker */
     atomic_int last_error;
+    wf_worker_t *home;              /* the caller's (place.h) */
 } eyeballs_t;
 
 typedef struct eyeball {
@@ -107,7 +113,7 @@ static int run_attempt(void *arg) {
         if (rc) return 0; /* cancelled: someone won */
     }
     weft_stream_t *s;
-    int rc = attempt(&s, 1, e->addrs[a->i]->ai_addr, NULL);
+    int rc = attempt(&s, 1, e->addrs[a->i]->ai_addr, NULL, e->home);
     weft_stream_t *none = NULL;
     if (rc == 0) {
         if (atomic_compare_exchange_strong(&e->winner, &none, s)) weft_group_cancel(&e->group);
@@ -137,6 +143,8 @@ int weft_tcp_connect(weft_stream_t **out, const char *host, int port) {
         e->addrs[e->n++] = ai;
     }
     atomic_init(&e->last_error, UV_EAI_NONAME);
+    wf_task_t *caller = wf_current_task(); /* getaddrinfo made sure there is one */
+    e->home = caller->io_home;
     if ((rc = weft_group_open(&e->group)) != 0) goto out;
     for (size_t i = 0; i < e->n; i++) {
         as[i] = (eyeball_t){e, i};
@@ -147,8 +155,12 @@ int weft_tcp_connect(weft_stream_t **out, const char *host, int port) {
         }
     }
     rc = weft_group_close(&e->group, 0);
-    if ((*out = atomic_load(&e->winner))) rc = 0; /* it connected: that stands */
-    else if (rc == 0) rc = atomic_load(&e->last_error);
+    if ((*out = atomic_load(&e->winner))) { /* it connected: that stands */
+        rc = 0;
+        wf_io_settle(caller, (*out)->life.owner);
+    } else if (rc == 0) {
+        rc = atomic_load(&e->last_error);
+    }
 out:
     if (e)
         for (size_t i = 0; i < e->n; i++) weft_event_free(e->failed[i]);

@@ -225,7 +225,8 @@ static int try_accept(weft_listener_t *l, int *fd) {
 }
 
 int wf_stream_from_fd(int fd, int is_tcp, wf_worker_t *placed, weft_stream_t **out) {
-    wf_task_move_to(wf_current_task(), placed);
+    wf_task_t *t = wf_current_task();
+    wf_task_move_to(t, placed);
     int rc;
     weft_stream_t *s = wf_stream_new(is_tcp, &rc);
     if (s) {
@@ -238,6 +239,7 @@ int wf_stream_from_fd(int fd, int is_tcp, wf_worker_t *placed, weft_stream_t **o
         else wf_io_unplace(placed);
         return rc;
     }
+    wf_io_settle(t, placed);
     *out = s;
     return 0;
 }

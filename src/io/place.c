@@ -29,8 +29,8 @@ static wf_worker_t *place(wf_worker_t *w) {
     return w;
 }
 
-wf_worker_t *wf_io_place_connect(wf_runtime_t *rt) {
-    return place(least_loaded(rt, wf_current_worker()));
+wf_worker_t *wf_io_place_connect(wf_runtime_t *rt, wf_worker_t *home) {
+    return place(home ? home : least_loaded(rt, wf_current_worker()));
 }
 
 /* How far above the least loaded worker the near one may be and still take
