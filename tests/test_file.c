@@ -8,6 +8,7 @@
  * arguments. */
 #define _GNU_SOURCE
 #include "thread_helpers.h"
+#include "io_helpers.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -602,14 +603,12 @@ static void test_concurrent_pread(void **st)
 
 #define CACHED_SIZE (100 * 1024)
 
-static unsigned char cached_byte(long off) { return (unsigned char)(off * 7 + (off >> 10)); }
+/* The pattern the files of these tests hold (io_helpers.h). */
+#define CACHED_SEED 0xcac4e
 
-static int bytes_match(const unsigned char *b, long off, long n)
+static int bytes_match(const void *b, long off, long n)
 {
-    for (long i = 0; i < n; i++)
-        if (b[i] != cached_byte(off + i))
-            return 0;
-    return 1;
+    return wt_pat_check(b, (size_t)n, CACHED_SEED, (uint64_t)off) == -1;
 }
 
 static atomic_int hold_token;
@@ -636,8 +635,7 @@ static int cached_main(void *p)
     (void)p;
     const char *path = path_in(0, "cached");
     static unsigned char data[CACHED_SIZE], buf[CACHED_SIZE];
-    for (long i = 0; i < CACHED_SIZE; i++)
-        data[i] = cached_byte(i);
+    wt_pat_fill(data, sizeof data, CACHED_SEED, 0);
     EXPECT_RC(weft_file_write_all(path, data, sizeof data), 0);
     weft_file_t *f = NULL;
     EXPECT_RC(weft_file_open(&f, path, O_RDONLY, 0), 0);
@@ -703,8 +701,7 @@ static int partly_cached_main(void *p)
     (void)p;
     const char *path = path_in(0, "partly-cached");
     static unsigned char data[4 * 64 * 1024], buf[sizeof data];
-    for (long i = 0; i < (long)sizeof data; i++)
-        data[i] = cached_byte(i);
+    wt_pat_fill(data, sizeof data, CACHED_SEED, 0);
     for (int round = 0; round < 2; round++) {
         EXPECT_RC(weft_file_write_all(path, data, sizeof data), 0);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
