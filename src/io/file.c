@@ -50,8 +50,7 @@ typedef struct file_op {
     size_t len;
     int64_t offset;
     struct stat *st;
-    int ran;     /* the thread got to the call (close must know) */
-    int regular; /* OP_OPEN: the file opened is a regular file */
+    int ran; /* the thread got to the call (close must know) */
 } file_op_t;
 
 /* On the blocking thread: the call, retried on EINTR; a count, an fd, 0 or
@@ -62,12 +61,11 @@ static int file_op_thread(void *arg) {
     o->ran = 1;
     do {
         switch (o->op) {
-        case OP_OPEN: {
-            struct stat st;
+        case OP_OPEN:
             n = open(o->path, o->flags, (mode_t)o->mode);
-            o->regular = n >= 0 && fstat((int)n, &st) == 0 && S_ISREG(st.st_mode);
+            /* Asked for: what was opened (st_mode 0, no type, if unknown). */
+            if (n >= 0 && o->st && fstat((int)n, o->st) != 0) o->st->st_mode = 0;
             break;
-        }
         case OP_READ: n = read(o->fd, o->buf, o->len); break;
         case OP_WRITE: n = write(o->fd, o->buf, o->len); break;
         case OP_PREAD: n = pread(o->fd, o->buf, o->len, (off_t)o->offset); break;
@@ -104,13 +102,11 @@ static int close_fd(int fd) {
     return rc;
 }
 
-/* open(2) with O_CLOEXEC: the fd or -errno; *regular (if not NULL) says
- * whether it is a regular file. */
-static int open_fd(const char *path, int flags, int mode, int *regular) {
-    file_op_t o = {.op = OP_OPEN, .path = path, .flags = flags | O_CLOEXEC, .mode = mode};
-    int fd = file_op_run(&o);
-    if (regular) *regular = o.regular;
-    return fd;
+/* open(2) with O_CLOEXEC: the fd or -errno; with `st`, the opened file's
+ * fstat(2) too (in the same trip to the thread). */
+static int open_fd(const char *path, int flags, int mode, struct stat *st) {
+    file_op_t o = {.op = OP_OPEN, .path = path, .flags = flags | O_CLOEXEC, .mode = mode, .st = st};
+    return file_op_run(&o);
 }
 
 int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
@@ -119,15 +115,15 @@ int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
     /* Allocated first: failing after the open would mean closing again. */
     weft_file_t *f = wf_alloc(sizeof *f);
     if (!f) return WEFT_ENOMEM;
-    int regular;
-    int fd = open_fd(path, flags, mode, &regular);
+    struct stat st;
+    int fd = open_fd(path, flags, mode, &st);
     if (fd < 0) {
         wf_free(f);
         return fd;
     }
     /* An O_DIRECT read bypasses the cache: with RWF_NOWAIT it would still
      * wait for the disk. */
-    *f = (weft_file_t){.fd = fd, .cached_reads = regular && !(flags & O_DIRECT)};
+    *f = (weft_file_t){.fd = fd, .cached_reads = S_ISREG(st.st_mode) && !(flags & O_DIRECT)};
     *out = f;
     return 0;
 }
