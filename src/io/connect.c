@@ -50,13 +50,11 @@ static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, cons
     /* The stream goes on the loop place.h picks, and this task with it. */
     wf_worker_t *w = wf_io_place_connect(t->rt, home);
     wf_task_move_to(t, w);
-    weft_stream_t *s = wf_stream_new(tcp, &rc);
+    weft_stream_t *s = wf_stream_new(tcp, 1, &rc);
     if (!s) {
-        wf_io_unplace(w);
         wf_free(c);
         return rc;
     }
-    s->placed = 1;
     if (tcp) rc = uv_tcp_connect(&c->req, &s->h.tcp, sa, on_connect);
     else uv_pipe_connect(&c->req, &s->h.pipe, path, on_connect);
     if (rc) { /* nothing pending: no callback will come */

@@ -228,15 +228,11 @@ int wf_stream_from_fd(int fd, int is_tcp, wf_worker_t *placed, weft_stream_t **o
     wf_task_t *t = wf_current_task();
     wf_task_move_to(t, placed);
     int rc;
-    weft_stream_t *s = wf_stream_new(is_tcp, &rc);
-    if (s) {
-        s->placed = 1; /* from here its release undoes the placement */
-        rc = is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
-    }
+    weft_stream_t *s = wf_stream_new(is_tcp, 1, &rc);
+    if (s) rc = is_tcp ? uv_tcp_open(&s->h.tcp, fd) : uv_pipe_open(&s->h.pipe, fd);
     if (rc) {
         close(fd);
         if (s) wf_stream_shut(s);
-        else wf_io_unplace(placed);
         return rc;
     }
     wf_io_settle(t, placed);

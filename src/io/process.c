@@ -202,7 +202,7 @@ int weft_process_open(weft_process_t **out, const char *const argv[],
     for (int i = 0; i < 3 && rc == 0; i++) {
         switch (modes[i]) {
         case WEFT_STDIO_PIPE: {
-            weft_stream_t *s = wf_stream_new(0, &rc);
+            weft_stream_t *s = wf_stream_new(0, 0, &rc);
             if (!s) break;
             p->stdio[i] = s;
             /* Readable / writable from the child's side. */

@@ -15,15 +15,17 @@ static void release(wf_io_life_t *o) {
     wf_free(s);
 }
 
-weft_stream_t *wf_stream_new(int is_tcp, int *rc) {
+weft_stream_t *wf_stream_new(int is_tcp, int placed, int *rc) {
     weft_stream_t *s = wf_calloc(1, sizeof *s);
     if (!s || !(s->buf = wf_alloc(WF_STREAM_BUFFER))) {
         wf_free(s);
+        if (placed) wf_io_unplace(wf_current_worker());
         *rc = WEFT_ENOMEM;
         return NULL;
     }
     wf_io_life_init(&s->life, release);
     s->is_tcp = is_tcp;
+    s->placed = placed; /* from here release gives the count back */
     uv_loop_t *loop = &s->life.owner->loop;
     *rc = is_tcp ? uv_tcp_init(loop, &s->h.tcp) : uv_pipe_init(loop, &s->h.pipe, 0);
     if (*rc) {

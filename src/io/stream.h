@@ -41,8 +41,10 @@ struct weft_stream_t {
 };
 
 /* A new stream with its TCP or pipe handle initialised on the calling
- * worker's loop; NULL with *rc set on failure. */
-weft_stream_t *wf_stream_new(int is_tcp, int *rc);
+ * worker's loop; NULL with *rc set on failure.  With `placed`, a connection
+ * placed on this worker (place.h): the stream takes over its count, which
+ * its release gives back (or this call, when it fails). */
+weft_stream_t *wf_stream_new(int is_tcp, int placed, int *rc);
 /* Close: wake waiting tasks with WEFT_EBADF, close the handle. */
 void wf_stream_shut(weft_stream_t *s);
 
