@@ -558,6 +558,61 @@ static void test_runtime_churn(void **state)
     }
 }
 
+/* ------------------------------------------------------------ record churn */
+
+/* One task spawns round after round of short tasks on 2 workers; the other
+ * worker steals most of them and ends them there.  Task records then cross
+ * workers at a high rate: the finisher's cache overflows into the runtime's
+ * pool while the spawner's cache runs dry and refills from it, which is
+ * where a read of the pool outside its lock once raced (TSan). */
+typedef struct {
+    atomic_int ran;
+} records_t;
+
+static int record_child(void *arg)
+{
+    records_t *c = arg;
+    volatile unsigned x = 0;
+    for (unsigned i = 0; i < 2000; i++)
+        x += i;
+    atomic_fetch_add_explicit(&c->ran, 1, memory_order_relaxed);
+    return weft_checkpoint();
+}
+
+enum { RECORD_ROUNDS = 20, RECORD_TASKS = 2000 };
+
+static int record_spawner(void *arg)
+{
+    records_t *c = arg;
+    for (int round = 0; round < RECORD_ROUNDS; round++) {
+        weft_group_t g;
+        EXPECT_RC(weft_group_open(&g), 0);
+        for (int i = 0; i < RECORD_TASKS; i++) {
+            int rc = weft_group_spawn(&g, record_child, c);
+            if (rc)
+                return weft_group_close(&g, rc);
+            if (i % 64 == 0)
+                EXPECT_RC(weft_checkpoint(), 0);
+        }
+        int rc = weft_group_close(&g, 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void test_records_cross_workers(void **state)
+{
+    (void)state;
+    int runs = wt_scaled(WT_TSAN_PICK(5, 1));
+    for (int r = 0; r < runs; r++) {
+        records_t c;
+        memset(&c, 0, sizeof c);
+        WT_RUN_OK(record_spawner, &c, 2);
+        assert_int_equal(atomic_load(&c.ran), RECORD_ROUNDS * RECORD_TASKS);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_siblings_spawn_siblings),
         cmocka_unit_test(test_many_timers),
         cmocka_unit_test(test_runtime_churn),
+        cmocka_unit_test(test_records_cross_workers),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,7 +90,8 @@ struct wf_runtime {
     atomic_uint n_idle, n_searching;
     pthread_mutex_t record_lock;        /* task records freed on one worker, */
     wf_task_t *records;                 /* allocated on another, meet here   */
-    size_t n_records;
+    atomic_size_t n_records;            /* written under record_lock; read  */
+                                        /* without it as a hint (task.c)    */
     atomic_int done;
     atomic_uint io_turn;                /* deals ties in I/O placement (place.h) */
     wf_task_t *root;                    /* the scope tree hangs from root->root */

@@ -53,19 +53,33 @@ static void task_entry(void *arg) {
 #define RECORD_BATCH 128u
 #define RECORD_POOL_MAX 65536u
 
+/* The runtime-wide count, written under record_lock.  A spawner whose cache
+ * ran dry reads it without the lock to learn whether taking the lock is
+ * worth it: a stale answer costs one malloc or one empty look, never a
+ * record. */
+static size_t pool_count(const wf_runtime_t *rt) {
+    return atomic_load_explicit(&rt->n_records, memory_order_relaxed);
+}
+
+static void pool_count_set(wf_runtime_t *rt, size_t n) {
+    atomic_store_explicit(&rt->n_records, n, memory_order_relaxed);
+}
+
 /* `w`: the calling worker if it belongs to rt, else NULL. */
 static wf_task_t *record_get(wf_runtime_t *rt, wf_worker_t *w) {
     if (!w) return wf_alloc(sizeof(wf_task_t));
-    if (!w->records && rt->n_records) {
+    if (!w->records && pool_count(rt)) {
         pthread_mutex_lock(&rt->record_lock);
+        size_t n = pool_count(rt);
         while (rt->records && w->n_records < RECORD_BATCH) {
             wf_task_t *t = rt->records;
             rt->records = t->queue_next;
-            rt->n_records--;
+            n--;
             t->queue_next = w->records;
             w->records = t;
             w->n_records++;
         }
+        pool_count_set(rt, n);
         pthread_mutex_unlock(&rt->record_lock);
     }
     wf_task_t *t = w->records;
@@ -78,18 +92,20 @@ static wf_task_t *record_get(wf_runtime_t *rt, wf_worker_t *w) {
 static void records_give_back(wf_worker_t *w, unsigned n) {
     wf_runtime_t *rt = w->rt;
     pthread_mutex_lock(&rt->record_lock);
+    size_t pooled = pool_count(rt);
     for (; n && w->records; n--) {
         wf_task_t *t = w->records;
         w->records = t->queue_next;
         w->n_records--;
-        if (rt->n_records >= RECORD_POOL_MAX) {
+        if (pooled >= RECORD_POOL_MAX) {
             wf_free(t);
             continue;
         }
         t->queue_next = rt->records;
         rt->records = t;
-        rt->n_records++;
+        pooled++;
     }
+    pool_count_set(rt, pooled);
     pthread_mutex_unlock(&rt->record_lock);
 }
 
@@ -107,7 +123,7 @@ void wf_task_records_free(wf_runtime_t *rt) {
         rt->records = t->queue_next;
         wf_free(t);
     }
-    rt->n_records = 0;
+    pool_count_set(rt, 0);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
