@@ -107,16 +107,27 @@ typedef struct weft_scope_t {
 
 #define WEFT_SHIELD 1u
 
-/* [fiber] Enter a cancel scope with an absolute deadline (WEFT_FOREVER for none). */
+/* [fiber] Enter a cancel scope with an absolute deadline (WEFT_FOREVER for none).
+ * Pattern: weft_scope_enter(&s, ...); rc = body(); rc = weft_scope_exit(&s, rc);
+ * A NaN deadline or delay (here and below) is a bad argument: the scope is
+ * cancelled at once and its exit returns WEFT_EINVAL.  Outside a task there
+ * is nothing to enter: the scope stays inert and its exit returns WEFT_EPERM. */
 WEFT_EXTERN void weft_scope_enter(weft_scope_t *s, double deadline, unsigned flags);
 /* [fiber] Enter with deadline now+seconds; the exit catches the expiry silently. */
 WEFT_EXTERN void weft_move_on_after(weft_scope_t *s, double seconds);
 /* [fiber] Same, but the exit reports an expired deadline as WEFT_ETIMEDOUT. */
 WEFT_EXTERN void weft_fail_after(weft_scope_t *s, double seconds);
 /* Leave the scope; rc is the body's result.  Catches WEFT_ECANCELED when this
- * scope owns the cancellation, else returns rc unchanged. */
+ * scope owns the cancellation (it is cancelled, and shielded or no enclosing
+ * scope is): returns 0, WEFT_ETIMEDOUT for an expired weft_fail_after, or
+ * WEFT_EINVAL for a NaN deadline.  Else returns rc unchanged.  Scopes and
+ * groups are exited by the task that entered them, innermost first, exactly
+ * once: anything else (out of order, twice, a scope never entered) aborts
+ * with a message naming the task. */
 WEFT_EXTERN int weft_scope_exit(weft_scope_t *s, int rc);
-/* Cancel the scope (from any task of the runtime; idempotent). */
+/* Cancel the scope: from any task of the runtime and from any other thread
+ * (a signal or callback thread) while the scope is entered; idempotent.  A
+ * task blocked in a checkpoint inside it is woken promptly. */
 WEFT_EXTERN void weft_scope_cancel(weft_scope_t *s);
 WEFT_EXTERN void weft_scope_set_deadline(weft_scope_t *s, double deadline);
 WEFT_EXTERN double weft_scope_deadline(const weft_scope_t *s);
@@ -148,13 +159,22 @@ WEFT_EXTERN int weft_group_open(weft_group_t *g);
 WEFT_EXTERN int weft_group_spawn(weft_group_t *g, weft_fn_t fn, void *arg);
 WEFT_EXTERN int weft_group_spawn_named(weft_group_t *g, weft_fn_t fn, void *arg,
                                        const char *name);
-/* [checkpoint] start(): wait until the task calls weft_started(value). */
+/* [checkpoint] start(): wait until the task calls weft_started(value).  Until
+ * then the task runs under the caller's cancel scope.  The task is always
+ * launched, as spawn does, even when the caller is cancelled: it then sees
+ * WEFT_ECANCELED at its first checkpoint, and start returns what the task
+ * returned before weft_started (its error, or WEFT_ENOTSTARTED for 0), so
+ * `arg` is always the task's.  The group is not cancelled by such a failure. */
 WEFT_EXTERN int weft_group_start(weft_group_t *g, weft_fn_t fn, void *arg, void **value);
 WEFT_EXTERN int weft_group_start_named(weft_group_t *g, weft_fn_t fn, void *arg,
                                        void **value, const char *name);
-/* task_status.started(value). */
+/* task_status.started(value): moves the calling task into its group, where
+ * a cancellation in effect reaches it and everything below it at once.  In
+ * a task launched by spawn it does nothing and returns 0; a second call
+ * returns WEFT_EPERM. */
 WEFT_EXTERN int weft_started(void *value);
-/* tg.cancel_scope.cancel() */
+/* tg.cancel_scope.cancel(): from any task and any thread while the group is
+ * open, as weft_scope_cancel. */
 WEFT_EXTERN void weft_group_cancel(weft_group_t *g);
 /* [checkpoint] The `async with` exit: wait for every task, report failures. */
 WEFT_EXTERN int weft_group_close(weft_group_t *g, int rc);

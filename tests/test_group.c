@@ -1,6 +1,7 @@
 /* Task groups: spawn, close, failures, cancellation, start/started. */
 #define _GNU_SOURCE
 #include "helpers.h"
+#include "weft/test.h"
 
 typedef struct {
     weft_group_t *g;
@@ -1389,6 +1390,225 @@ static void test_enclosing_deadline_cancels_children(void **state)
     assert_true(c.elapsed < 0.1 + WT_SLACK);
 }
 
+/* ------------------------------------------------------------ started into a cancelled group */
+
+/* Trio's test_nursery_start_with_cancelled_nursery: a task started into a
+ * group that is (or whose enclosing scope is) cancelled just before it calls
+ * weft_started has children asleep in a group of its own; moving it into
+ * the cancelled group must reach them at once, not leave them asleep. */
+typedef struct {
+    weft_group_t *target;       /* the group the tasks are started into */
+    weft_group_t *outer;        /* the group enclosing the target's host */
+    int cancel_outer;           /* cancel `outer` instead of `target` */
+    atomic_int asleep;
+    atomic_int woken[2];
+    int sleep_rc[2], start_rc, inner_close_rc;
+    int started_into_target;
+} moved_into_cancelled_t;
+
+typedef struct {
+    moved_into_cancelled_t *c;
+    int i;
+} sleeper_arg_t;
+
+static int sleeper_forever(void *arg)
+{
+    sleeper_arg_t *a = arg;
+    atomic_fetch_add(&a->c->asleep, 1);
+    a->c->sleep_rc[a->i] = weft_sleep(WEFT_FOREVER);
+    atomic_store(&a->c->woken[a->i], 1);
+    return a->c->sleep_rc[a->i];
+}
+
+static int sleeping_children(void *arg)
+{
+    moved_into_cancelled_t *c = arg;
+    sleeper_arg_t a[2] = {{c, 0}, {c, 1}};
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper_forever, &a[0]), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper_forever, &a[1]), 0);
+    /* The starter is shielded: until weft_started, nothing cancels us. */
+    EXPECT(wt_wait_flag(&c->asleep, 2, 10.0));
+    weft_group_cancel(c->cancel_outer ? c->outer : c->target);
+    EXPECT_RC(weft_started(NULL), 0);
+    c->inner_close_rc = weft_group_close(&g, 0);
+    return c->inner_close_rc;
+}
+
+/* Holds the target group open, as Trio's setup_nursery does. */
+static int target_host(void *arg)
+{
+    moved_into_cancelled_t *c = arg;
+    weft_group_t target;
+    EXPECT_RC(weft_group_open(&target), 0);
+    c->target = &target;
+    EXPECT_RC(weft_started(NULL), 0);
+    int rc = weft_sleep(WEFT_FOREVER);
+    return weft_group_close(&target, rc);
+}
+
+static int moved_into_cancelled_main(void *arg)
+{
+    moved_into_cancelled_t *c = arg;
+    weft_group_t outer;
+    EXPECT_RC(weft_group_open(&outer), 0);
+    c->outer = &outer;
+    EXPECT_RC(weft_group_start(&outer, target_host, c, NULL), 0);
+    /* The starter is shielded: only the moved task's side is under test. */
+    weft_scope_t shield;
+    weft_scope_enter(&shield, WEFT_FOREVER, WEFT_SHIELD);
+    c->start_rc = weft_group_start(c->target, sleeping_children, c, NULL);
+    EXPECT_RC(weft_scope_exit(&shield, 0), 0);
+    weft_group_cancel(&outer); /* ends target_host's sleep */
+    return weft_group_close(&outer, 0);
+}
+
+static void test_started_into_cancelled_group_wakes_children(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 2; variant++)
+        for (unsigned workers = 1; workers <= 2; workers++) {
+            moved_into_cancelled_t c;
+            memset(&c, 0, sizeof c);
+            c.cancel_outer = variant;
+            /* A hang here is the defect: the sleepers never hear of it. */
+            weft_config_t cfg = {.workers = workers};
+            assert_rc(weft_test_run(moved_into_cancelled_main, &c, 10.0, &cfg), 0);
+            WT_ASSERT_CLEAN();
+            assert_rc(c.start_rc, 0);
+            for (int i = 0; i < 2; i++) {
+                assert_int_equal(atomic_load(&c.woken[i]), 1);
+                assert_rc(c.sleep_rc[i], WEFT_ECANCELED);
+            }
+            assert_rc(c.inner_close_rc, WEFT_ECANCELED);
+        }
+}
+
+/* The reproduction as a user wrote it: weft_started() moves a task whose
+ * child sleeps into a group cancelled beforehand; the sleep must end at
+ * once with WEFT_ECANCELED, not after its 3 s. */
+typedef struct {
+    weft_group_t *t;
+    int sleep_rc;
+    double slept;
+} user_started_t;
+
+static int user_sleeper(void *arg)
+{
+    user_started_t *u = arg;
+    double t0 = weft_now();
+    u->sleep_rc = weft_sleep(3);
+    u->slept = weft_now() - t0;
+    return u->sleep_rc;
+}
+
+static int user_child(void *arg)
+{
+    weft_group_t g;
+    weft_group_open(&g);
+    weft_group_spawn(&g, user_sleeper, arg);
+    weft_sleep(0.05);
+    weft_started(NULL); /* moves the task into T, which is cancelled */
+    return weft_group_close(&g, 0);
+}
+
+static int user_started_main(void *arg)
+{
+    user_started_t *u = arg;
+    weft_group_t t;
+    weft_group_open(&t);
+    u->t = &t;
+    weft_group_cancel(&t);
+    weft_scope_t sh;
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD); /* the starter is not cancelled */
+    int rc = weft_group_start(&t, user_child, u, NULL);
+    weft_scope_exit(&sh, 0);
+    return weft_group_close(&t, rc);
+}
+
+static void test_started_into_cancelled_group_user_program(void **state)
+{
+    (void)state;
+    user_started_t u;
+    memset(&u, 0, sizeof u);
+    assert_rc(weft_test_run(user_started_main, &u, 10.0, NULL), 0);
+    assert_rc(u.sleep_rc, WEFT_ECANCELED);
+    assert_true(u.slept < 2.0);
+}
+
+/* ------------------------------------------------------------ start in a cancelled scope */
+
+/* As in Trio and AnyIO, start launches the task even when the caller is
+ * cancelled: the task runs under the caller's cancelled scope, sees
+ * WEFT_ECANCELED at its first checkpoint, and start returns what it
+ * returned, so `arg` is always the task's to release. */
+typedef struct {
+    int *owned;                 /* the task frees it */
+    atomic_int ran;
+    int task_cp_rc, start_rc, close_rc, exit_rc;
+    int call_started_first;     /* call weft_started before any checkpoint */
+    void *value;
+    int token;
+} start_cancelled_t;
+
+static int start_in_cancelled(void *arg)
+{
+    start_cancelled_t *c = arg;
+    atomic_fetch_add(&c->ran, 1);
+    free(c->owned);
+    c->owned = NULL;
+    if (c->call_started_first) {
+        EXPECT_RC(weft_started(&c->token), 0);
+        /* In the group now, which is inside the cancelled scope too. */
+        c->task_cp_rc = weft_checkpoint();
+        return c->task_cp_rc;
+    }
+    c->task_cp_rc = weft_checkpoint();
+    if (c->task_cp_rc)
+        return c->task_cp_rc;
+    return weft_started(NULL);
+}
+
+static int start_cancelled_main(void *arg)
+{
+    start_cancelled_t *c = arg;
+    weft_scope_t s;
+    weft_group_t g;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    weft_scope_cancel(&s);
+    c->start_rc = weft_group_start(&g, start_in_cancelled, c, &c->value);
+    c->close_rc = weft_group_close(&g, 0);
+    c->exit_rc = weft_scope_exit(&s, c->close_rc);
+    return 0;
+}
+
+static void test_start_in_cancelled_scope_runs_task(void **state)
+{
+    (void)state;
+    for (int first = 0; first < 2; first++)
+        for (unsigned workers = 1; workers <= 2; workers++) {
+            start_cancelled_t c;
+            memset(&c, 0, sizeof c);
+            c.call_started_first = first;
+            c.owned = malloc(sizeof *c.owned);
+            assert_non_null(c.owned);
+            WT_RUN_OK(start_cancelled_main, &c, workers);
+            assert_int_equal(atomic_load(&c.ran), 1);
+            assert_null(c.owned); /* LSan: freed by the task */
+            assert_rc(c.task_cp_rc, WEFT_ECANCELED);
+            if (first) {
+                assert_rc(c.start_rc, 0);
+                assert_ptr_equal(c.value, &c.token);
+            } else {
+                assert_rc(c.start_rc, WEFT_ECANCELED);
+            }
+            assert_rc(c.close_rc, WEFT_ECANCELED);
+            assert_rc(c.exit_rc, 0);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1427,6 +1647,9 @@ int main(void)
         cmocka_unit_test(test_start_cancelled_before_started),
         cmocka_unit_test(test_started_task_leaves_starter_scope),
         cmocka_unit_test(test_enclosing_deadline_cancels_children),
+        cmocka_unit_test(test_started_into_cancelled_group_wakes_children),
+        cmocka_unit_test(test_started_into_cancelled_group_user_program),
+        cmocka_unit_test(test_start_in_cancelled_scope_runs_task),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

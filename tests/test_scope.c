@@ -2,6 +2,10 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
 /* ------------------------------------------------------------ level cancellation */
 
 static int level_main(void *arg)
@@ -1013,6 +1017,262 @@ static void test_sequential_scopes_independent(void **state)
     WT_RUN_OK(cancel_is_per_scope_main, NULL, 1);
 }
 
+/* ------------------------------------------------------------ depth */
+
+/* A chain of nested groups, each task opening a group and spawning the next,
+ * cancelled from the root.  The cancellation walk and the task-tree dump go
+ * through the whole tree; neither may use stack per level (the root task
+ * runs on a small stack), and building the chain must not cost a walk to the
+ * root per checkpoint. */
+typedef struct {
+    unsigned n;
+    atomic_uint built, cancelled;
+    weft_event_t *leaf_ready;
+    int dump;                   /* print the tree once the chain stands */
+    int leaf_rc;
+} chain_t;
+
+static int chain_link(void *arg)
+{
+    chain_t *c = arg;
+    unsigned level = atomic_fetch_add(&c->built, 1) + 1;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    int rc;
+    if (level < c->n) {
+        rc = weft_group_spawn(&g, chain_link, c);
+    } else {
+        weft_event_set(c->leaf_ready);
+        rc = c->leaf_rc = weft_sleep(WEFT_FOREVER);
+    }
+    rc = weft_group_close(&g, rc);
+    if (rc == WEFT_ECANCELED)
+        atomic_fetch_add(&c->cancelled, 1);
+    return rc;
+}
+
+static int chain_main(void *arg)
+{
+    chain_t *c = arg;
+    EXPECT_RC(weft_event_new(&c->leaf_ready), 0);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, chain_link, c), 0);
+    EXPECT_RC(weft_event_wait(c->leaf_ready), 0);
+    if (c->dump) {
+        FILE *sink = fopen("/dev/null", "w");
+        EXPECT(sink != NULL);
+        if (sink) {
+            weft_dump_tasks(sink);
+            fclose(sink);
+        }
+    }
+    weft_group_cancel(&g);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    weft_event_free(c->leaf_ready);
+    return 0;
+}
+
+static void run_chain(unsigned n, int dump)
+{
+    chain_t c;
+    memset(&c, 0, sizeof c);
+    c.n = n;
+    c.dump = dump;
+    /* 64 KiB: a walk that recursed once per scope would need megabytes. */
+    weft_config_t cfg = {.workers = 2, .stack_size = 64 * 1024};
+    atomic_store(&wt_fail_count, 0);
+    assert_rc(weft_run(chain_main, &c, &cfg), 0);
+    WT_ASSERT_CLEAN();
+    assert_int_equal(atomic_load(&c.built), n);
+    assert_rc(c.leaf_rc, WEFT_ECANCELED);
+    assert_int_equal(atomic_load(&c.cancelled), n); /* every link saw it */
+}
+
+static void test_deep_chain_cancelled_from_root(void **state)
+{
+    (void)state;
+    run_chain(WT_TSAN_PICK(100000, 500), 0); /* TSan: ~1 MB per task */
+}
+
+static void test_deep_chain_dumped(void **state)
+{
+    (void)state;
+    run_chain(WT_TSAN_PICK(20000, 300), 1);
+}
+
+/* One task, many nested scopes: a checkpoint at the bottom sees a
+ * cancellation of the outermost, a shield halfway stops it, and dropping
+ * the shield lets it through again. */
+static int deep_scopes_main(void *arg)
+{
+    unsigned n = *(unsigned *)arg, half = n / 2;
+    weft_scope_t *s = calloc(n, sizeof *s);
+    EXPECT(s != NULL);
+    if (!s)
+        return WEFT_ENOMEM;
+    for (unsigned i = 0; i < n; i++)
+        weft_scope_enter(&s[i], WEFT_FOREVER, i == half ? WEFT_SHIELD : 0);
+    EXPECT_RC(weft_checkpoint(), 0);
+    weft_scope_cancel(&s[0]);
+    EXPECT_RC(weft_checkpoint(), 0);            /* the shield holds */
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER);
+    weft_scope_set_deadline(&s[half - 1], weft_now() + 1000);
+    EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT(weft_current_effective_deadline() == WEFT_FOREVER); /* above the shield */
+    weft_scope_set_deadline(&s[half + 1], weft_now() + 1000);
+    EXPECT(weft_current_effective_deadline() < WEFT_FOREVER);
+    weft_scope_set_shield(&s[half], 0);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    EXPECT_RC(weft_sleep(10), WEFT_ECANCELED);
+    weft_scope_set_shield(&s[half], 1);
+    EXPECT_RC(weft_checkpoint(), 0);
+    int rc = 0;
+    for (unsigned i = n; i-- > 0;) {
+        if (i == half)
+            rc = weft_checkpoint(); /* out of the shield: cancelled again */
+        rc = weft_scope_exit(&s[i], rc);
+    }
+    free(s);
+    EXPECT_RC(rc, 0);                           /* s[0] caught it */
+    EXPECT_RC(weft_checkpoint(), 0);
+    return 0;
+}
+
+static void test_deep_scopes_in_one_task(void **state)
+{
+    (void)state;
+    unsigned n = WT_TSAN_PICK(100000, 20000);
+    weft_config_t cfg = {.workers = 1, .stack_size = 64 * 1024};
+    atomic_store(&wt_fail_count, 0);
+    assert_rc(weft_run(deep_scopes_main, &n, &cfg), 0);
+    WT_ASSERT_CLEAN();
+}
+
+/* ------------------------------------------------------------ NaN */
+
+/* A NaN delay or deadline is a bad argument: the scope is cancelled at once
+ * (its body's checkpoints say so) and its exit reports WEFT_EINVAL, whether
+ * the body saw the cancellation or not. */
+static int nan_main(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    for (int how = 0; how < 4; how++) {
+        double t0 = weft_now();
+        switch (how) {
+        case 0: weft_fail_after(&s, NAN); break;
+        case 1: weft_move_on_after(&s, NAN); break;
+        case 2: weft_scope_enter(&s, NAN, 0); break;
+        default:
+            weft_scope_enter(&s, weft_now() + 100, 0);
+            EXPECT_RC(weft_checkpoint(), 0);
+            weft_scope_set_deadline(&s, NAN);
+            break;
+        }
+        EXPECT(weft_scope_cancel_called(&s));
+        EXPECT_RC(weft_sleep(5), WEFT_ECANCELED);
+        EXPECT(weft_now() - t0 < WT_SLACK);
+        EXPECT_RC(weft_scope_exit(&s, WEFT_ECANCELED), WEFT_EINVAL);
+        EXPECT(weft_scope_cancelled_caught(&s));
+        EXPECT_RC(weft_checkpoint(), 0);
+    }
+    /* No checkpoint in the body: the exit still reports the bad argument. */
+    weft_fail_after(&s, NAN);
+    EXPECT_RC(weft_scope_exit(&s, 0), WEFT_EINVAL);
+    /* Another error of the body is not hidden. */
+    weft_fail_after(&s, NAN);
+    EXPECT_RC(weft_scope_exit(&s, -EIO), -EIO);
+    EXPECT_RC(weft_sleep(NAN), WEFT_EINVAL);
+    EXPECT_RC(weft_sleep_until(NAN), WEFT_EINVAL);
+    return 0;
+}
+
+static void test_nan_deadline_cancels_and_exit_einval(void **state)
+{
+    (void)state;
+    WT_RUN_OK(nan_main, NULL, 1);
+}
+
+/* ------------------------------------------------------------ from other threads */
+
+/* weft_scope_cancel and weft_group_cancel from a thread that is not the
+ * runtime's (a signal or callback thread), while the scope is entered:
+ * thread-safe by design, and the blocked task wakes promptly. */
+typedef struct {
+    weft_scope_t *scope;
+    weft_group_t *group;
+    atomic_int ready, cancels;
+    int sleep_rc, child_rc, exit_rc, close_rc;
+    double woke_after;
+} foreign_cancel_t;
+
+static void *foreign_canceller(void *arg)
+{
+    foreign_cancel_t *c = arg;
+    while (atomic_load(&c->ready) < 2)
+        sched_yield();
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    weft_scope_cancel(c->scope);
+    weft_group_cancel(c->group);
+    weft_scope_cancel(c->scope); /* idempotent */
+    weft_group_cancel(c->group);
+    atomic_store(&c->cancels, 1);
+    return NULL;
+}
+
+static int foreign_child(void *arg)
+{
+    foreign_cancel_t *c = arg;
+    atomic_fetch_add(&c->ready, 1);
+    c->child_rc = weft_sleep(10);
+    return c->child_rc;
+}
+
+static int foreign_cancel_main(void *arg)
+{
+    foreign_cancel_t *c = arg;
+    weft_scope_t s;
+    weft_group_t g;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    c->scope = &s;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c->group = &g;
+    EXPECT_RC(weft_group_spawn(&g, foreign_child, c), 0);
+    pthread_t th;
+    EXPECT(pthread_create(&th, NULL, foreign_canceller, c) == 0);
+    atomic_fetch_add(&c->ready, 1);
+    double t0 = weft_now();
+    c->sleep_rc = weft_sleep(10);
+    c->woke_after = weft_now() - t0;
+    c->close_rc = weft_group_close(&g, c->sleep_rc);
+    /* The thread touches the scope and group until it says it is done. */
+    weft_scope_t sh;
+    weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
+    while (!atomic_load(&c->cancels))
+        weft_sleep(0.001);
+    weft_scope_exit(&sh, 0);
+    c->exit_rc = weft_scope_exit(&s, c->close_rc);
+    pthread_join(th, NULL);
+    return 0;
+}
+
+static void test_cancel_from_foreign_thread(void **state)
+{
+    (void)state;
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        foreign_cancel_t c;
+        memset(&c, 0, sizeof c);
+        WT_RUN_OK(foreign_cancel_main, &c, workers);
+        assert_rc(c.sleep_rc, WEFT_ECANCELED);
+        assert_rc(c.child_rc, WEFT_ECANCELED);
+        assert_rc(c.close_rc, WEFT_ECANCELED);
+        assert_rc(c.exit_rc, 0);
+        assert_true(c.woke_after < 5.0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1047,6 +1307,11 @@ int main(void)
         cmocka_unit_test(test_deadline_moved_later_from_other_task),
         cmocka_unit_test(test_shielded_blocked_task_not_woken),
         cmocka_unit_test(test_sequential_scopes_independent),
+        cmocka_unit_test(test_deep_chain_cancelled_from_root),
+        cmocka_unit_test(test_deep_chain_dumped),
+        cmocka_unit_test(test_deep_scopes_in_one_task),
+        cmocka_unit_test(test_nan_deadline_cancels_and_exit_einval),
+        cmocka_unit_test(test_cancel_from_foreign_thread),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,15 @@ typedef struct dump {
     double now;
 } dump_t;
 
-static void indent(dump_t *d, int depth) { fprintf(d->mem, "%*s", 2 * depth, ""); }
+/* Deeper than this, a line names its depth instead of indenting further:
+ * a chain of 100,000 nested groups would otherwise print gigabytes of
+ * spaces. */
+#define MAX_INDENT 32u
+
+static void indent(dump_t *d, unsigned depth) {
+    if (depth <= MAX_INDENT) fprintf(d->mem, "%*s", (int)(2 * depth), "");
+    else fprintf(d->mem, "%*s[depth %u] ", (int)(2 * MAX_INDENT), "", depth);
+}
 
 static int running_on(const wf_runtime_t *rt, const wf_task_t *t) {
     for (unsigned i = 0; i < rt->nworkers; i++)
@@ -33,7 +41,7 @@ static int running_on(const wf_runtime_t *rt, const wf_task_t *t) {
     return -1;
 }
 
-static void print_task(dump_t *d, wf_task_t *t, int depth) {
+static void print_task(dump_t *d, wf_task_t *t, unsigned depth) {
     indent(d, depth);
     fprintf(d->mem, "task '%s': ", t->name);
     /* wait_kind and wait_since are the task's own once its wait is over:
@@ -52,7 +60,7 @@ static void print_task(dump_t *d, wf_task_t *t, int depth) {
         fprintf(d->mem, "runnable\n");
 }
 
-static void print_scope(dump_t *d, const wf_scope_t *s, int depth) {
+static void print_scope(dump_t *d, const wf_scope_t *s, unsigned depth) {
     indent(d, depth);
     fprintf(d->mem, "cancel scope:");
     double deadline = atomic_load_explicit(&s->deadline, memory_order_relaxed);
@@ -68,31 +76,57 @@ static void print_scope(dump_t *d, const wf_scope_t *s, int depth) {
 
 static int is_task_root(const wf_scope_t *s) { return s->owner && s == &s->owner->root; }
 
-/* Print `s` and its subtree, `s` locked by the caller's walk; returns 1 if
- * `s` is a task's root scope (the caller counts its group's tasks). */
-static int walk(dump_t *d, wf_scope_t *s, int depth) {
-    wf_spin_lock(&s->lock);
-    int task = is_task_root(s);
-    size_t shown = 0;
-    if (task) print_task(d, s->owner, depth);
+/* One line for `s` (locked), `depth` levels in. */
+static void print_node(dump_t *d, const wf_scope_t *s, unsigned depth) {
+    if (is_task_root(s)) print_task(d, s->owner, depth);
     else if (s->flags & WF_SCOPE_GROUP) {
         indent(d, depth);
         fprintf(d->mem, "group%s:\n",
                 atomic_load_explicit(&s->cancel_called, memory_order_relaxed) ? " (cancelled)" : "");
     } else if (s->owner)
         print_scope(d, s, depth);
-    for (wf_list_t *n = s->children.next; n != &s->children; n = n->next)
-        shown += (size_t)walk(d, WF_CONTAINER_OF(n, wf_scope_t, node), depth + 1);
-    if (s->flags & WF_SCOPE_GROUP) {
-        const wf_group_t *g = WF_CONTAINER_OF(s, wf_group_t, scope);
-        unsigned long live = atomic_load(&g->live) / WF_GROUP_ONE;
-        if (live > shown) {
-            indent(d, depth + 1);
-            fprintf(d->mem, "(%lu more: never blocked yet, runnable or running)\n", live - shown);
-        }
+}
+
+/* The tasks of a group (locked) that are not in the tree, as a count. */
+static void print_unlinked(dump_t *d, const wf_scope_t *s, unsigned depth) {
+    if (!(s->flags & WF_SCOPE_GROUP)) return;
+    size_t shown = 0;
+    for (const wf_list_t *n = s->children.next; n != &s->children; n = n->next)
+        shown += (size_t)is_task_root(WF_CONTAINER_OF(n, wf_scope_t, node));
+    const wf_group_t *g = WF_CONTAINER_OF(s, wf_group_t, scope);
+    unsigned long live = atomic_load(&g->live) / WF_GROUP_ONE;
+    if (live > shown) {
+        indent(d, depth + 1);
+        fprintf(d->mem, "(%lu more: never blocked yet, runnable or running)\n", live - shown);
     }
-    wf_spin_unlock(&s->lock);
-    return task;
+}
+
+typedef struct walk_ctx {
+    dump_t *d;
+    unsigned depth; /* of the walk's top */
+} walk_ctx_t;
+
+static int walk_enter(wf_scope_t *s, wf_scope_t *parent, unsigned depth, void *arg) {
+    (void)parent;
+    walk_ctx_t *w = arg;
+    print_node(w->d, s, w->depth + depth);
+    return 1;
+}
+
+static void walk_leave(wf_scope_t *s, unsigned depth, void *arg) {
+    walk_ctx_t *w = arg;
+    print_unlinked(w->d, s, w->depth + depth);
+}
+
+/* Print `top` and its subtree.  The walk takes the scope locks parent before
+ * child, as the cancellation walk does (scope.h), without recursing. */
+static void walk(dump_t *d, wf_scope_t *top, unsigned depth) {
+    walk_ctx_t w = {d, depth};
+    wf_spin_lock(&top->lock);
+    print_node(d, top, depth);
+    wf_scope_walk(top, walk_enter, walk_leave, &w);
+    print_unlinked(d, top, depth);
+    wf_spin_unlock(&top->lock);
 }
 
 static void dump_runtime(wf_runtime_t *rt, void *arg) {

@@ -63,22 +63,6 @@ static void start_resolve(wf_start_t *st, int rc, void *value) {
     wf_spin_unlock(&st->lock);
 }
 
-/* A started task leaves the starter's scope for its group's: from now on
- * cancelling the starter no longer reaches it (Trio's task_status.started). */
-static void move_to_group(wf_task_t *t) {
-    wf_scope_t *root = &t->root, *old = root->parent, *to = &t->group->scope;
-    if (!t->root_linked) {
-        root->parent = to;
-        return;
-    }
-    wf_spin_lock(&old->lock);
-    wf_list_remove(&root->node);
-    wf_spin_unlock(&old->lock);
-    wf_spin_lock(&to->lock);
-    root->parent = to;
-    wf_list_push_back(&to->children, &root->node);
-    wf_spin_unlock(&to->lock);
-}
 
 int weft_started(void *value) {
     wf_task_t *t = wf_current_task();
@@ -87,7 +71,11 @@ int weft_started(void *value) {
     wf_start_t *st = t->start;
     if (!st) return 0;
     t->start = NULL;
-    move_to_group(t);
+    /* The task leaves the starter's scope for its group's: from now on
+     * cancelling the starter no longer reaches it (Trio's
+     * task_status.started), and a cancellation in effect in the group
+     * reaches it and everything below it at once. */
+    wf_scope_reparent(&t->root, &t->group->scope);
     start_resolve(st, 0, value);
     return 0;
 }
@@ -180,7 +168,9 @@ int weft_group_start(weft_group_t *g, weft_fn_t fn, void *arg, void **value) {
 int weft_group_start_named(weft_group_t *g, weft_fn_t fn, void *arg, void **value,
                            const char *name) {
     wf_task_t *self = wf_current_task();
-    if (self && wf_scope_chain_cancelled(self->scope)) return WEFT_ECANCELED;
+    /* Launched even when we are cancelled, as spawn does (Trio, AnyIO): the
+     * task then sees WEFT_ECANCELED at its first checkpoint, and what it
+     * returns is ours to return, so `arg` is always the task's. */
     wf_start_t st = {.waiter = self};
     wf_spin_init(&st.lock);
     if (self) wf_task_link_root(self); /* the task starts below our scope */
@@ -252,7 +242,7 @@ int weft_group_close(weft_group_t *pg, int rc) {
     g->scope.flags &= ~WF_SCOPE_GROUP;
     if (g->nfail == 1) return failure_slot(g, 0)->err;
     if (g->nfail > 1) return WEFT_EGROUP;
-    return wf_scope_chain_cancelled(g->scope.parent) ? WEFT_ECANCELED : 0;
+    return wf_scope_cancelled(g->scope.parent) ? WEFT_ECANCELED : 0;
 }
 
 size_t weft_group_failure_count(const weft_group_t *g) {

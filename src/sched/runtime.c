@@ -72,7 +72,6 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     rt->nworkers = rt->config.workers;
     atomic_init(&rt->gate, WF_GATE_ONE); /* main's unit */
     wf_scope_init(&rt->detached_scope, NULL, NULL);
-    atomic_init(&rt->detached_scope.deadline, WEFT_FOREVER);
     wf_inject_init(&rt->inject);
     pthread_mutex_init(&rt->idle_lock, NULL);
     pthread_mutex_init(&rt->record_lock, NULL);
@@ -154,7 +153,7 @@ const char *weft_current_task_name(void) {
 int weft_checkpoint(void) {
     wf_task_t *t = wf_current_task();
     if (!t) return WEFT_EPERM;
-    if (wf_scope_chain_cancelled(t->scope)) return WEFT_ECANCELED;
+    if (wf_scope_cancelled(t->scope)) return WEFT_ECANCELED;
     wf_task_switch_out(t, WF_SWITCH_YIELD);
     return 0;
 }

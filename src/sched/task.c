@@ -144,9 +144,6 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     atomic_init(&t->park, WF_RUNNING);
     wf_spin_init(&t->wlock);
     wf_timer_init(&t->sleep_timer, NULL);
-    atomic_init(&t->root.cancel_called, 0);
-    atomic_init(&t->root.shield, 0);
-    atomic_init(&t->root.deadline, WEFT_FOREVER);
     t->scope = &t->root;
     wf_scope_init(&t->root, parent_scope, t);
     *out = t;
@@ -201,7 +198,7 @@ int wf_wait_arm(wf_task_t *t, int cancellable, enum wf_wait_kind kind, const voi
     /* So that the cancellation walk, and the task-tree dump, find us. */
     wf_task_link_root(t);
     wf_spin_lock(&t->wlock);
-    if (cancellable && wf_scope_chain_cancelled(t->scope)) {
+    if (cancellable && wf_scope_cancelled(t->scope)) {
         wf_spin_unlock(&t->wlock);
         return WEFT_ECANCELED;
     }
@@ -272,7 +269,7 @@ int wf_wait_claim(wf_task_t *t, int rc) {
 
 void wf_wait_deliver_cancel(wf_task_t *t) {
     wf_spin_lock(&t->wlock);
-    if (!t->armed || !t->cancellable || !wf_scope_chain_cancelled(t->scope)) {
+    if (!t->armed || !t->cancellable || !wf_scope_cancelled(t->scope)) {
         wf_spin_unlock(&t->wlock);
         return;
     }

@@ -112,7 +112,7 @@ size_t wf_waitq_wake_all(wf_waitq_t *q, int rc);
  * ping_pong and channel_throughput. */
 #define WF_SYNC_BUDGET 128
 static inline int wf_sync_cancelled(const wf_task_t *t) {
-    return wf_scope_chain_cancelled(t->scope) ? WEFT_ECANCELED : 0;
+    return wf_scope_cancelled(t->scope) ? WEFT_ECANCELED : 0;
 }
 void wf_sync_after_fast(wf_task_t *t);
 

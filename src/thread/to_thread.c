@@ -71,9 +71,9 @@ void wf_job_child_leave(wf_job_t *j) {
 }
 
 int wf_job_cancelled(wf_job_t *j) {
-    if (!j->abandonable) return wf_scope_chain_cancelled(j->host->scope);
+    if (!j->abandonable) return wf_scope_cancelled(j->host->scope);
     wf_spin_lock(&j->lock);
-    int c = !j->host || j->abandoned || wf_scope_chain_cancelled(j->host->scope);
+    int c = !j->host || j->abandoned || wf_scope_cancelled(j->host->scope);
     wf_spin_unlock(&j->lock);
     return c;
 }
