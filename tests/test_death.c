@@ -1,5 +1,6 @@
-/* Programming errors that must abort with a message: out-of-order scope and
- * group exits, stack overflow.
+/* Programming errors that must abort with a message: out-of-order, second
+ * and never-entered scope exits, group exits, freeing a limiter in use,
+ * stack overflow.
  *
  * Each case runs in a child process: the test forks and re-executes this same
  * binary with WEFT_DEATH_CASE=<case> in the environment (a fresh process, so
@@ -109,6 +110,69 @@ static int recurse_forever(void *arg)
     return dive(0) == 42 ? 0 : -1;
 }
 
+/* Exiting a scope a second time, or one never entered. */
+static int exit_twice(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    weft_scope_exit(&s, 0);
+    weft_scope_exit(&s, 0);
+    return 0;
+}
+
+static int exit_never_entered(void *arg)
+{
+    (void)arg;
+    weft_scope_t s;
+    memset(&s, 0, sizeof s);
+    weft_scope_exit(&s, 0);
+    return 0;
+}
+
+/* Freeing a limiter that still lends a token, has a waiter, or is the
+ * runtime's own. */
+static int free_lent_limiter(void *arg)
+{
+    (void)arg;
+    weft_limiter_t *l;
+    if (weft_limiter_new(&l, 1) != 0 || weft_limiter_acquire(l) != 0)
+        return -1;
+    weft_limiter_free(l);
+    return 0;
+}
+
+static int limiter_waiter(void *arg)
+{
+    return weft_limiter_acquire(arg);
+}
+
+static int free_awaited_limiter(void *arg)
+{
+    (void)arg;
+    weft_limiter_t *l;
+    weft_group_t g;
+    if (weft_limiter_new(&l, 1) != 0 || weft_limiter_acquire(l) != 0 ||
+        weft_group_open(&g) != 0)
+        return -1;
+    weft_group_spawn(&g, limiter_waiter, l);
+    weft_limiter_stats_t st = {0};
+    while (st.tasks_waiting == 0) {
+        weft_sleep(0.001);
+        weft_limiter_stats(l, &st);
+    }
+    weft_limiter_release(l); /* handed to the waiter: still lent */
+    weft_limiter_free(l);
+    return weft_group_close(&g, 0);
+}
+
+static int free_default_limiter(void *arg)
+{
+    (void)arg;
+    weft_limiter_free(weft_default_thread_limiter());
+    return 0;
+}
+
 static int harmless_task(void *arg)
 {
     (void)arg;
@@ -153,6 +217,16 @@ static int run_case(const char *name)
         t.a = scope_owner, t.a_name = "scope_owner";
         t.b = foreign_exiter, t.b_name = "foreign_exiter";
         t.arg = &fc;
+    } else if (strcmp(name, "exit_twice") == 0) {
+        t.a = exit_twice, t.a_name = "exit_twice";
+    } else if (strcmp(name, "exit_never_entered") == 0) {
+        t.a = exit_never_entered, t.a_name = "exit_never_entered";
+    } else if (strcmp(name, "free_lent_limiter") == 0) {
+        t.a = free_lent_limiter, t.a_name = "free_lent_limiter";
+    } else if (strcmp(name, "free_awaited_limiter") == 0) {
+        t.a = free_awaited_limiter, t.a_name = "free_awaited_limiter";
+    } else if (strcmp(name, "free_default_limiter") == 0) {
+        t.a = free_default_limiter, t.a_name = "free_default_limiter";
     } else if (strcmp(name, "overflow") == 0) {
         cfg.workers = 1;
         t.a = recurse_forever, t.a_name = "recurse_forever";
@@ -292,6 +366,37 @@ static void test_scope_exit_by_other_task_aborts(void **state)
     }
 }
 
+static void test_scope_exit_twice_aborts(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("exit_twice", &d);
+    expect_abort(&d, "exit_twice");
+    expect_output(&d, "weft: task 'exit_twice' exited cancel scope");
+    expect_output(&d, "twice");
+    run_child("exit_never_entered", &d);
+    expect_abort(&d, "exit_never_entered");
+    expect_output(&d, "weft: task 'exit_never_entered' exited cancel scope");
+    expect_output(&d, "never entered");
+}
+
+static void test_limiter_free_in_use_aborts(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("free_lent_limiter", &d);
+    expect_abort(&d, "free_lent_limiter");
+    expect_output(&d, "weft: task 'free_lent_limiter' freed capacity limiter");
+    expect_output(&d, "1 token(s) and 0 task(s)");
+    run_child("free_awaited_limiter", &d);
+    expect_abort(&d, "free_awaited_limiter");
+    expect_output(&d, "weft: task 'free_awaited_limiter' freed capacity limiter");
+    expect_output(&d, "still lends 1 token(s)");
+    run_child("free_default_limiter", &d);
+    expect_abort(&d, "free_default_limiter");
+    expect_output(&d, "belongs to its runtime");
+}
+
 static void test_stack_overflow_message(void **state)
 {
     (void)state;
@@ -334,6 +439,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_group_close_with_open_scope_aborts),
         cmocka_unit_test(test_scope_exit_with_open_group_aborts),
         cmocka_unit_test(test_scope_exit_by_other_task_aborts),
+        cmocka_unit_test(test_scope_exit_twice_aborts),
+        cmocka_unit_test(test_limiter_free_in_use_aborts),
         cmocka_unit_test(test_stack_overflow_message),
         cmocka_unit_test(test_stack_overflow_message_custom_size),
     };

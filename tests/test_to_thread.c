@@ -618,6 +618,38 @@ static void test_abandon_by_deadline(void **st)
     assert_int_equal(atomic_load(&s[1].ab_calls), 1);
 }
 
+/* An abandoned call keeps its limiter alive until its function returns:
+ * freeing the limiter meanwhile is allowed (it is not "in use" by anyone
+ * who could still release into it), unlike freeing one a task borrows from
+ * (tests/test_death.c). */
+static int free_while_abandoned_main(void *p)
+{
+    sleepy_t *s = p;
+    weft_limiter_t *l;
+    EXPECT_RC(weft_limiter_new(&l, 1), 0);
+    weft_scope_t sc;
+    weft_thread_opts_t o = {.limiter = l, .abandon_on_cancel = 1, .on_abandoned = sleepy_abandoned};
+    weft_move_on_after(&sc, 0.03);
+    int rc = weft_to_thread_run_sync(sleepy_fn, s, &o);
+    EXPECT_RC(weft_scope_exit(&sc, rc), 0);
+    EXPECT_RC(rc, WEFT_ECANCELED);
+    EXPECT(wt_l_borrowed(l) == 1); /* the thread still runs fn with the token */
+    weft_limiter_free(l);          /* no abort; freed once fn returns (LSan) */
+    WAIT_FOR(atomic_load(&s->ab_calls) == 1);
+    return 0;
+}
+
+static void test_free_limiter_of_abandoned_call(void **st)
+{
+    (void)st;
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        sleepy_t s;
+        memset(&s, 0, sizeof s);
+        WT_RUN_OK(free_while_abandoned_main, &s, workers);
+        assert_int_equal(atomic_load(&s.ab_calls), 1);
+    }
+}
+
 /* ------------------------------------------------------------ idle exit */
 
 typedef struct {
@@ -982,6 +1014,7 @@ int main(void)
         cmocka_unit_test(test_check_cancelled_polling),
         cmocka_unit_test(test_abandon_on_cancel),
         cmocka_unit_test(test_abandon_by_deadline),
+        cmocka_unit_test(test_free_limiter_of_abandoned_call),
         cmocka_unit_test(test_idle_exit),
         cmocka_unit_test(test_run_waits_for_blocking_threads),
         cmocka_unit_test(test_wrong_context),

@@ -32,7 +32,10 @@ typedef struct weft_limiter_stats_t {
 /* total_tokens >= 1, else WEFT_EINVAL. */
 WEFT_EXTERN int weft_limiter_new(weft_limiter_t **l, unsigned total_tokens);
 /* Free a limiter nobody borrows from or waits on.  Offloaded calls that were
- * abandoned keep it alive until their functions return. */
+ * abandoned keep it alive until their functions return.  Freeing one that
+ * still lends a token to a task or borrower, or that tasks wait on, or the
+ * runtime's default limiter, is a programming error: it aborts with a
+ * message naming the calling task. */
 WEFT_EXTERN void weft_limiter_free(weft_limiter_t *l);
 /* [fiber][checkpoint] Borrow a token for the calling task, waiting if none is free. */
 WEFT_EXTERN int weft_limiter_acquire(weft_limiter_t *l);

@@ -33,7 +33,10 @@ typedef struct wf_job {
     /* Abandonable calls only, guarded by lock. */
     wf_spin_t lock;
     int refs;
-    int abandoned;         /* the task returned WEFT_ECANCELED without fn's result */
+    int abandoned;         /* fn's result will not reach the task: set by the
+                              side that learns it first (the task, cancelled;
+                              or the thread, whose claim failed), which is
+                              how the other knows who counted the token */
     int children;          /* weft_from_thread_run tasks under the task's scope */
     int host_waits;        /* the task is parked until children drops to 0 */
 } wf_job_t;

@@ -10,6 +10,8 @@
  * it queues, so that handing it a token later never allocates.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "limiter.h"
@@ -21,6 +23,8 @@
 struct weft_limiter_t {
     wf_spin_t lock;
     unsigned total, borrowed;     /* guarded by lock, as is everything below */
+    unsigned abandoned;           /* of `borrowed`: held by calls whose task left */
+    int runtime_owned;            /* a runtime's default limiter: it frees it */
     wf_waitq_t waiters;           /* node->handle: the borrower, NULL for a call */
     const void **set;             /* borrowers; NULL: empty slot */
     size_t cap, used;             /* used counts tombstones too */
@@ -112,12 +116,23 @@ int wf_limiter_take(weft_limiter_t *l, wf_task_t *t) {
     return acquire_locked(l, NULL, t);
 }
 
-void wf_limiter_give(weft_limiter_t *l) {
+void wf_limiter_give(weft_limiter_t *l) { wf_limiter_give_back(l, 0); }
+
+void wf_limiter_give_back(weft_limiter_t *l, int abandoned) {
     wf_spin_lock(&l->lock);
     l->borrowed--;
+    l->abandoned -= abandoned != 0;
     lend_to_waiters(l);
     wf_spin_unlock(&l->lock);
 }
+
+void wf_limiter_abandon(weft_limiter_t *l) {
+    wf_spin_lock(&l->lock);
+    l->abandoned++;
+    wf_spin_unlock(&l->lock);
+}
+
+void wf_limiter_set_runtime_owned(weft_limiter_t *l) { l->runtime_owned = 1; }
 
 void wf_limiter_ref(weft_limiter_t *l) { atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed); }
 
@@ -149,8 +164,31 @@ int weft_limiter_new(weft_limiter_t **out, unsigned total_tokens) {
     return 0;
 }
 
+/* Freeing a limiter that still lends tokens would leave its borrowers
+ * releasing into freed memory and its waiters asleep for ever: a programming
+ * error, reported where it happens.  Tokens of abandoned calls do not count:
+ * those calls keep the limiter alive until their functions return. */
+_Noreturn static void free_misuse(const weft_limiter_t *l, const char *why) {
+    const char *task = weft_current_task_name();
+    fprintf(stderr, "weft: task '%s' freed capacity limiter %p %s\n", task ? task : "(no task)",
+            (const void *)l, why);
+    abort();
+}
+
 void weft_limiter_free(weft_limiter_t *l) {
-    if (l) wf_limiter_unref(l);
+    if (!l) return;
+    if (l->runtime_owned) free_misuse(l, "that belongs to its runtime (weft_default_thread_limiter)");
+    wf_spin_lock(&l->lock);
+    unsigned lent = l->borrowed - l->abandoned;
+    size_t waiting = l->waiters.len;
+    wf_spin_unlock(&l->lock);
+    if (lent || waiting) {
+        char why[160];
+        snprintf(why, sizeof why, "while it still lends %u token(s) and %zu task(s) wait for one",
+                 lent, waiting);
+        free_misuse(l, why);
+    }
+    wf_limiter_unref(l);
 }
 
 int weft_limiter_acquire_on_behalf_of(weft_limiter_t *l, const void *borrower) {

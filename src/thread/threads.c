@@ -11,6 +11,7 @@ int wf_threads_init(wf_runtime_t *rt) {
         wf_threads_fini(rt);
         return WEFT_ENOMEM;
     }
+    wf_limiter_set_runtime_owned(rt->limiter);
     return 0;
 }
 
@@ -18,7 +19,7 @@ void wf_threads_fini(wf_runtime_t *rt) {
     /* The pool first: an abandoned call still running may give back a token. */
     if (rt->pool) wf_pool_free(rt->pool);
     if (rt->token) wf_token_detach(rt->token);
-    weft_limiter_free(rt->limiter);
+    if (rt->limiter) wf_limiter_unref(rt->limiter); /* a token a task never gave back is no reason to abort */
     rt->pool = NULL;
     rt->token = NULL;
     rt->limiter = NULL;

@@ -28,25 +28,30 @@ static void job_run(wf_pool_job_t *base) {
     int rc = j->fn(j->arg);
     /* The token goes back as soon as fn returns (Trio): a limiter bounds the
      * threads at work, not the tasks still waiting to hear about it. */
-    wf_limiter_give(j->limiter);
     if (!j->abandonable) {
+        wf_limiter_give(j->limiter);
         tls_job = NULL;
         wf_wait_claim(j->host, rc); /* last touch: the task's stack holds j */
         atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
         return;
     }
     wf_spin_lock(&j->lock);
-    if (j->host && wf_wait_claim(j->host, rc)) {
+    int delivered = j->host && wf_wait_claim_nowake(j->host, rc);
+    if (delivered) {
+        wf_limiter_give(j->limiter); /* before the task can run and ask again */
+        wf_task_wake(j->host);
         j->host = NULL;
         atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
     } else {
-        j->abandoned = 1; /* the task stopped waiting: it counted itself out */
+        /* The task stopped waiting: it counted itself out of `offloads`,
+         * and the token as the call's if it came here first. */
+        wf_limiter_give_back(j->limiter, j->abandoned);
+        j->abandoned = 1;
     }
-    int abandoned = j->abandoned;
     wf_spin_unlock(&j->lock);
     /* fn's own WEFT_ECANCELED reads like an abandonment to the task: it too
      * hands arg to on_abandoned (see weft.h's rule). */
-    if ((abandoned || rc == WEFT_ECANCELED) && j->on_abandoned) j->on_abandoned(j->arg, rc);
+    if ((!delivered || rc == WEFT_ECANCELED) && j->on_abandoned) j->on_abandoned(j->arg, rc);
     tls_job = NULL;
     job_unref(j);
 }
@@ -95,6 +100,7 @@ static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
     wf_spin_lock(&j->lock);
     if (j->host) {
         rc = WEFT_ECANCELED;
+        if (!j->abandoned) wf_limiter_abandon(j->limiter); /* fn still runs with the token */
         j->abandoned = 1;
         atomic_fetch_sub_explicit(&j->rt->offloads, 1, memory_order_relaxed);
         if (j->children) { /* cancelled with us: wait until they left our scope */
