@@ -4,7 +4,8 @@
  * This is the one public header.  Conventions (see docs/ and shared/API.md):
  *   - functions are weft_<area>_<verb>, types weft_..._t, constants WEFT_...;
  *   - a function that can fail returns int: 0 (or a count) on success, a negative
- *     errno value or one of weft's own codes below -4000 on failure;
+ *     errno value or one of weft's own codes (-4100..-4199, and WEFT_EOF) on
+ *     failure;
  *   - [fiber] calls work only inside a task of a running runtime (else WEFT_EPERM);
  *   - [checkpoint] calls may suspend the task and report cancellation.
  */
@@ -41,9 +42,13 @@ extern "C" {
 #define WEFT_EAGAIN (-EAGAIN)
 #define WEFT_EPIPE (-EPIPE)
 #define WEFT_EBADF (-EBADF)
+/* weft's own codes lie in -4100..-4199, outside every value libuv defines
+ * on any platform, so that a libuv code that the I/O functions pass through
+ * is never mistaken for one of them.  WEFT_EOF is libuv's UV_EOF: it means
+ * the same. */
 #define WEFT_EOF (-4095)
-#define WEFT_EGROUP (-4094)
-#define WEFT_ENOTSTARTED (-4093)
+#define WEFT_EGROUP (-4194)
+#define WEFT_ENOTSTARTED (-4193)
 
 /* Human-readable text and symbolic name ("WEFT_ECANCELED", "ENOENT", ...);
  * never NULL, also for unknown codes. */
@@ -58,8 +63,10 @@ typedef int (*weft_fn_t)(void *arg);
 /* ---------------------------------------------------------------- runtime */
 
 typedef struct weft_config_t {
-    unsigned workers;            /* scheduler worker threads; 0 = online CPUs */
-    size_t stack_size;           /* per task; 0 = 256 KiB, guard page below it */
+    unsigned workers;            /* scheduler worker threads; 0 = online CPUs;
+                                    at most 4096 */
+    size_t stack_size;           /* per task; 0 = 256 KiB, guard page below it;
+                                    else at least one page */
     unsigned thread_tokens;      /* default thread limiter size; 0 = 40 */
     double thread_idle_timeout;  /* idle blocking thread exits after this; 0 = 10 s */
     /* Fields past the four of API.md (weft/debug.h, docs/debugging.md): */
@@ -79,7 +86,9 @@ typedef struct weft_config_t {
 
 /* [thread] Start a runtime, run main(arg) as its root task, return main's result
  * once every task has finished.  NULL config means defaults.  Several runtimes
- * may run at once, each from its own thread.  From inside a task: WEFT_EPERM. */
+ * may run at once, each from its own thread.  From inside a task: WEFT_EPERM.
+ * A config it cannot honour (more than 4096 workers, a stack below one page,
+ * a flag bit it does not know, a NaN time) is refused at once: WEFT_EINVAL. */
 WEFT_EXTERN int weft_run(weft_fn_t main, void *arg, const weft_config_t *config);
 
 /* Monotonic clock, seconds.  Deadlines are absolute on this clock. */

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ weft_run */
 
@@ -567,6 +568,55 @@ static void test_config_stack_size_is_honoured(void **state)
 
 /* ------------------------------------------------------------ errors */
 
+/* A config weft cannot honour is refused at once, before any thread or
+ * memory is set up (an absurd worker count used to fail with WEFT_ENOMEM
+ * after almost a second, an unknown flag was ignored). */
+static void test_run_refuses_bad_config(void **state)
+{
+    (void)state;
+    long page = sysconf(_SC_PAGESIZE);
+    weft_config_t bad[] = {
+        {.workers = (unsigned)-1},
+        {.workers = 4097},
+        {.stack_size = 1},
+        {.stack_size = (size_t)page - 1},
+        {.flags = 1u << 30},
+        {.flags = WEFT_CONFIG_VIRTUAL_CLOCK | 8u},
+        {.thread_idle_timeout = NAN},
+        {.blocking_threshold = NAN},
+    };
+    atomic_int ran = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double t0 = weft_now();
+        assert_rc(weft_run(never_runs, &ran, &bad[i]), WEFT_EINVAL);
+        assert_true(weft_now() - t0 < 0.5);
+        weft_portal_t *p = NULL;
+        assert_rc(weft_portal_start(&p, &bad[i]), WEFT_EINVAL);
+        assert_null(p);
+    }
+    assert_int_equal(atomic_load(&ran), 0);
+    /* The edges that are allowed. */
+    weft_config_t ok = {.workers = 1, .stack_size = (size_t)page,
+                        .flags = WEFT_CONFIG_VIRTUAL_CLOCK};
+    assert_rc(weft_run(never_runs, &ran, &ok), 0);
+    assert_int_equal(atomic_load(&ran), 1);
+}
+
+/* weft's own codes lie outside libuv's: an unknown libuv error passed
+ * through by the I/O functions (UV__UNKNOWN, -4094) must not read as
+ * "several tasks failed". */
+static void test_error_codes_outside_libuv(void **state)
+{
+    (void)state;
+    assert_int_equal(WEFT_EGROUP, -4194);
+    assert_int_equal(WEFT_ENOTSTARTED, -4193);
+    assert_int_equal(WEFT_EOF, -4095);
+    assert_string_equal(weft_err_name(WEFT_EGROUP), "WEFT_EGROUP");
+    assert_string_equal(weft_err_name(WEFT_ENOTSTARTED), "WEFT_ENOTSTARTED");
+    assert_string_not_equal(weft_err_name(-4094), "WEFT_EGROUP");
+    assert_string_not_equal(weft_err_name(-4093), "WEFT_ENOTSTARTED");
+}
+
 static void check_name_contains(int err, const char *needle)
 {
     const char *n = weft_err_name(err);
@@ -651,6 +701,8 @@ int main(void)
         cmocka_unit_test(test_current_task_name),
         cmocka_unit_test(test_config_stack_size_is_honoured),
         cmocka_unit_test(test_error_strings),
+        cmocka_unit_test(test_run_refuses_bad_config),
+        cmocka_unit_test(test_error_codes_outside_libuv),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,18 @@
 #include <string.h>
 #include <uv.h>
 
+/* weft's own codes (besides WEFT_EOF): in -4100..-4199 and equal to no code
+ * libuv defines, since io.h passes libuv's codes through unchanged. */
+#define WF_OWN_CODE(v) ((v) == WEFT_EGROUP || (v) == WEFT_ENOTSTARTED)
+_Static_assert(WEFT_EGROUP <= -4100 && WEFT_EGROUP >= -4199, "WEFT_EGROUP out of weft's range");
+_Static_assert(WEFT_ENOTSTARTED <= -4100 && WEFT_ENOTSTARTED >= -4199,
+               "WEFT_ENOTSTARTED out of weft's range");
+_Static_assert(WEFT_EOF == UV_EOF, "WEFT_EOF is libuv's UV_EOF");
+#define WF_NOT_UV(name, text) \
+    _Static_assert(UV_##name == UV_EOF || !WF_OWN_CODE(UV_##name), "a weft code equals UV_" #name);
+UV_ERRNO_MAP(WF_NOT_UV)
+#undef WF_NOT_UV
+
 struct err_entry { int code; const char *name, *text; };
 
 static const struct err_entry weft_errors[] = {

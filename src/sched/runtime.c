@@ -16,9 +16,22 @@
 #include "threads.h"
 
 #define DEFAULT_STACK_SIZE (256u * 1024u)
+#define MAX_WORKERS 4096u
+#define KNOWN_FLAGS (WEFT_CONFIG_VIRTUAL_CLOCK | WEFT_CONFIG_SPARE_WORKER)
 #define DEFAULT_THREAD_TOKENS 40u
 #define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
 #define DEBUG_BLOCKING_THRESHOLD 0.1
+
+/* A config weft cannot honour is refused before anything is built: an absurd
+ * worker count would otherwise fail seconds later in a thread start, and an
+ * unknown flag is a caller built against a newer header. */
+static int check_config(const weft_config_t *c) {
+    if (!c) return 0;
+    if (c->workers > MAX_WORKERS || (c->flags & ~KNOWN_FLAGS)) return WEFT_EINVAL;
+    if (c->stack_size != 0 && c->stack_size < (size_t)sysconf(_SC_PAGESIZE)) return WEFT_EINVAL;
+    if (isnan(c->thread_idle_timeout) || isnan(c->blocking_threshold)) return WEFT_EINVAL;
+    return 0;
+}
 
 static weft_config_t resolve_config(const weft_config_t *in) {
     weft_config_t c = in ? *in : (weft_config_t){0};
@@ -113,10 +126,12 @@ static void ignore_sigpipe(void) {
 int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     if (!main_fn) return WEFT_EINVAL;
     if (wf_current_worker()) return WEFT_EPERM;
+    int rc = check_config(config);
+    if (rc) return rc;
     wf_overflow_install();
     ignore_sigpipe();
     wf_runtime_t *rt;
-    int rc = runtime_new(config, &rt);
+    rc = runtime_new(config, &rt);
     if (rc) return rc;
 
     unsigned started = 1;
