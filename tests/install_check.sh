@@ -21,16 +21,10 @@ command -v "$cc" >/dev/null 2>&1 || skip "C compiler '$cc' not available"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-install-check.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-prefix=$tmp/prefix
-
-step "install $build -> $prefix"
-"$cmake" --install "$build" --prefix "$prefix" ${config:+--config "$config"} >"$tmp/install.log" \
-  || { cat "$tmp/install.log"; fail "cmake --install failed"; }
-
-pc=$(find "$prefix" -name weft.pc -path '*/pkgconfig/*' | head -n 1)
-[[ -n "$pc" ]] || fail "weft.pc not installed"
-pcdir=$(dirname "$pc")
-libdir=$(dirname "$pcdir")
+# shellcheck source=install_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/install_lib.sh"
+weft_install "$build" "$cmake" "$config" "$tmp"
+pc=$pcdir/weft.pc
 for f in "$prefix/include/weft.h" "$libdir/libweft.so" "$libdir/libweft.so.0" "$libdir/libweft.a" \
          "$libdir/cmake/weft/weftConfig.cmake" "$libdir/cmake/weft/weftConfigVersion.cmake" \
          "$libdir/cmake/weft/weftTargets.cmake"; do
