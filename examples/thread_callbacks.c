@@ -176,6 +176,7 @@ static int portal_bridge(struct bridge *b) {
     }
     weft_future_free(consumer);
     int stop_rc = weft_portal_stop(b->portal, 1);
+    weft_portal_free(b->portal);
     return rc != 0 ? rc : stop_rc;
 }
 
