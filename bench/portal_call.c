@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         bench_fail("weft_portal_start returned 0 but no portal");
     bench_rounds_run(&w, "warm-up", pc_round, p);
     bench_check_rc(weft_portal_stop(p, 0), "weft_portal_stop");
+    weft_portal_free(p);
     double weft = bench_rounds_median(&w, "weft rounds");
 
     uvrt_baseline(&b);

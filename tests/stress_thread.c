@@ -375,7 +375,7 @@ static void test_foreign_threads(void **st)
     x.rounds = wt_scaled(WT_TSAN_PICK(4000, 500));
     x.p = wt_portal_start(2);
     WT_RUN_OK(fx_main, &x, 2);
-    assert_rc(weft_portal_stop(x.p, 0), 0);
+    wt_portal_stop_free(x.p, 0);
     assert_int_equal(atomic_load(&x.bad), 0);
     long want[4] = {0, 0, 0, 0};
     for (int t = 0; t < NFOREIGN; t++)

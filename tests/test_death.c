@@ -1,6 +1,6 @@
 /* Programming errors that must abort with a message: out-of-order, second
- * and never-entered scope exits, group exits, freeing a limiter in use,
- * stack overflow.
+ * and never-entered scope exits, group exits, freeing a limiter in use or a
+ * portal never stopped, stack overflow.
  *
  * Each case runs in a child process: the test forks and re-executes this same
  * binary with WEFT_DEATH_CASE=<case> in the environment (a fresh process, so
@@ -200,8 +200,20 @@ static int spawn_cases(void *arg)
     return weft_group_close(&g, 0);
 }
 
+/* weft_portal_free without weft_portal_stop, from a plain thread. */
+static int free_unstopped_portal(void)
+{
+    weft_portal_t *p;
+    if (weft_portal_start(&p, NULL) != 0)
+        return 3;
+    weft_portal_free(p);
+    return 0;
+}
+
 static int run_case(const char *name)
 {
+    if (strcmp(name, "portal_free_unstopped") == 0)
+        return free_unstopped_portal();
     weft_config_t cfg = {.workers = 2};
     two_tasks_t t = {0};
     foreign_ctx_t fc = {0};
@@ -425,6 +437,16 @@ static void test_stack_overflow_message_custom_size(void **state)
 #endif
 }
 
+static void test_portal_free_unstopped_aborts(void **state)
+{
+    (void)state;
+    death_t d;
+    run_child("portal_free_unstopped", &d);
+    expect_abort(&d, "portal_free_unstopped");
+    expect_output(&d, "weft: task '(no task)' freed portal");
+    expect_output(&d, "before stopping it: call weft_portal_stop first");
+}
+
 int main(int argc, char **argv)
 {
     const char *which = getenv("WEFT_DEATH_CASE");
@@ -443,6 +465,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_limiter_free_in_use_aborts),
         cmocka_unit_test(test_stack_overflow_message),
         cmocka_unit_test(test_stack_overflow_message_custom_size),
+        cmocka_unit_test(test_portal_free_unstopped_aborts),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

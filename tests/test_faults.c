@@ -123,7 +123,7 @@ static void test_stack_map_fails_portal(void **state) {
     assert_int_equal(atomic_load(&ran), 0);
     assert_rc(weft_portal_call(p, wt_count_fn, &ran), 0);
     assert_int_equal(atomic_load(&ran), 1);
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
     alarm(0);
 }
 

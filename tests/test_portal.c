@@ -1,6 +1,8 @@
 /* Blocking portals: call, spawn + futures (wait, done, cancel, free), failure
- * isolation, stop with and without cancelling the remaining tasks, several
- * portals at once, misuse, calls from many threads at once. */
+ * isolation, stop with and without cancelling the remaining tasks, use after
+ * stop (WEFT_EBADF), stop and free while other threads still call in,
+ * futures outliving their portal, several portals at once, misuse, calls
+ * from many threads at once. */
 #define _GNU_SOURCE
 #include "thread_helpers.h"
 
@@ -60,7 +62,7 @@ static void test_call_returns_result(void **st)
             assert_rc(weft_portal_call(p, call_fn, &c), -i);
         }
         assert_int_equal(atomic_load(&c.runs), 51);
-        assert_rc(weft_portal_stop(p, 0), 0);
+        wt_portal_stop_free(p, 0);
     }
 }
 
@@ -100,6 +102,14 @@ static int quick_job(void *p)
     atomic_store(&j->started, 1);
     atomic_store(&j->finished, 1); /* the last touch of *j */
     return ret;
+}
+
+/* A sleep_job that sleeps until cancelled; its rc stays 1 until the sleep returns. */
+static void forever_job_init(job_t *j)
+{
+    memset(j, 0, sizeof *j);
+    j->sleep_s = WEFT_FOREVER;
+    atomic_store(&j->rc, 1);
 }
 
 static void test_spawn_and_wait(void **st)
@@ -147,7 +157,7 @@ static void test_spawn_and_wait(void **st)
         assert_rc(weft_future_wait(fs[i]), -100 - i);
         weft_future_free(fs[i]);
     }
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
 }
 
 /* ------------------------------------------------------------ failure isolation */
@@ -187,7 +197,7 @@ static void test_failure_goes_to_future(void **st)
     c.ret = -12;
     assert_rc(weft_portal_call(p, call_fn, &c), -12);
     assert_rc(c.sleep_rc, 0);
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
 }
 
 /* ------------------------------------------------------------ future_cancel */
@@ -197,10 +207,8 @@ static void test_future_cancel(void **st)
     (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t forever, other;
-    memset(&forever, 0, sizeof forever);
+    forever_job_init(&forever);
     memset(&other, 0, sizeof other);
-    forever.sleep_s = WEFT_FOREVER;
-    atomic_store(&forever.rc, 1);
     other.sleep_s = 0.05;
     other.ret = -8;
     weft_future_t *ff, *fo;
@@ -228,7 +236,7 @@ static void test_future_cancel(void **st)
         assert_rc(weft_future_wait(ff), WEFT_ECANCELED);
         weft_future_free(ff);
     }
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
 }
 
 /* Cancel from another thread while a thread waits on the future. */
@@ -253,7 +261,7 @@ static void test_future_cancel_from_other_thread(void **st)
     assert_rc(weft_future_wait(f), WEFT_ECANCELED);
     pthread_join(th, NULL);
     weft_future_free(f);
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
 }
 
 /* ------------------------------------------------------------ free before the task finished */
@@ -293,7 +301,7 @@ static void test_free_before_finish(void **st)
     }
     assert_int_equal(atomic_load(&count), 100);
     weft_future_free(NULL);
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
 }
 
 /* ------------------------------------------------------------ stop */
@@ -313,7 +321,7 @@ static void test_stop_cancels_remaining(void **st)
     }
     for (int i = 0; i < 3; i++)
         assert_true(wt_spin_until(&js[i].started, 1, 5.0));
-    assert_rc(weft_portal_stop(p, 1), 0);
+    wt_portal_stop_free(p, 1);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(atomic_load(&js[i].finished), 1);
         assert_rc(atomic_load(&js[i].rc), WEFT_ECANCELED);
@@ -326,15 +334,15 @@ static void test_stop_cancels_remaining(void **st)
     js[0].sleep_s = WEFT_FOREVER;
     assert_rc(weft_portal_spawn(p, sleep_job, &js[0], &f), 0);
     weft_future_free(f);
-    assert_rc(weft_portal_stop(p, 1), 0);
+    wt_portal_stop_free(p, 1);
     if (atomic_load(&js[0].started))
         assert_rc(atomic_load(&js[0].rc), WEFT_ECANCELED);
 
     /* Nothing spawned at all. */
     p = wt_portal_start(1);
-    assert_rc(weft_portal_stop(p, 1), 0);
+    wt_portal_stop_free(p, 1);
     p = wt_portal_start(1);
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
 }
 
 static void test_stop_waits_for_tasks(void **st)
@@ -349,10 +357,198 @@ static void test_stop_waits_for_tasks(void **st)
     double t0 = weft_now();
     assert_rc(weft_portal_spawn(p, sleep_job, &j, &f), 0);
     weft_future_free(f);
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
     assert_true(weft_now() - t0 >= 0.095);
     assert_int_equal(atomic_load(&j.finished), 1);
     assert_rc(atomic_load(&j.rc), 0); /* not cancelled */
+}
+
+/* ------------------------------------------------------------ after stop, free */
+
+/* Stop, then call and spawn: WEFT_EBADF, nothing runs; stop again: WEFT_EBADF;
+ * the handle stays valid until weft_portal_free. */
+static void test_stop_then_use(void **st)
+{
+    (void)st;
+    for (int cancel = 0; cancel < 2; cancel++) {
+        weft_portal_t *p = wt_portal_start(1);
+        atomic_int ran = 0;
+        assert_rc(weft_portal_call(p, wt_count_fn, &ran), 0);
+        assert_rc(weft_portal_stop(p, cancel), 0);
+        assert_rc(weft_portal_call(p, wt_count_fn, &ran), WEFT_EBADF);
+        weft_future_t *f = NULL;
+        assert_rc(weft_portal_spawn(p, wt_count_fn, &ran, &f), WEFT_EBADF);
+        assert_null(f);
+        assert_rc(weft_portal_stop(p, 0), WEFT_EBADF);
+        assert_rc(weft_portal_stop(p, 1), WEFT_EBADF);
+        assert_rc(weft_portal_call(p, wt_count_fn, &ran), WEFT_EBADF);
+        assert_int_equal(atomic_load(&ran), 1);
+        weft_portal_free(p);
+    }
+    weft_portal_free(NULL);
+}
+
+/* Futures obtained before the stop stay valid after stop and free. */
+static void test_future_outlives_portal(void **st)
+{
+    (void)st;
+    weft_portal_t *p = wt_portal_start(2);
+    job_t quick, forever;
+    memset(&quick, 0, sizeof quick);
+    quick.ret = -21;
+    forever_job_init(&forever);
+    weft_future_t *fq, *ff;
+    assert_rc(weft_portal_spawn(p, quick_job, &quick, &fq), 0);
+    assert_rc(weft_portal_spawn(p, sleep_job, &forever, &ff), 0);
+    assert_true(wt_spin_until(&quick.finished, 1, 5.0));
+    assert_true(wt_spin_until(&forever.started, 1, 5.0));
+    wt_portal_stop_free(p, 1); /* cancels the sleeper */
+    assert_int_equal(weft_future_done(fq), 1);
+    assert_int_equal(weft_future_done(ff), 1);
+    assert_rc(weft_future_wait(fq), -21);
+    assert_rc(weft_future_wait(ff), WEFT_ECANCELED);
+    assert_rc(atomic_load(&forever.rc), WEFT_ECANCELED);
+    weft_future_cancel(ff); /* no task any more: nothing */
+    assert_rc(weft_future_wait(ff), WEFT_ECANCELED);
+    weft_future_free(fq);
+    weft_future_free(ff);
+}
+
+/* A second stop and weft_portal_free while another thread's stop still waits
+ * for a task: the second returns WEFT_EBADF at once, the first keeps the
+ * handle until it returns. */
+typedef struct {
+    weft_portal_t *p;
+    int cancel;
+    int rc;
+} stopper_t;
+
+static void *stop_on_thread(void *arg)
+{
+    stopper_t *s = arg;
+    s->rc = weft_portal_stop(s->p, s->cancel);
+    return NULL;
+}
+
+static void test_free_during_stop(void **st)
+{
+    (void)st;
+    stopper_t s = {.p = wt_portal_start(1), .cancel = 0, .rc = 1};
+    job_t gated;
+    memset(&gated, 0, sizeof gated);
+    gated.ret = -31;
+    weft_future_t *f;
+    assert_rc(weft_portal_spawn(s.p, gated_job, &gated, &f), 0);
+    assert_true(wt_spin_until(&gated.started, 1, 5.0));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, stop_on_thread, &s), 0);
+    /* Once the stop began, calls fail at once; it cannot end before the gate opens. */
+    atomic_int ran = 0;
+    double end = weft_now() + 5.0;
+    int rc;
+    while ((rc = weft_portal_call(s.p, wt_count_fn, &ran)) == 0 && weft_now() < end)
+        usleep(500);
+    assert_rc(rc, WEFT_EBADF);
+    assert_rc(weft_portal_stop(s.p, 1), WEFT_EBADF); /* at once, cancelling nothing */
+    weft_portal_free(s.p);
+    usleep(10000);
+    assert_int_equal(weft_future_done(f), 0); /* the stop still waits for it */
+    atomic_store(&gated.go, 1);
+    pthread_join(th, NULL);
+    assert_rc(s.rc, 0);
+    assert_rc(weft_future_wait(f), -31);
+    weft_future_free(f);
+}
+
+/* ------------------------------------------------------------ stop while in use */
+
+/* Callers on 16 threads call and spawn in a loop until they get WEFT_EBADF,
+ * while the test thread stops the portal under them and frees it once they
+ * are joined.  Every call returns its function's result or WEFT_EBADF; as
+ * many functions ran as calls returned their result. */
+#define RACE_THREADS 16
+#define RACE_RESULT 4242 /* no error code, not 0 */
+
+typedef struct {
+    weft_portal_t *p;
+    atomic_int ran, returned, refused, other, last_other;
+} race_t;
+
+typedef struct {
+    race_t *r;
+    unsigned id;
+} race_arg_t;
+
+static int race_fn(void *arg)
+{
+    atomic_fetch_add(&((race_t *)arg)->ran, 1);
+    return RACE_RESULT;
+}
+
+/* Every 4th round a spawn + wait, else a call. */
+static int race_one(race_t *r, unsigned i)
+{
+    if (i % 4 != 0)
+        return weft_portal_call(r->p, race_fn, r);
+    weft_future_t *f;
+    int rc = weft_portal_spawn(r->p, race_fn, r, &f);
+    if (rc != 0)
+        return rc;
+    rc = weft_future_wait(f);
+    weft_future_free(f);
+    return rc;
+}
+
+static void *race_caller(void *arg)
+{
+    race_arg_t *a = arg;
+    race_t *r = a->r;
+    for (unsigned i = a->id;; i++) {
+        int rc = race_one(r, i);
+        if (rc == RACE_RESULT) {
+            atomic_fetch_add(&r->returned, 1);
+            continue;
+        }
+        if (rc == WEFT_EBADF) {
+            atomic_fetch_add(&r->refused, 1);
+        } else {
+            atomic_fetch_add(&r->other, 1);
+            atomic_store(&r->last_other, rc);
+        }
+        return NULL;
+    }
+}
+
+static void race_round(int round)
+{
+    race_t r;
+    memset(&r, 0, sizeof r);
+    r.p = wt_portal_start(2);
+    pthread_t th[RACE_THREADS];
+    race_arg_t args[RACE_THREADS];
+    for (unsigned t = 0; t < RACE_THREADS; t++) {
+        args[t] = (race_arg_t){&r, t};
+        assert_int_equal(pthread_create(&th[t], NULL, race_caller, &args[t]), 0);
+    }
+    /* Stop in the thick of it: after a few calls per thread on average. */
+    assert_true(wt_spin_until(&r.returned, round % 3 == 0 ? 1 : 2 * RACE_THREADS, 10.0));
+    assert_rc(weft_portal_stop(r.p, round % 2), 0);
+    for (unsigned t = 0; t < RACE_THREADS; t++)
+        pthread_join(th[t], NULL);
+    weft_portal_free(r.p);
+    if (atomic_load(&r.other) != 0)
+        fail_msg("round %d: %d calls returned %s", round, atomic_load(&r.other),
+                 weft_err_name(atomic_load(&r.last_other)));
+    assert_int_equal(atomic_load(&r.refused), RACE_THREADS);
+    assert_int_equal(atomic_load(&r.ran), atomic_load(&r.returned));
+}
+
+static void test_stop_while_in_use(void **st)
+{
+    (void)st;
+    int rounds = WT_TSAN_PICK(60, 10);
+    for (int round = 0; round < rounds; round++)
+        race_round(round);
 }
 
 /* ------------------------------------------------------------ several portals */
@@ -396,7 +592,7 @@ static void test_several_portals(void **st)
     assert_rc(weft_future_wait(fg), -1);
     weft_future_free(fg);
     for (int i = NP - 1; i >= 0; i--)
-        assert_rc(weft_portal_stop(ps[i], i % 2), 0);
+        wt_portal_stop_free(ps[i], i % 2);
 }
 
 /* ------------------------------------------------------------ misuse */
@@ -462,7 +658,7 @@ static void test_misuse(void **st)
     WT_RUN_OK(thread_calls_in_task, &in, 1);
     assert_rc(in.call_rc, WEFT_EPERM);
     assert_rc(in.start_rc, WEFT_EPERM);
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
 }
 
 /* weft_portal_spawn never waits: "Any thread", tasks included (of the
@@ -503,7 +699,7 @@ static void test_spawn_from_task(void **st)
         assert_rc(weft_future_wait(sp.spawned), -41);
         weft_future_free(sp.spawned);
     }
-    assert_rc(weft_portal_stop(p, 0), 0);
+    wt_portal_stop_free(p, 0);
     assert_rc(rc1, 0); /* from a task of the portal */
     assert_rc(rc2, 0); /* from a task of another runtime */
 }
@@ -581,7 +777,7 @@ static void test_many_threads(void **st)
         pthread_join(th[t], NULL);
     assert_int_equal(atomic_load(&m.bad), 0);
     assert_int_equal(atomic_load(&m.sum), want);
-    assert_rc(weft_portal_stop(m.p, 0), 0);
+    wt_portal_stop_free(m.p, 0);
 }
 
 int main(void)
@@ -595,6 +791,10 @@ int main(void)
         cmocka_unit_test(test_free_before_finish),
         cmocka_unit_test(test_stop_cancels_remaining),
         cmocka_unit_test(test_stop_waits_for_tasks),
+        cmocka_unit_test(test_stop_then_use),
+        cmocka_unit_test(test_future_outlives_portal),
+        cmocka_unit_test(test_free_during_stop),
+        cmocka_unit_test(test_stop_while_in_use),
         cmocka_unit_test(test_several_portals),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_spawn_from_task),

@@ -54,6 +54,13 @@ static WT_UNUSED weft_portal_t *wt_portal_start(unsigned workers)
     return p;
 }
 
+/* Stop p (asserting the runtime's result 0) and free it. */
+static WT_UNUSED void wt_portal_stop_free(weft_portal_t *p, int cancel_remaining)
+{
+    assert_rc(weft_portal_stop(p, cancel_remaining), 0);
+    weft_portal_free(p);
+}
+
 /* fn for calls whose running only needs counting: adds 1 to the atomic_int
  * at p. */
 static WT_UNUSED int wt_count_fn(void *p)

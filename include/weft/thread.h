@@ -122,7 +122,18 @@ WEFT_EXTERN int weft_from_thread_check_cancelled(void);
  * A runtime on a background thread, for programs whose main loop is not
  * weft's.  Tasks spawned through a portal run in one task group of the
  * portal; a task's failure goes to its future, never to the other tasks.
- * A portal must not be used by other threads once weft_portal_stop started. */
+ *
+ * Stopping a portal that other threads still call (a callback source that is
+ * still producing) is safe: weft_portal_call and weft_portal_spawn that race
+ * with weft_portal_stop or come after it return WEFT_EBADF.  A call already
+ * under way when stop begins either runs its function to completion (the
+ * call returns its result, a spawn's future resolves with it) or does not
+ * run it at all (the call returns WEFT_EBADF, and so does the future of a
+ * spawn that had returned 0).  The handle stays valid after stop, so callers
+ * keep getting WEFT_EBADF: release it with weft_portal_free once no thread
+ * will start another call on it (after joining the callers, say).  Futures
+ * outlive their portal: wait, done, cancel and free stay valid after stop
+ * and free. */
 typedef struct weft_portal_t weft_portal_t;
 typedef struct weft_future_t weft_future_t;
 
@@ -141,10 +152,18 @@ WEFT_EXTERN int weft_future_done(const weft_future_t *f);
 WEFT_EXTERN void weft_future_cancel(weft_future_t *f);
 /* Forget the future; the task itself runs on (cancel it first to stop it). */
 WEFT_EXTERN void weft_future_free(weft_future_t *f);
-/* [thread] Stop the portal: optionally cancel the tasks still running, wait
- * for all of them, end the runtime, join its thread and free the portal.
- * Returns the portal runtime's result (0, or WEFT_ENOMEM if it failed). */
+/* [thread] Stop the portal: from now on calls and spawns return WEFT_EBADF;
+ * optionally cancel the tasks still running, wait for all of them, end the
+ * runtime and join its thread.  The handle stays valid (see weft_portal_free).
+ * Returns the portal runtime's result (0, or WEFT_ENOMEM if it failed); a
+ * second stop, also one racing the first, returns WEFT_EBADF at once. */
 WEFT_EXTERN int weft_portal_stop(weft_portal_t *p, int cancel_remaining);
+/* Release a stopped portal; NULL does nothing.  A stop still joining on
+ * another thread, or calls still returning WEFT_EBADF, keep the memory until
+ * they return; no thread may start a call on the portal after this.  Freeing
+ * a portal that was never stopped is a programming error: it aborts with a
+ * message (its runtime would run on with nobody to join it). */
+WEFT_EXTERN void weft_portal_free(weft_portal_t *p);
 
 #ifdef __cplusplus
 }
