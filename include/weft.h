@@ -80,7 +80,12 @@ typedef struct weft_config_t {
 /* config.flags */
 #define WEFT_CONFIG_VIRTUAL_CLOCK 1u /* weft_now() is virtual: when every task is
                                         blocked and only timers are pending, time
-                                        jumps to the next deadline (tests) */
+                                        jumps to the next deadline (tests).  It
+                                        does not jump while a task waits on I/O,
+                                        a blocking call runs, or a token is held
+                                        (weft_current_token): a plain thread that
+                                        sets an event or sends on a channel
+                                        without holding one is invisible to it */
 #define WEFT_CONFIG_SPARE_WORKER 2u  /* a worker blocked past blocking_threshold
                                         gets a stand-in thread until it is back */
 

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -408,6 +409,58 @@ static void test_virtual_fail_after(void **state) {
     assert_true(real_now() - t0 < 2.0 + WT_SLACK);
 }
 
+/* A plain thread that sets an event is invisible to the virtual clock
+ * unless it holds a token: without one, time jumps past the wait (the
+ * documented pitfall); with one, the wait sees the event, and the clock
+ * stays at real time meanwhile. */
+typedef struct foreign_set {
+    weft_event_t *e;
+    weft_token_t *token;      /* NULL: the thread holds none */
+    int rc;
+    double waited;
+} foreign_set_t;
+
+static void *set_later(void *arg) {
+    foreign_set_t *f = arg;
+    usleep(50 * 1000);
+    weft_event_set(f->e);
+    weft_token_release(f->token); /* NULL is fine */
+    return NULL;
+}
+
+static int foreign_set_main(void *arg) {
+    foreign_set_t *f = arg;
+    EXPECT_RC(weft_event_new(&f->e), 0);
+    pthread_t th;
+    EXPECT(pthread_create(&th, NULL, set_later, f) == 0);
+    weft_scope_t s;
+    weft_fail_after(&s, 5);
+    double t0 = weft_now();
+    f->rc = weft_scope_exit(&s, weft_event_wait(f->e));
+    f->waited = weft_now() - t0;
+    pthread_join(th, NULL);
+    weft_event_free(f->e);
+    return 0;
+}
+
+static int foreign_set_with_token(void *arg) {
+    foreign_set_t *f = arg;
+    f->token = weft_current_token();
+    return foreign_set_main(f);
+}
+
+static void test_virtual_clock_and_foreign_threads(void **state) {
+    (void)state;
+    foreign_set_t f = {0};
+    WT_RUN_OK_CFG(foreign_set_main, &f, &virtual_config);
+    assert_rc(f.rc, WEFT_ETIMEDOUT); /* jumped: nothing it knew of could wake the task */
+    assert_true(f.waited >= 5);
+    memset(&f, 0, sizeof f);
+    WT_RUN_OK_CFG(foreign_set_with_token, &f, &virtual_config);
+    assert_rc(f.rc, 0);
+    assert_true(f.waited < 5);
+}
+
 /* Wake-ups keep their order: each task sleeps its own number of minutes. */
 typedef struct order {
     atomic_int next;
@@ -547,6 +600,7 @@ int main(void) {
         cmocka_unit_test(test_virtual_hours_pass_at_once),
         cmocka_unit_test(test_virtual_fail_after),
         cmocka_unit_test(test_virtual_order_kept),
+        cmocka_unit_test(test_virtual_clock_and_foreign_threads),
         cmocka_unit_test(test_virtual_waits_for_threads),
         cmocka_unit_test(test_real_clock_by_default),
         cmocka_unit_test(test_stats),

@@ -94,7 +94,9 @@ WEFT_EXTERN int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thre
  * returned, calls return WEFT_EBADF. */
 typedef struct weft_token_t weft_token_t;
 
-/* [fiber] A new reference to the running runtime; NULL outside a task. */
+/* [fiber] A new reference to the running runtime; NULL outside a task.  A
+ * thread that holds one may call in at any moment, so a runtime with a
+ * virtual clock does not jump time while any is held (weft/debug.h). */
 WEFT_EXTERN weft_token_t *weft_current_token(void);
 /* Drop a reference (any thread, also after the runtime finished). */
 WEFT_EXTERN void weft_token_release(weft_token_t *t);

@@ -120,6 +120,8 @@ struct wf_runtime {
     _Atomic double clock_offset;        /* virtual clock: ahead of the real one by */
     atomic_long vc_active;              /* virtual clock: runnable or running tasks */
     atomic_uint io_waits;               /* virtual clock: tasks waiting on I/O */
+    atomic_uint held_tokens;            /* tokens held by others (src/thread/token.c):
+                                           a holder may call in at any moment */
     atomic_ullong clock_jumps;
     atomic_ullong blocked_warnings;     /* the blocking detector's */
     pthread_mutex_t vc_lock;            /* virtual clock: timers fire, time jumps */

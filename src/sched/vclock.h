@@ -10,7 +10,10 @@
  *   - offloads: tasks waiting for a blocking thread (a real thread may finish
  *     any moment);
  *   - io_waits: tasks waiting on I/O, signals or processes (task.c);
- *   - calls posted by other threads and not yet run.
+ *   - calls posted by other threads and not yet run;
+ *   - held_tokens: tokens (weft_current_token) not yet released: a thread
+ *     that holds one may call in, set an event or send on a channel at any
+ *     moment.  A plain thread that does so without one is invisible.
  * Timers fire and time jumps under vc_lock, so no jump can pass a timer that
  * was firing, whose task is not counted runnable yet.  Only runtimes with
  * the flag pay for any of it.

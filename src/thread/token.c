@@ -17,11 +17,15 @@ weft_token_t *wf_token_new(wf_runtime_t *rt) {
     return t;
 }
 
+static void token_unref(weft_token_t *t) {
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) wf_free(t);
+}
+
 void wf_token_detach(weft_token_t *t) {
     wf_spin_lock(&t->lock);
     t->rt = NULL;
     wf_spin_unlock(&t->lock);
-    weft_token_release(t);
+    token_unref(t);
 }
 
 int wf_token_enter(weft_token_t *t, wf_runtime_t **rt) {
@@ -33,14 +37,21 @@ int wf_token_enter(weft_token_t *t, wf_runtime_t **rt) {
     return rc;
 }
 
+/* The runtime's own reference is not counted in held_tokens: only those a
+ * thread outside may call in with (vclock.h). */
 weft_token_t *weft_current_token(void) {
     wf_task_t *task = wf_current_task();
     if (!task) return NULL;
     weft_token_t *t = task->rt->token;
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&task->rt->held_tokens, 1, memory_order_relaxed);
     return t;
 }
 
 void weft_token_release(weft_token_t *t) {
-    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) wf_free(t);
+    if (!t) return;
+    wf_spin_lock(&t->lock);
+    if (t->rt) atomic_fetch_sub_explicit(&t->rt->held_tokens, 1, memory_order_relaxed);
+    wf_spin_unlock(&t->lock);
+    token_unref(t);
 }
