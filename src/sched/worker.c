@@ -103,8 +103,12 @@ void wf_schedule(wf_task_t *t) {
          * and another worker would only have to send it back. */
         if (!w->polling) share_fresh(w);
     } else {
+        /* From outside the runtime: once t is queued it may run and the
+         * runtime end; keep weft_run from freeing it until our last touch. */
+        atomic_fetch_add_explicit(&rt->posting, 1, memory_order_relaxed);
         wf_inject_push(&rt->inject, t);
         wf_runtime_notify(rt);
+        atomic_fetch_sub_explicit(&rt->posting, 1, memory_order_release);
     }
 }
 
