@@ -6,6 +6,7 @@
  * (notification or cancellation), the task takes the lock again, not
  * cancellably (AnyIO's shielded re-acquire), before it returns.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "waitq.h"
@@ -65,16 +66,17 @@ int weft_cond_wait(weft_cond_t *c) {
 void weft_cond_notify(weft_cond_t *c, unsigned n) {
     if (!c) return;
     wf_spin_lock(&c->lock);
-    for (wf_task_t *t; n > 0 && (t = wf_waitq_claim_one(&c->waiters, 0, NULL)); n--)
-        wf_task_wake(t);
-    wf_spin_unlock(&c->lock);
+    wf_task_t *claimed = wf_waitq_claim_list(&c->waiters, 0, n);
+    wf_spin_unlock(&c->lock); /* last touch of c: a woken waiter may free it */
+    wf_wake_claimed(claimed);
 }
 
 void weft_cond_notify_all(weft_cond_t *c) {
     if (!c) return;
     wf_spin_lock(&c->lock);
-    wf_waitq_wake_all(&c->waiters, 0);
+    wf_task_t *claimed = wf_waitq_claim_list(&c->waiters, 0, SIZE_MAX);
     wf_spin_unlock(&c->lock);
+    wf_wake_claimed(claimed);
 }
 
 void weft_cond_stats(const weft_cond_t *cc, weft_cond_stats_t *out) {

@@ -5,6 +5,7 @@
  * that lock after raising the flag, so a waiter either sees the flag while
  * arming (under the lock) or is on the queue that set empties.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "waitq.h"
@@ -32,12 +33,21 @@ void weft_event_set(weft_event_t *e) {
     if (!e || atomic_load_explicit(&e->set, memory_order_acquire)) return;
     wf_spin_lock(&e->lock);
     atomic_store_explicit(&e->set, 1, memory_order_release);
-    wf_waitq_wake_all(&e->waiters, 0);
-    wf_spin_unlock(&e->lock);
+    wf_task_t *claimed = wf_waitq_claim_list(&e->waiters, 0, SIZE_MAX);
+    wf_spin_unlock(&e->lock); /* last touch of e */
+    wf_wake_claimed(claimed);
+}
+
+/* Whoever saw `set` may free e at once: wait until the setter, which stored
+ * it under the lock, has let go of it. */
+static void settle(const weft_event_t *e) {
+    while (atomic_load_explicit(&e->lock.locked, memory_order_acquire)) wf_cpu_relax();
 }
 
 int weft_event_is_set(const weft_event_t *e) {
-    return e ? atomic_load_explicit(&e->set, memory_order_acquire) : 0;
+    if (!e || !atomic_load_explicit(&e->set, memory_order_acquire)) return 0;
+    settle(e);
+    return 1;
 }
 
 int weft_event_wait(weft_event_t *e) {
@@ -47,6 +57,7 @@ int weft_event_wait(weft_event_t *e) {
     int rc = wf_sync_cancelled(t);
     if (rc) return rc;
     if (atomic_load_explicit(&e->set, memory_order_acquire)) {
+        settle(e);
         wf_sync_after_fast(t);
         return 0;
     }

@@ -30,6 +30,16 @@ wf_task_t *wf_waitq_claim_one(wf_waitq_t *q, int rc, void *item) {
     return NULL;
 }
 
+wf_task_t *wf_waitq_claim_list(wf_waitq_t *q, int rc, size_t max) {
+    wf_task_t *first = NULL, **tail = &first;
+    for (wf_task_t *t; max > 0 && (t = wf_waitq_claim_one(q, rc, NULL)); max--) {
+        *tail = t;
+        tail = &t->queue_next;
+    }
+    *tail = NULL;
+    return first;
+}
+
 size_t wf_waitq_wake_all(wf_waitq_t *q, int rc) {
     size_t n = 0;
     wf_waiter_t *w;

@@ -92,6 +92,20 @@ static inline void wf_unlock_wake(wf_spin_t *lock, wf_task_t *claimed) {
     if (claimed) wf_task_wake(claimed);
 }
 
+/* Claim up to `max` queued waiters with `rc` without waking them; returns
+ * the claimed tasks linked through queue_next (unused until they are woken),
+ * for wf_wake_claimed once the object lock is dropped.  For objects whose
+ * woken waiters do not take the lock again (events, conditions): a waiter
+ * woken under it could return and free the object before the unlock. */
+wf_task_t *wf_waitq_claim_list(wf_waitq_t *q, int rc, size_t max);
+static inline void wf_wake_claimed(wf_task_t *t) {
+    while (t) {
+        wf_task_t *next = t->queue_next;
+        wf_task_wake(t);
+        t = next;
+    }
+}
+
 /* Claim every queued waiter with `rc`; returns how many claims succeeded. */
 size_t wf_waitq_wake_all(wf_waitq_t *q, int rc);
 
