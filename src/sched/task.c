@@ -165,16 +165,17 @@ void wf_task_use_stack(wf_task_t *t, const wf_stack_t *s) {
 }
 
 void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem) {
-    mem->next = t->cleanup;
-    t->cleanup = mem;
+    mem->next = atomic_load_explicit(&t->cleanup, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&t->cleanup, &mem->next, mem, memory_order_release,
+                                                  memory_order_relaxed)) {
+    }
 }
 
 void wf_task_free(wf_task_t *t) {
     wf_runtime_t *rt = t->rt;
     wf_worker_t *w = wf_current_worker();
-    while (t->cleanup) {
-        struct wf_cleanup *c = t->cleanup;
-        t->cleanup = c->next;
+    for (struct wf_cleanup *c = atomic_exchange_explicit(&t->cleanup, NULL, memory_order_acquire), *n; c; c = n) {
+        n = c->next;
         wf_free(c);
     }
     if (t->stack.lo) {
