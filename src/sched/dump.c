@@ -68,7 +68,7 @@ static void print_scope(dump_t *d, const wf_scope_t *s, unsigned depth) {
         if (deadline > d->now) fprintf(d->mem, " deadline in %.3f s", deadline - d->now);
         else fprintf(d->mem, " deadline passed");
     }
-    if (s->flags & WF_SCOPE_FAIL_AFTER) fprintf(d->mem, " (fail_after)");
+    if (wf_scope_flags(s) & WF_SCOPE_FAIL_AFTER) fprintf(d->mem, " (fail_after)");
     if (atomic_load_explicit(&s->shield, memory_order_relaxed)) fprintf(d->mem, " shielded");
     if (atomic_load_explicit(&s->cancel_called, memory_order_relaxed)) fprintf(d->mem, " cancelled");
     fprintf(d->mem, "\n");
@@ -79,7 +79,7 @@ static int is_task_root(const wf_scope_t *s) { return s->owner && s == &s->owner
 /* One line for `s` (locked), `depth` levels in. */
 static void print_node(dump_t *d, const wf_scope_t *s, unsigned depth) {
     if (is_task_root(s)) print_task(d, s->owner, depth);
-    else if (s->flags & WF_SCOPE_GROUP) {
+    else if (wf_scope_flags(s) & WF_SCOPE_GROUP) {
         indent(d, depth);
         fprintf(d->mem, "group%s:\n",
                 atomic_load_explicit(&s->cancel_called, memory_order_relaxed) ? " (cancelled)" : "");
@@ -89,7 +89,7 @@ static void print_node(dump_t *d, const wf_scope_t *s, unsigned depth) {
 
 /* The tasks of a group (locked) that are not in the tree, as a count. */
 static void print_unlinked(dump_t *d, const wf_scope_t *s, unsigned depth) {
-    if (!(s->flags & WF_SCOPE_GROUP)) return;
+    if (!(wf_scope_flags(s) & WF_SCOPE_GROUP)) return;
     size_t shown = 0;
     for (const wf_list_t *n = s->children.next; n != &s->children; n = n->next)
         shown += (size_t)is_task_root(WF_CONTAINER_OF(n, wf_scope_t, node));

@@ -239,7 +239,7 @@ int weft_group_close(weft_group_t *pg, int rc) {
         if (!wf_wait_disarm(t)) wf_wait_park(t); /* the count moved: look again */
     }
     wf_scope_pop(&g->scope, "task group");
-    g->scope.flags &= ~WF_SCOPE_GROUP;
+    wf_scope_flag_clear(&g->scope, WF_SCOPE_GROUP);
     if (g->nfail == 1) return failure_slot(g, 0)->err;
     if (g->nfail > 1) return WEFT_EGROUP;
     return wf_scope_cancelled(g->scope.parent) ? WEFT_ECANCELED : 0;

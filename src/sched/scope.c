@@ -36,7 +36,7 @@ void wf_scope_init(wf_scope_t *s, wf_scope_t *parent, struct wf_task *owner) {
     atomic_init(&s->tracked, parent == NULL);
     s->magic = 0;
     s->caught = 0;
-    s->flags = 0;
+    atomic_init(&s->flags, 0);
 }
 
 /* ---------------------------------------------------------------- effective state */
@@ -212,7 +212,7 @@ static void set_deadline(wf_scope_t *s, double deadline) {
 /* A deadline that has passed cancels its scope for good, as Trio's
  * cancel_called does: moving it later afterwards changes nothing. */
 static int latch_expired(wf_scope_t *s) {
-    if (!(s->flags & WF_SCOPE_ACTIVE) || !own_cancelled(s)) return 0;
+    if (!(wf_scope_flags(s) & WF_SCOPE_ACTIVE) || !own_cancelled(s)) return 0;
     wf_scope_cancel(s);
     return 1;
 }
@@ -220,7 +220,7 @@ static int latch_expired(wf_scope_t *s) {
 /* A NaN deadline is a bad argument: the scope is cancelled at once and its
  * exit reports WEFT_EINVAL. */
 static void refuse_deadline(wf_scope_t *s) {
-    s->flags |= WF_SCOPE_BADARG;
+    wf_scope_flag_set(s, WF_SCOPE_BADARG);
     wf_timer_remove(&s->timer);
     wf_scope_cancel(s);
 }
@@ -237,7 +237,7 @@ static void watch_deadline(wf_scope_t *s, double deadline) {
         /* A scope whose deadline cannot be watched is cancelled now rather
          * than left to run past it; its exit reports WEFT_ENOMEM. */
         if (!w || wf_worker_arm_timer(w, &s->timer, deadline) != 0) {
-            s->flags |= WF_SCOPE_NOMEM;
+            wf_scope_flag_set(s, WF_SCOPE_NOMEM);
             wf_scope_cancel(s);
         }
     }
@@ -245,7 +245,7 @@ static void watch_deadline(wf_scope_t *s, double deadline) {
 
 static void move_deadline(wf_scope_t *s, double deadline) {
     latch_expired(s);
-    if (!(s->flags & WF_SCOPE_ACTIVE)) {
+    if (!(wf_scope_flags(s) & WF_SCOPE_ACTIVE)) {
         atomic_store_explicit(&s->deadline, isnan(deadline) ? INFINITY : deadline, memory_order_relaxed);
         return;
     }
@@ -271,7 +271,7 @@ int wf_scope_push(wf_scope_t *s, double deadline, unsigned flags) {
     }
     atomic_store_explicit(&s->deadline, bad ? INFINITY : deadline, memory_order_relaxed);
     atomic_store_explicit(&s->shield, (flags & WEFT_SHIELD) != 0, memory_order_relaxed);
-    s->flags = (flags & ~WEFT_SHIELD) | WF_SCOPE_ACTIVE; /* before others can see it */
+    atomic_store_explicit(&s->flags, (flags & ~WEFT_SHIELD) | WF_SCOPE_ACTIVE, memory_order_relaxed);
     s->magic = MAGIC_ENTERED;
     wf_scope_link(s);
     t->scope = s;
@@ -296,7 +296,7 @@ void wf_scope_pop(wf_scope_t *s, const char *what) {
     latch_expired(s); /* a deadline that passed before its timer fired still counts */
     wf_timer_remove(&s->timer);
     wf_scope_detach(s);
-    s->flags &= ~WF_SCOPE_ACTIVE;
+    wf_scope_flag_clear(s, WF_SCOPE_ACTIVE);
     s->magic = MAGIC_EXITED;
     t->scope = s->parent;
 }
@@ -317,9 +317,10 @@ void weft_fail_after(weft_scope_t *s, double seconds) {
 
 /* What a scope that caught the cancellation it owns reports. */
 static int caught_result(const wf_scope_t *s) {
-    if (s->flags & WF_SCOPE_BADARG) return WEFT_EINVAL;
-    if (s->flags & WF_SCOPE_NOMEM) return WEFT_ENOMEM;
-    if ((s->flags & WF_SCOPE_FAIL_AFTER) &&
+    unsigned flags = wf_scope_flags(s);
+    if (flags & WF_SCOPE_BADARG) return WEFT_EINVAL;
+    if (flags & WF_SCOPE_NOMEM) return WEFT_ENOMEM;
+    if ((flags & WF_SCOPE_FAIL_AFTER) &&
         wf_clock_now() >= atomic_load_explicit(&s->deadline, memory_order_relaxed))
         return WEFT_ETIMEDOUT;
     return 0;
@@ -334,7 +335,7 @@ int weft_scope_exit(weft_scope_t *ps, int rc) {
     case MAGIC_EXITED: wf_scope_misuse(s, "cancel scope", "twice: it was already exited");
     default: wf_scope_misuse(s, "cancel scope", "that was never entered");
     }
-    if (s->flags & WF_SCOPE_GROUP)
+    if (wf_scope_flags(s) & WF_SCOPE_GROUP)
         wf_scope_misuse(s, "a task group's scope", "with weft_scope_exit: use weft_group_close");
     wf_scope_pop(s, "cancel scope");
     if (rc == WEFT_ECANCELED && wf_scope_owns_cancel(s)) {
@@ -342,7 +343,7 @@ int weft_scope_exit(weft_scope_t *ps, int rc) {
         return caught_result(s);
     }
     /* The body did not see its bad deadline's cancellation (no checkpoint). */
-    if (rc == 0 && (s->flags & WF_SCOPE_BADARG)) return WEFT_EINVAL;
+    if (rc == 0 && (wf_scope_flags(s) & WF_SCOPE_BADARG)) return WEFT_EINVAL;
     return rc;
 }
 
@@ -361,7 +362,7 @@ double weft_scope_deadline(const weft_scope_t *s) {
 void weft_scope_set_shield(weft_scope_t *ps, int shield) {
     if (!ps) return;
     wf_scope_t *s = impl(ps);
-    if (s->flags & WF_SCOPE_ACTIVE) set_shield(s, shield != 0); /* raising it, too, changes the subtree */
+    if (wf_scope_flags(s) & WF_SCOPE_ACTIVE) set_shield(s, shield != 0); /* raising it, too, changes the subtree */
     else atomic_store_explicit(&s->shield, shield != 0, memory_order_relaxed);
 }
 

@@ -68,9 +68,21 @@ typedef struct wf_scope {
     atomic_int tracked;         /* the effective state is kept up to date */
     unsigned magic;             /* entered / exited / entered outside a task (scope.c) */
     int caught;
-    unsigned flags;
+    atomic_uint flags;          /* wf_scope_flags: read by the dump and other tasks */
     wf_timer_t timer;
 } wf_scope_t;
+
+/* Its flags (wf_scope_flags); setting one is atomic, since a task moving the
+ * deadline of another's scope may set one while the dump reads them. */
+static inline unsigned wf_scope_flags(const wf_scope_t *s) {
+    return atomic_load_explicit(&s->flags, memory_order_relaxed);
+}
+static inline void wf_scope_flag_set(wf_scope_t *s, unsigned f) {
+    atomic_fetch_or_explicit(&s->flags, f, memory_order_relaxed);
+}
+static inline void wf_scope_flag_clear(wf_scope_t *s, unsigned f) {
+    atomic_fetch_and_explicit(&s->flags, ~f, memory_order_relaxed);
+}
 
 /* Make `s` (owned by `owner`) a child of `parent` without linking it into
  * the parent's list: enough for readers (they take the parent's state), not
