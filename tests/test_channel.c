@@ -1,10 +1,17 @@
 /* Channels (memory object streams): rendezvous, buffering, FIFO service,
  * clones, EOF / EPIPE / EBADF, item ownership on cancellation, statistics,
- * _nowait forms, misuse. */
+ * _nowait forms, misuse, huge capacities (a buffer that grows on demand, in
+ * order, under allocation failure and under RLIMIT_AS). */
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fault.h"
 
 #define ITEM(i) ((void *)(intptr_t)(0x1000 + (i)))
 
@@ -581,7 +588,6 @@ static void test_misuse(void **st)
     void *it;
     assert_rc(weft_channel(0, NULL, &rx), WEFT_EINVAL);
     assert_rc(weft_channel(0, &tx, NULL), WEFT_EINVAL);
-    assert_rc(weft_channel((size_t)-1, &tx, &rx), WEFT_EINVAL);
     assert_rc(weft_send_nowait(NULL, NULL), WEFT_EINVAL);
     assert_rc(weft_recv_nowait(NULL, &it), WEFT_EINVAL);
     assert_rc(weft_sender_clone(NULL, &tx), WEFT_EINVAL);
@@ -596,6 +602,279 @@ static void test_misuse(void **st)
     weft_receiver_stats(NULL, &cs);
     assert_int_equal(cs.open_send_streams, 0);
     WT_RUN_OK(misuse_main, NULL, 1);
+}
+
+/* ------------------------------------------------------------ a buffer that grows */
+
+/* The process's address space, in bytes. */
+static size_t vm_size(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static const size_t huge_caps[] = {(size_t)1 << 31, SIZE_MAX / 2, SIZE_MAX};
+
+/* A channel of any capacity costs the items waiting in it, not its capacity
+ * (2^31 pointers are 16 GiB). */
+static void test_huge_capacity_is_cheap(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof huge_caps / sizeof huge_caps[0]; i++) {
+        weft_sender_t *tx;
+        weft_receiver_t *rx;
+        weft_channel_stats_t cs;
+        size_t before = vm_size();
+        assert_rc(weft_channel(huge_caps[i], &tx, &rx), 0);
+        size_t after = vm_size();
+        if (after > before + ((size_t)64 << 20))
+            fail_msg("weft_channel(%zu) took %zu MiB of address space", huge_caps[i],
+                     (after - before) >> 20);
+        weft_sender_stats(tx, &cs);
+        assert_int_equal(cs.max_buffer_size, huge_caps[i]);
+        weft_sender_close(tx);
+        weft_receiver_close(rx);
+    }
+}
+
+/* Items sent and received so far through a channel driven from this
+ * thread; every item comes out in order. */
+typedef struct {
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    size_t cap;
+    long sent, got;
+} churn_t;
+
+/* Send up to n items; only a channel holding `cap` items may refuse one. */
+static void churn_send(churn_t *c, long n)
+{
+    for (long i = 0; i < n; i++) {
+        int rc = weft_send_nowait(c->tx, ITEM(c->sent));
+        if (rc == WEFT_EAGAIN && (size_t)(c->sent - c->got) == c->cap)
+            return;
+        assert_rc(rc, 0);
+        c->sent++;
+    }
+}
+
+/* Receive up to n of the items waiting. */
+static void churn_recv(churn_t *c, long n)
+{
+    void *it;
+    for (long i = 0; i < n && c->got < c->sent; i++) {
+        assert_rc(weft_recv_nowait(c->rx, &it), 0);
+        assert_ptr_equal(it, ITEM(c->got));
+        c->got++;
+    }
+}
+
+/* `total` items through a channel of capacity cap.  First one in, then two
+ * in and one out: the buffer grows whenever it is full, and the oldest item
+ * then sits at the end of the ring, so the ring has wrapped each time it
+ * grows.  Then random bursts (more in than out on average). */
+static void churn(size_t cap, long total, uint64_t seed)
+{
+    churn_t c = {.cap = cap};
+    void *it;
+    assert_rc(weft_channel(cap, &c.tx, &c.rx), 0);
+    churn_send(&c, 1);
+    while (c.sent < total / 2) {
+        churn_send(&c, 2);
+        churn_recv(&c, 1);
+    }
+    while (c.sent < total) {
+        churn_send(&c, (long)(wt_rand(&seed) % 64));
+        churn_recv(&c, (long)(wt_rand(&seed) % 48));
+        assert_int_equal(rx_stats(c.rx).current_buffer_used, c.sent - c.got);
+    }
+    weft_sender_close(c.tx);
+    churn_recv(&c, total);
+    assert_rc(weft_recv_nowait(c.rx, &it), WEFT_EOF);
+    weft_receiver_close(c.rx);
+}
+
+static void test_growth_keeps_fifo(void **st)
+{
+    (void)st;
+    long total = WT_TSAN_PICK(200000, 50000);
+    for (size_t i = 0; i < sizeof huge_caps / sizeof huge_caps[0]; i++)
+        churn(huge_caps[i], total, i);
+    /* Capacities that the doubling does not hit, and small ones. */
+    const size_t caps[] = {1000, 100, 33, 3, 1};
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+        churn(caps[i], total / 10, 10 + i);
+}
+
+/* A producer task and a consumer task on two workers: the buffer grows under
+ * the consumer's waits and wake-ups. */
+static int grow_producer(void *p)
+{
+    weft_sender_t *tx = p;
+    long n = WT_TSAN_PICK(100000, 20000);
+    for (long i = 0; i < n; i++)
+        EXPECT_RC(weft_send(tx, ITEM(i)), 0);
+    weft_sender_close(tx);
+    return 0;
+}
+
+static int grow_concurrent_main(void *p)
+{
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    weft_group_t g;
+    void *it;
+    long n = 0;
+    int rc;
+    rc = weft_channel(*(size_t *)p, &tx, &rx);
+    EXPECT_RC(rc, 0);
+    if (rc)
+        return 0;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, grow_producer, tx), 0);
+    while ((rc = weft_recv(rx, &it)) == 0) {
+        EXPECT(it == ITEM(n));
+        n++;
+    }
+    EXPECT_RC(rc, WEFT_EOF);
+    EXPECT(n == WT_TSAN_PICK(100000, 20000));
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    weft_receiver_close(rx);
+    return 0;
+}
+
+static void test_growth_while_tasks_wait(void **st)
+{
+    (void)st;
+    size_t cap = (size_t)1 << 31;
+    WT_RUN_OK(grow_concurrent_main, &cap, 2);
+    cap = SIZE_MAX;
+    WT_RUN_OK(grow_concurrent_main, &cap, 1);
+    /* Senders waiting on a full buffer that grew to its capacity. */
+    WT_RUN_OK(fifo_senders_main, (void *)1000, 2);
+}
+
+/* Growing needs memory: a send that cannot get it returns WEFT_ENOMEM and did
+ * not deliver its item (the caller still owns it), what the channel held
+ * stays in order, and a later send grows the buffer. */
+static void test_growth_out_of_memory(void **st)
+{
+    (void)st;
+    const size_t caps[] = {1000, SIZE_MAX};
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        churn_t c = {.cap = caps[i]};
+        int rc = 0;
+        assert_rc(weft_channel(caps[i], &c.tx, &c.rx), 0);
+        /* No runtime runs: the library allocates for this channel only. */
+        wf_fault_fail_at(WF_FAULT_ALLOC, WF_FAULT_ALWAYS);
+        while (c.sent < 1000 && (rc = weft_send_nowait(c.tx, ITEM(c.sent))) == 0)
+            c.sent++;
+        long injected = wf_fault_injected(WF_FAULT_ALLOC);
+        wf_fault_fail_at(WF_FAULT_ALLOC, 0);
+        assert_rc(rc, WEFT_ENOMEM);
+        assert_int_equal(injected, 1);
+        assert_true(c.sent > 0);
+        assert_int_equal(rx_stats(c.rx).current_buffer_used, c.sent);
+        churn_send(&c, 1000 - c.sent); /* ITEM(c.sent) again first */
+        assert_int_equal(c.sent, 1000);
+        churn_recv(&c, 1000);
+        weft_sender_close(c.tx);
+        weft_receiver_close(c.rx);
+    }
+}
+
+/* The same through weft_send in a task: it returns at once, it does not wait
+ * for room that receivers would make. */
+static int grow_enomem_main(void *p)
+{
+    (void)p;
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    void *it;
+    long n = 0;
+    int rc = 0;
+    EXPECT_RC(weft_channel(1000, &tx, &rx), 0);
+    /* One worker and this task only: the next allocation is the buffer's. */
+    wf_fault_fail_at(WF_FAULT_ALLOC, 1);
+    while (n < 1000 && (rc = weft_send(tx, ITEM(n))) == 0)
+        n++;
+    long injected = wf_fault_injected(WF_FAULT_ALLOC);
+    wf_fault_fail_at(WF_FAULT_ALLOC, 0);
+    EXPECT_RC(rc, WEFT_ENOMEM);
+    EXPECT(injected == 1);
+    EXPECT(rx_stats(rx).current_buffer_used == (size_t)n);
+    EXPECT(rx_stats(rx).tasks_waiting_send == 0);
+    EXPECT_RC(weft_send_nowait(tx, ITEM(n)), 0); /* the caller kept it: again */
+    for (long i = 0; i <= n; i++) {
+        EXPECT_RC(weft_recv_nowait(rx, &it), 0);
+        EXPECT(it == ITEM(i));
+    }
+    weft_sender_close(tx);
+    EXPECT_RC(weft_recv_nowait(rx, &it), WEFT_EOF);
+    weft_receiver_close(rx);
+    return 0;
+}
+
+static void test_growth_out_of_memory_in_task(void **st)
+{
+    (void)st;
+    WT_RUN_OK(grow_enomem_main, NULL, 1);
+}
+
+/* 2^31 pointers under a limit on address space far below their 16 GiB. */
+static int limited_main(void *p)
+{
+    (void)p;
+    weft_sender_t *tx;
+    weft_receiver_t *rx;
+    void *it;
+    long n = 1 << 20;
+    int rc = weft_channel((size_t)1 << 31, &tx, &rx);
+    if (rc)
+        return rc;
+    for (long i = 0; i < n && rc == 0; i++)
+        rc = weft_send(tx, ITEM(i));
+    for (long i = 0; i < n && rc == 0; i++) {
+        rc = weft_recv(rx, &it);
+        if (rc == 0 && it != ITEM(i))
+            rc = WEFT_EINVAL;
+    }
+    weft_sender_close(tx);
+    weft_receiver_close(rx);
+    return rc;
+}
+
+static void test_huge_capacity_under_rlimit_as(void **st)
+{
+    (void)st;
+#if defined(WT_SANITIZED)
+    /* ASan and TSan map terabytes of shadow memory: a limit on address space
+     * leaves them none.  test_huge_capacity_is_cheap measures it there. */
+    skip();
+#else
+    fflush(NULL);
+    pid_t pid = fork(); /* no runtime is running: this thread is the only one */
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60); /* a hang becomes SIGALRM */
+        struct rlimit lim;
+        lim.rlim_cur = lim.rlim_max = vm_size() + ((size_t)1 << 30);
+        int rc = setrlimit(RLIMIT_AS, &lim) ? -errno : wt_run(limited_main, NULL, 2);
+        if (rc)
+            fprintf(stderr, "under RLIMIT_AS: %s\n", weft_err_name(rc));
+        _exit(rc ? 1 : 0);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
 }
 
 /* ------------------------------------------------------------ threads */
@@ -661,6 +940,13 @@ int main(void)
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_thread_feeds_task),
+        cmocka_unit_test(test_huge_capacity_is_cheap),
+        cmocka_unit_test(test_growth_keeps_fifo),
+        cmocka_unit_test(test_growth_while_tasks_wait),
+        cmocka_unit_test(test_growth_out_of_memory),
+        cmocka_unit_test(test_growth_out_of_memory_in_task),
+        cmocka_unit_test(test_huge_capacity_under_rlimit_as),
     };
+    wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,14 +4,17 @@
  * makes read_all grow its buffer), positions and EOF, errors as -errno,
  * O_CLOEXEC, cancellation (a cancelled call does nothing: no file created, no
  * byte written; close still closes; tiny deadlines leak no descriptor or
- * buffer), many tasks reading one file with pread, wrong contexts and NULL
- * arguments. */
+ * buffer), many tasks reading one file with pread, lengths past INT_MAX
+ * (refused) and up to it (moved in full past the kernel's cut), wrong
+ * contexts and NULL arguments. */
 #define _GNU_SOURCE
 #include "thread_helpers.h"
 #include "io_helpers.h"
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -739,6 +742,136 @@ static void test_partly_cached_read(void **st)
     WT_RUN_OK(partly_cached_main, NULL, 2);
 }
 
+/* ------------------------------------------------------------ past INT_MAX bytes */
+
+/* The counts are ints: a call for more than INT_MAX bytes is refused before
+ * it touches the buffer or the file, and one for up to INT_MAX bytes moves
+ * them all, past the kernel's cut (Linux moves at most 0x7ffff000 bytes per
+ * call).  The buffers are an address range that is never written: untouched
+ * pages cost no memory, and /dev/null never reads what it is given. */
+#define HUGE_LEN ((size_t)INT_MAX + 1)
+
+static void *huge_buf(void)
+{
+    void *b = mmap(NULL, HUGE_LEN, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return b == MAP_FAILED ? NULL : b;
+}
+
+static int huge_refused_main(void *p)
+{
+    char *buf = p, small[16];
+    const char *path = path_in(0, "huge-refused");
+    weft_file_t *f, *null;
+    EXPECT_RC(weft_file_write_all(path, "0123456789", 10), 0);
+    EXPECT_RC(weft_file_open(&f, path, O_RDWR, 0), 0);
+    EXPECT_RC(weft_file_read(f, buf, HUGE_LEN), WEFT_EINVAL);
+    EXPECT_RC(weft_file_read(f, buf, SIZE_MAX), WEFT_EINVAL);
+    EXPECT_RC(weft_file_pread(f, buf, HUGE_LEN, 0), WEFT_EINVAL);
+    EXPECT_RC(weft_file_write(f, buf, HUGE_LEN), WEFT_EINVAL);
+    EXPECT_RC(weft_file_pwrite(f, buf, HUGE_LEN, 0), WEFT_EINVAL);
+    /* Nothing moved: the position is still 0, the file unchanged. */
+    EXPECT_RC(weft_file_read(f, small, sizeof small), 10);
+    EXPECT(memcmp(small, "0123456789", 10) == 0);
+    EXPECT_RC(weft_file_close(f), 0);
+    EXPECT_RC(weft_file_open(&null, "/dev/null", O_WRONLY, 0), 0);
+    EXPECT_RC(weft_file_write(null, buf, HUGE_LEN), WEFT_EINVAL);
+    EXPECT_RC(weft_file_close(null), 0);
+    return 0;
+}
+
+static void test_huge_requests_refused(void **st)
+{
+    (void)st;
+    void *buf = huge_buf();
+    assert_non_null(buf);
+    WT_RUN_OK(huge_refused_main, buf, 1);
+    munmap(buf, HUGE_LEN);
+}
+
+static int huge_writes_main(void *p)
+{
+    char *buf = p;
+    weft_file_t *null;
+    EXPECT_RC(weft_file_open(&null, "/dev/null", O_WRONLY, 0), 0);
+    EXPECT_RC(weft_file_write(null, buf, INT_MAX), INT_MAX);
+    EXPECT_RC(weft_file_pwrite(null, buf, INT_MAX, 1), INT_MAX);
+    EXPECT_RC(weft_file_close(null), 0);
+    /* The whole-file helper takes any length, in several calls. */
+    EXPECT_RC(weft_file_write_all("/dev/null", buf, HUGE_LEN), 0);
+    return 0;
+}
+
+static void test_huge_writes_move_everything(void **st)
+{
+    (void)st;
+#if defined(WT_TSAN)
+    /* TSan's interceptors walk the shadow of every byte moved: some 7 s a
+     * call of 2 GiB.  The other builds check it. */
+    skip();
+#endif
+    void *buf = huge_buf();
+    assert_non_null(buf);
+    WT_RUN_OK(huge_writes_main, buf, 1);
+    munmap(buf, HUGE_LEN);
+}
+
+/* A sparse file of INT_MAX + 1 bytes ending in "ZE": reads of INT_MAX bytes
+ * get them all (the cut is not the end of the file), and the rest after.  A
+ * memfd: tmpfs reads its holes from the zero page, where a disk file system
+ * would fill 2 GiB of page cache. */
+static int huge_reads_main(void *p)
+{
+    char *buf = p, small[16], path[64];
+    weft_file_t *f;
+    int fd = memfd_create("weft-huge-sparse", MFD_CLOEXEC);
+    EXPECT(fd >= 0 && ftruncate(fd, (off_t)INT_MAX - 1) == 0);
+    EXPECT(pwrite(fd, "ZE", 2, (off_t)INT_MAX - 1) == 2);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    EXPECT_RC(weft_file_open(&f, path, O_RDONLY, 0), 0);
+    close(fd);
+    EXPECT_RC(weft_file_read(f, buf, INT_MAX), INT_MAX);
+    EXPECT(buf[INT_MAX - 1] == 'Z');
+    EXPECT_RC(weft_file_read(f, small, sizeof small), 1);
+    EXPECT(small[0] == 'E');
+    EXPECT_RC(weft_file_read(f, small, sizeof small), 0);
+    EXPECT_RC(weft_file_pread(f, buf, INT_MAX, 1), INT_MAX);
+    EXPECT(buf[INT_MAX - 2] == 'Z' && buf[INT_MAX - 1] == 'E');
+    EXPECT_RC(weft_file_close(f), 0);
+    return 0;
+}
+
+/* Bytes of memory the system says it can still give. */
+static long long mem_available(void)
+{
+    long long kib = 0;
+    char line[128];
+    FILE *m = fopen("/proc/meminfo", "r");
+    while (m && fgets(line, sizeof line, m))
+        if (sscanf(line, "MemAvailable: %lld kB", &kib) == 1)
+            break;
+    if (m)
+        fclose(m);
+    return kib * 1024;
+}
+
+static void test_huge_reads_get_everything(void **st)
+{
+    (void)st;
+#if defined(WT_TSAN)
+    skip(); /* see test_huge_writes_move_everything */
+#endif
+    /* What is read is written into the buffer: 2 GiB for a moment. */
+    if (mem_available() < 6LL << 30) {
+        print_message("skipped: less than 6 GiB of memory available\n");
+        skip();
+    }
+    void *buf = huge_buf();
+    assert_non_null(buf);
+    WT_RUN_OK(huge_reads_main, buf, 1);
+    munmap(buf, HUGE_LEN);
+}
+
 /* ------------------------------------------------------------ wrong context, NULL */
 
 static int null_args_main(void *p)
@@ -833,6 +966,9 @@ int main(void)
         cmocka_unit_test(test_concurrent_pread),
         cmocka_unit_test(test_cached_reads_need_no_thread),
         cmocka_unit_test(test_partly_cached_read),
+        cmocka_unit_test(test_huge_requests_refused),
+        cmocka_unit_test(test_huge_writes_move_everything),
+        cmocka_unit_test(test_huge_reads_get_everything),
         cmocka_unit_test(test_wrong_context_and_null),
     };
     wt_apply_filter();

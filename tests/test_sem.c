@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -61,6 +62,30 @@ static void test_counts(void **st)
     assert_rc(weft_sem_new(&s, 0, 1), 0);
     assert_int_equal(weft_sem_value(s), 0);
     weft_sem_free(s);
+}
+
+/* The value is an unsigned: an unbounded semaphore stops at UINT_MAX (its
+ * implicit max_value) instead of wrapping to 0, and a bounded one may go up
+ * to a max_value of UINT_MAX. */
+static void test_value_limit(void **st)
+{
+    (void)st;
+    weft_sem_t *s;
+    assert_rc(weft_sem_new(&s, UINT_MAX - 1, 0), 0);
+    assert_rc(weft_sem_release(s), 0);
+    assert_int_equal(weft_sem_value(s), UINT_MAX);
+    assert_rc(weft_sem_release(s), WEFT_EINVAL);
+    assert_int_equal(weft_sem_value(s), UINT_MAX); /* no permit lost */
+    assert_rc(weft_sem_try_acquire(s), 0);
+    assert_int_equal(weft_sem_value(s), UINT_MAX - 1);
+    assert_rc(weft_sem_release(s), 0);
+    weft_sem_free(s);
+
+    assert_rc(weft_sem_new(&s, UINT_MAX, UINT_MAX), 0);
+    assert_rc(weft_sem_release(s), WEFT_EINVAL);
+    assert_int_equal(weft_sem_value(s), UINT_MAX);
+    weft_sem_free(s);
+    assert_rc(weft_sem_new(&s, UINT_MAX, UINT_MAX - 1), WEFT_EINVAL);
 }
 
 static int fifo_waiter(void *p)
@@ -330,6 +355,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_value_limit),
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_cancelled_waiter_takes_nothing),
         cmocka_unit_test(test_granted_wins_over_cancel),

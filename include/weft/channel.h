@@ -7,6 +7,14 @@
  *   - max_buffer_size 0 is a rendezvous: weft_send completes only when a
  *     receiver takes the item.  Otherwise up to max_buffer_size items wait in
  *     the channel.
+ *   - The buffer is not reserved up front: it starts at a few items and
+ *     doubles whenever a send finds it full below max_buffer_size, and keeps
+ *     its size until the channel is freed.  So any max_buffer_size is fine
+ *     (SIZE_MAX is as good as unbounded, AnyIO's math.inf) and costs only the
+ *     items that wait.  A send that finds the buffer full below
+ *     max_buffer_size and cannot get the memory to grow it returns
+ *     WEFT_ENOMEM at once (it does not wait for a receiver to make room): the
+ *     item was not delivered, and a later send tries to grow it again.
  *   - Waiting senders and receivers are served first come, first served.
  *   - Receivers get WEFT_EOF once every sender handle is closed and the
  *     buffer is empty; senders get WEFT_EPIPE once every receiver handle is
@@ -44,13 +52,14 @@ typedef struct weft_channel_stats_t {
 } weft_channel_stats_t;
 
 /* Create a channel and its first sender and receiver.  WEFT_EINVAL (tx or rx
- * NULL, or max_buffer_size above SIZE_MAX / sizeof(void *)), WEFT_ENOMEM. */
+ * NULL), WEFT_ENOMEM. */
 WEFT_EXTERN int weft_channel(size_t max_buffer_size, weft_sender_t **tx, weft_receiver_t **rx);
 /* [fiber][checkpoint] Send `item`, waiting while the buffer is full (or, for a
- * rendezvous, until a receiver takes it).  WEFT_EPIPE, WEFT_EBADF, WEFT_ECANCELED. */
+ * rendezvous, until a receiver takes it).  WEFT_EPIPE, WEFT_EBADF,
+ * WEFT_ECANCELED, WEFT_ENOMEM (the buffer could not grow, see above). */
 WEFT_EXTERN int weft_send(weft_sender_t *tx, void *item);
 /* Send without waiting: WEFT_EAGAIN when it would block.  From any task or
- * thread.  WEFT_EPIPE, WEFT_EBADF. */
+ * thread.  WEFT_EPIPE, WEFT_EBADF, WEFT_ENOMEM. */
 WEFT_EXTERN int weft_send_nowait(weft_sender_t *tx, void *item);
 /* [fiber][checkpoint] Receive into *item, waiting while there is none.
  * WEFT_EOF at the end of the stream, WEFT_EBADF, WEFT_ECANCELED. */

@@ -156,7 +156,12 @@ typedef struct weft_file_t weft_file_t;
 /* [fiber][checkpoint] open(2) flags and mode; O_CLOEXEC is always added. */
 WEFT_EXTERN int weft_file_open(weft_file_t **out, const char *path, int flags, int mode);
 /* [fiber][checkpoint] Bytes read (0 at end of file) / written; pread and
- * pwrite at an offset, without moving the file position. */
+ * pwrite at an offset, without moving the file position.  A read of a
+ * regular file returns fewer bytes than asked only at the end of the file; a
+ * write to one writes fewer than given only when it runs out of room (a full
+ * disk, a size limit) or on an error, which the next call reports.  The count
+ * is an int: a len above INT_MAX is refused with WEFT_EINVAL before anything
+ * is read or written (the whole-file helpers below take any size). */
 WEFT_EXTERN int weft_file_read(weft_file_t *f, void *buf, size_t len);
 WEFT_EXTERN int weft_file_write(weft_file_t *f, const void *buf, size_t len);
 WEFT_EXTERN int weft_file_pread(weft_file_t *f, void *buf, size_t len, int64_t offset);

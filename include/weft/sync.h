@@ -84,8 +84,9 @@ typedef struct weft_sem_stats_t {
     size_t tasks_waiting;        /* tasks blocked in weft_sem_acquire */
 } weft_sem_stats_t;
 
-/* Create with `initial` permits; `max_value` 0 = unbounded, else releases past
- * it fail.  WEFT_EINVAL: s NULL, or initial > max_value > 0.  WEFT_ENOMEM. */
+/* Create with `initial` permits; `max_value` 0 = unbounded (up to UINT_MAX,
+ * the most the value can hold), else releases past it fail.  WEFT_EINVAL: s
+ * NULL, or initial > max_value > 0.  WEFT_ENOMEM. */
 WEFT_EXTERN int weft_sem_new(weft_sem_t **s, unsigned initial, unsigned max_value);
 WEFT_EXTERN void weft_sem_free(weft_sem_t *s);
 /* [fiber][checkpoint] Take a permit, waiting (FIFO) while there is none. */
@@ -94,7 +95,8 @@ WEFT_EXTERN int weft_sem_acquire(weft_sem_t *s);
  * any task or thread. */
 WEFT_EXTERN int weft_sem_try_acquire(weft_sem_t *s);
 /* Return a permit (handed to the first waiter, if any).  From any task or
- * thread.  WEFT_EINVAL when the value would exceed max_value. */
+ * thread.  WEFT_EINVAL, and the value stays, when it would exceed max_value
+ * (UINT_MAX for an unbounded semaphore). */
 WEFT_EXTERN int weft_sem_release(weft_sem_t *s);
 /* Permits available now (0 for NULL). */
 WEFT_EXTERN unsigned weft_sem_value(const weft_sem_t *s);

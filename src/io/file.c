@@ -36,9 +36,11 @@ struct weft_file_t {
     int no_nowait; /* its file system refused RWF_NOWAIT */
 };
 
-/* Linux moves at most this much in one read or write anyway, and it keeps a
- * count inside an int. */
-#define MAX_IO 0x7ffff000u
+/* Linux moves at most INT_MAX rounded down to a page in one read or write
+ * (0x7ffff000 bytes with 4 KiB pages), however much was asked.  A call that
+ * moved at least the least such cut (64 KiB pages) but less than asked
+ * stopped there, not at the end of the file: the transfer goes on. */
+#define KERNEL_CUT_MIN ((size_t)INT_MAX & ~(size_t)0xffff)
 
 enum { OP_OPEN, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_FSYNC, OP_FSTAT, OP_STAT, OP_CLOSE };
 
@@ -53,38 +55,58 @@ typedef struct file_op {
     int ran; /* the thread got to the call (close must know) */
 } file_op_t;
 
-/* On the blocking thread: the call, retried on EINTR; a count, an fd, 0 or
- * -errno. */
-static int file_op_thread(void *arg) {
-    file_op_t *o = arg;
-    ssize_t n;
-    o->ran = 1;
-    do {
-        switch (o->op) {
-        case OP_OPEN:
-            n = open(o->path, o->flags, (mode_t)o->mode);
-            /* Asked for: what was opened (st_mode 0, no type, if unknown). */
-            if (n >= 0 && o->st && fstat((int)n, o->st) != 0) o->st->st_mode = 0;
-            break;
-        case OP_READ: n = read(o->fd, o->buf, o->len); break;
-        case OP_WRITE: n = write(o->fd, o->buf, o->len); break;
-        case OP_PREAD: n = pread(o->fd, o->buf, o->len, (off_t)o->offset); break;
-        case OP_PWRITE: n = pwrite(o->fd, o->buf, o->len, (off_t)o->offset); break;
-        case OP_FSYNC: n = fsync(o->fd); break;
-        case OP_FSTAT: n = fstat(o->fd, o->st); break;
-        case OP_STAT: n = stat(o->path, o->st); break;
-        case OP_CLOSE:
-            /* Never retried: on Linux the descriptor is gone even when close
-             * reports EINTR, and a retry could close someone else's. */
-            return close(o->fd) ? -errno : 0;
-        default: return WEFT_EINVAL;
-        }
-    } while (n < 0 && errno == EINTR);
-    return n < 0 ? -errno : (int)n;
+/* The system call, once: a count, an fd, 0, or -1 with errno set. */
+static ssize_t file_op_once(file_op_t *o) {
+    switch (o->op) {
+    case OP_OPEN: {
+        int fd = open(o->path, o->flags, (mode_t)o->mode);
+        /* Asked for: what was opened (st_mode 0, no type, if unknown). */
+        if (fd >= 0 && o->st && fstat(fd, o->st) != 0) o->st->st_mode = 0;
+        return fd;
+    }
+    case OP_READ: return read(o->fd, o->buf, o->len);
+    case OP_WRITE: return write(o->fd, o->buf, o->len);
+    case OP_PREAD: return pread(o->fd, o->buf, o->len, (off_t)o->offset);
+    case OP_PWRITE: return pwrite(o->fd, o->buf, o->len, (off_t)o->offset);
+    case OP_FSYNC: return fsync(o->fd);
+    case OP_FSTAT: return fstat(o->fd, o->st);
+    case OP_STAT: return stat(o->path, o->st);
+    default: errno = EINVAL; return -1;
+    }
 }
 
+static int is_transfer(int op) {
+    return op == OP_READ || op == OP_WRITE || op == OP_PREAD || op == OP_PWRITE;
+}
+
+/* On the blocking thread: the call, retried on EINTR, and a transfer (at most
+ * INT_MAX bytes) continued past the kernel's cut, so that a short count
+ * means the end of the file (or a full disk, or an error the next call
+ * reports) as for any smaller call; a count, an fd, 0 or -errno. */
+static int file_op_thread(void *arg) {
+    file_op_t *o = arg;
+    o->ran = 1;
+    /* Never retried: on Linux the descriptor is gone even when close reports
+     * EINTR, and a retry could close someone else's. */
+    if (o->op == OP_CLOSE) return close(o->fd) ? -errno : 0;
+    int done = 0;
+    for (;;) {
+        ssize_t n = file_op_once(o);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return done ? done : -errno;
+        if (!is_transfer(o->op)) return (int)n;
+        done += (int)n;
+        if ((size_t)n < KERNEL_CUT_MIN || (size_t)n == o->len) return done;
+        o->buf = (char *)o->buf + n;
+        o->len -= (size_t)n;
+        o->offset += n;
+    }
+}
+
+/* The counts are ints: the public calls refuse more than INT_MAX bytes
+ * (fd_op), the whole-file helpers move more in several calls. */
 static int file_op_run(file_op_t *o) {
-    if (o->len > MAX_IO) o->len = MAX_IO;
+    if (o->len > INT_MAX) o->len = INT_MAX;
     return weft_to_thread_run_sync(file_op_thread, o, NULL);
 }
 
@@ -191,7 +213,7 @@ static int fd_op(weft_file_t *f, int op, void *buf, size_t len, int64_t offset,
                  struct stat *st) {
     wf_task_t *t = wf_current_task();
     if (!t) return WEFT_EPERM;
-    if (!f || (!buf && len) || ((op == OP_FSTAT) && !st)) return WEFT_EINVAL;
+    if (!f || (!buf && len) || len > INT_MAX || ((op == OP_FSTAT) && !st)) return WEFT_EINVAL;
     if ((op == OP_PREAD || op == OP_PWRITE) && offset < 0) return WEFT_EINVAL;
     file_op_t o = {.op = op, .fd = f->fd, .buf = buf, .len = len, .offset = offset, .st = st};
     return op == OP_READ || op == OP_PREAD ? read_op(f, &o, t) : file_op_run(&o);

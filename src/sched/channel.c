@@ -2,11 +2,17 @@
  * Memory object streams (AnyIO's create_memory_object_stream).
  *
  * One channel record holds everything under one spinlock: a ring buffer of
- * `cap` items, the FIFO queues of blocked senders and receivers, and the
- * counts of open handles.  Invariants (under the lock): receivers wait only
- * while the buffer is empty, senders only while it is full (for a
- * rendezvous: always), so an arriving operation serves the opposite queue
- * first and the buffer never holds an item while a receiver waits.
+ * up to `cap` items, the FIFO queues of blocked senders and receivers, and
+ * the counts of open handles.  Invariants (under the lock): receivers wait
+ * only while the buffer is empty, senders only while it holds `cap` items
+ * (for a rendezvous: always), so an arriving operation serves the opposite
+ * queue first and the buffer never holds an item while a receiver waits.
+ *
+ * The ring is not `cap` slots from the start (weft_channel(1u << 31) would
+ * take 16 GiB of address space): it starts at RING_FIRST slots at most and
+ * doubles, up to `cap`, when a send finds it full below `cap`.  A growth
+ * that gets no memory fails that send with WEFT_ENOMEM; waiting instead
+ * could block a task for ever on a channel that, by its capacity, has room.
  *
  * Hand-offs follow waitq.h: a sender pops the first waiting receiver, stores
  * the item in its node and claims it; a receiver pops the first waiting
@@ -30,7 +36,8 @@ typedef struct wf_chan {
      * receive that does not wait touches, so that workers contending for the
      * channel pass one line back and forth, not two. */
     wf_spin_t lock;
-    size_t cap, head, count;     /* ring buffer: items[(head + i) % cap] */
+    size_t cap;                  /* max_buffer_size: at most this many items wait */
+    size_t size, head, count;    /* ring buffer: items[(head + i) % size], size <= cap */
     void **items;
     size_t open_send, open_recv; /* handles not closed */
     /* Touched only by waits, hand-offs to waiters, clones and closes. */
@@ -69,11 +76,38 @@ static int handle_drop_locked(wf_handle_t *h) {
     return --ch->handles == 0;
 }
 
-/* Append to the ring (count < cap).  No `%`: a division under the lock
+/* Append to the ring (count < size).  No `%`: a division under the lock
  * lengthens every other worker's wait for it. */
 static void ring_push(wf_chan_t *ch, void *item) {
     size_t i = ch->head + ch->count++;
-    ch->items[i < ch->cap ? i : i - ch->cap] = item;
+    ch->items[i < ch->size ? i : i - ch->size] = item;
+}
+
+/* The ring's first size in items (or `cap`, if smaller). */
+#define RING_FIRST 32
+
+/* Double the full ring (count == size < cap), up to cap; ch->lock held.  0
+ * when out of memory, the ring as it was.  The items run from head to the
+ * old end, then on from slot 0 to head: the run from slot 0 moves on after
+ * the old end when it is the shorter and the new slots hold it, else the run
+ * from head moves to the new end, so that they read on from head.  Each size
+ * is grown to once, so the copies cost O(1) per item. */
+static int ring_grow(wf_chan_t *ch) {
+    size_t old = ch->size, room = ch->cap - old;
+    size_t grown = old + (room < old ? room : old);
+    if (grown > SIZE_MAX / sizeof(void *)) return 0; /* no allocation is that large */
+    void **items = wf_realloc(ch->items, grown * sizeof(void *));
+    if (!items) return 0;
+    size_t tail = old - ch->head; /* items from head to the old end */
+    if (ch->head <= tail && ch->head <= grown - old) {
+        memcpy(items + old, items, ch->head * sizeof(void *));
+    } else {
+        memmove(items + grown - tail, items + ch->head, tail * sizeof(void *));
+        ch->head = grown - tail;
+    }
+    ch->items = items;
+    ch->size = grown;
+    return 1;
 }
 
 static void chan_free(wf_chan_t *ch) {
@@ -91,15 +125,16 @@ static void handle_leave(wf_handle_t *h) {
 }
 
 int weft_channel(size_t cap, weft_sender_t **tx, weft_receiver_t **rx) {
-    if (!tx || !rx || cap > SIZE_MAX / sizeof(void *)) return WEFT_EINVAL;
+    if (!tx || !rx) return WEFT_EINVAL;
     wf_chan_t *ch = wf_calloc_line(sizeof *ch);
     if (!ch) return WEFT_ENOMEM;
     wf_spin_init(&ch->lock);
     ch->cap = cap;
+    ch->size = cap < RING_FIRST ? cap : RING_FIRST;
     wf_waitq_init(&ch->senders);
     wf_waitq_init(&ch->receivers);
     wf_handle_t *s = NULL, *r = NULL;
-    if (cap && !(ch->items = wf_alloc(cap * sizeof(void *)))) goto fail;
+    if (ch->size && !(ch->items = wf_alloc(ch->size * sizeof(void *)))) goto fail;
     if (!(s = handle_new(ch)) || !(r = handle_new(ch))) goto fail;
     ch->open_send = ch->open_recv = 1;
     ch->handles = 2;
@@ -190,19 +225,21 @@ void weft_receiver_close(weft_receiver_t *rx) {
 /* ---------------------------------------------------------------- send */
 
 /* Try to deliver without waiting; ch->lock held.  0, WEFT_EAGAIN, WEFT_EPIPE,
- * WEFT_EBADF.  A receiver handed the item is left in *woken for the caller
- * to wake once the lock is dropped (waitq.h). */
+ * WEFT_EBADF, WEFT_ENOMEM (the ring could not grow).  A receiver handed the
+ * item is left in *woken for the caller to wake once the lock is dropped
+ * (waitq.h). */
 static int send_locked(wf_chan_t *ch, const wf_handle_t *h, void *item, wf_task_t **woken) {
     if (h->closed) return WEFT_EBADF;
     if (ch->open_recv == 0) return WEFT_EPIPE;
     /* Receivers wait only while the buffer is empty: with items buffered,
      * their queue (another cache line) holds at most cancelled nodes. */
     if (ch->count == 0 && (*woken = wf_waitq_claim_one(&ch->receivers, 0, item))) return 0;
-    if (ch->count < ch->cap) {
-        ring_push(ch, item);
-        return 0;
+    if (ch->count == ch->size) {
+        if (ch->count == ch->cap) return WEFT_EAGAIN;
+        if (!ring_grow(ch)) return WEFT_ENOMEM;
     }
-    return WEFT_EAGAIN;
+    ring_push(ch, item);
+    return 0;
 }
 
 int weft_send_nowait(weft_sender_t *tx, void *item) {
@@ -266,10 +303,10 @@ static int recv_locked(wf_chan_t *ch, const wf_handle_t *h, void **item, wf_task
     if (ch->count) {
         int was_full = ch->count == ch->cap;
         *item = ch->items[ch->head];
-        ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
+        ch->head = ch->head + 1 == ch->size ? 0 : ch->head + 1;
         ch->count--;
         /* The slot freed: the first waiting sender's item takes it.  Senders
-         * wait only while the buffer is full. */
+         * wait only while the buffer holds cap items (then size == cap). */
         if (was_full && (*woken = take_sender(ch, &sent))) ring_push(ch, sent);
         return 0;
     }

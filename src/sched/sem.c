@@ -5,6 +5,7 @@
  * overtake them.  A cancelled waiter is skipped and the permit goes to the
  * next one (or back to the count).
  */
+#include <limits.h>
 #include <string.h>
 
 #include "waitq.h"
@@ -62,13 +63,17 @@ int weft_sem_try_acquire(weft_sem_t *s) {
     return rc;
 }
 
+/* The most permits the value may hold: max_value, or for an unbounded
+ * semaphore UINT_MAX, past which the count would wrap to 0 and lose them. */
+static unsigned sem_limit(const weft_sem_t *s) { return s->max_value ? s->max_value : UINT_MAX; }
+
 int weft_sem_release(weft_sem_t *s) {
     if (!s) return WEFT_EINVAL;
     int rc = 0;
     wf_spin_lock(&s->lock);
     wf_task_t *woken = wf_waitq_claim_one(&s->waiters, 0, NULL);
     if (!woken) {
-        if (s->max_value && s->value >= s->max_value) rc = WEFT_EINVAL;
+        if (s->value >= sem_limit(s)) rc = WEFT_EINVAL;
         else s->value++;
     }
     wf_unlock_wake(&s->lock, woken);
