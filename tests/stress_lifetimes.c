@@ -1,12 +1,13 @@
 /* Stress: objects whose last user frees them at once, while the thread that
- * woke that user may still be on its way out of them.  Every case here is a
- * use-after-free (or a race on a shared field) that ThreadSanitizer reported
- * against earlier code; each runs a shape that reached it within a few
- * rounds.  Round counts scale with WEFT_STRESS_SCALE. */
+ * woke that user may still be on its way out of them, and fields that tasks
+ * on two workers share.  Every case here is a use-after-free or a data race
+ * that ThreadSanitizer reported against earlier code; each runs a shape that
+ * reached it within a few rounds.  Round counts scale with WEFT_STRESS_SCALE. */
 /* WEFT_TEST_TIMEOUT 300 */
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -228,6 +229,48 @@ static void test_scope_flags_under_dump(void **state)
     WT_RUN_OK(flags_under_dump, &rounds, 2);
 }
 
+/* ------------------------------------------------------------ one file, two readers */
+
+/* Two tasks read one file on tmpfs, whose refusal of RWF_NOWAIT (on the
+ * kernels that refuse it) is remembered in the file while the other task
+ * reads the flag. */
+static int pread_thrice(void *f)
+{
+    char b[64];
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_file_pread(f, b, sizeof b, 0), 18);
+    return 0;
+}
+
+static int two_readers(void *arg)
+{
+    int rounds = *(int *)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/dev/shm/weft-two-readers-%ld", (long)getpid());
+    EXPECT_RC(weft_file_write_all(path, "hello hello hello\n", 18), 0);
+    for (int r = 0; r < rounds; r++) {
+        weft_file_t *f;
+        EXPECT_RC(weft_file_open(&f, path, O_RDONLY, 0), 0);
+        weft_group_t g;
+        EXPECT_RC(weft_group_open(&g), 0);
+        EXPECT_RC(weft_group_spawn(&g, pread_thrice, f), 0);
+        EXPECT_RC(weft_group_spawn(&g, pread_thrice, f), 0);
+        EXPECT_RC(weft_group_close(&g, 0), 0);
+        EXPECT_RC(weft_file_close(f), 0);
+    }
+    unlink(path);
+    return 0;
+}
+
+static void test_one_file_two_readers(void **state)
+{
+    (void)state;
+    if (access("/dev/shm", W_OK) != 0)
+        skip();
+    int rounds = wt_scaled(WT_TSAN_PICK(200, 100));
+    WT_RUN_OK(two_readers, &rounds, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_runtime_ends_under_a_waking_thread),
         cmocka_unit_test(test_nested_groups_fail_together),
         cmocka_unit_test(test_scope_flags_under_dump),
+        cmocka_unit_test(test_one_file_two_readers),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

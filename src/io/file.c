@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -33,7 +34,7 @@ struct weft_file_t {
     int fd;
     /* A regular file not opened O_DIRECT: a read of cached bytes cannot block. */
     int cached_reads;
-    int no_nowait; /* its file system refused RWF_NOWAIT */
+    atomic_int no_nowait; /* its file system refused RWF_NOWAIT (read by tasks on any worker) */
 };
 
 /* Linux moves at most INT_MAX rounded down to a page in one read or write
@@ -162,14 +163,17 @@ int weft_file_open(weft_file_t **out, const char *path, int flags, int mode) {
 
 static int read_cached(weft_file_t *f, const file_op_t *o, int *got) {
 #ifdef RWF_NOWAIT
-    if (!f->cached_reads || f->no_nowait || o->len > INLINE_MAX) return 0;
+    if (!f->cached_reads || atomic_load_explicit(&f->no_nowait, memory_order_relaxed) ||
+        o->len > INLINE_MAX)
+        return 0;
     struct iovec v = {o->buf, o->len};
     ssize_t n;
     do {
         n = preadv2(o->fd, &v, 1, o->op == OP_PREAD ? (off_t)o->offset : -1, RWF_NOWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        if (errno == EOPNOTSUPP || errno == ENOSYS) f->no_nowait = 1;
+        if (errno == EOPNOTSUPP || errno == ENOSYS)
+            atomic_store_explicit(&f->no_nowait, 1, memory_order_relaxed);
         return 0;
     }
     *got = (int)n;
