@@ -20,17 +20,29 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32)
-#define WEFT_EXTERN __declspec(dllexport)
-#elif defined(__GNUC__)
+/* weft builds on POSIX systems only (Linux is the one tested, README.md). */
+#if defined(__GNUC__)
 #define WEFT_EXTERN __attribute__((visibility("default")))
 #else
 #define WEFT_EXTERN
 #endif
 
+/* ---------------------------------------------------------------- versions
+ *
+ * While the major version is 0, a minor version may change the API and the
+ * ABI: the shared library's soname carries both (libweft.so.0.2), so a
+ * program runs only against the minor version it was built for.  Patch
+ * versions change neither. */
 #define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_MINOR 2
 #define WEFT_VERSION_PATCH 0
+#define WEFT_VERSION_HEX \
+    ((WEFT_VERSION_MAJOR << 16) | (WEFT_VERSION_MINOR << 8) | WEFT_VERSION_PATCH)
+
+/* The version of the library the program runs against (as uv_version and
+ * sqlite3_libversion_number): WEFT_VERSION_HEX's encoding, and "0.2.0". */
+WEFT_EXTERN unsigned weft_version(void);
+WEFT_EXTERN const char *weft_version_string(void);
 
 /* ---------------------------------------------------------------- errors */
 
@@ -62,6 +74,16 @@ typedef int (*weft_fn_t)(void *arg);
 
 /* ---------------------------------------------------------------- runtime */
 
+/* A runtime's configuration.  Zeroed, every field means its default.
+ *
+ * The layout is versioned: later versions add fields at the end, and
+ * `config_size` (set by weft_config_init, always at this offset) tells
+ * weft_run how much of the struct the caller's header had, so that it never
+ * reads past an older caller's struct; fields the caller did not have take
+ * their defaults.  0 (a config zeroed with memset or `= {0}` rather than
+ * initialised) means the layout of weft 0.2.  So: either zero the whole
+ * struct, or call weft_config_init, before setting fields; never copy one
+ * field by field from a struct of another version. */
 typedef struct weft_config_t {
     unsigned workers;            /* scheduler worker threads; 0 = online CPUs;
                                     at most 4096 */
@@ -69,7 +91,9 @@ typedef struct weft_config_t {
                                     else at least one page */
     unsigned thread_tokens;      /* default thread limiter size; 0 = 40 */
     double thread_idle_timeout;  /* idle blocking thread exits after this; 0 = 10 s */
-    /* Fields past the four of API.md (weft/debug.h, docs/debugging.md): */
+    size_t config_size;          /* sizeof(weft_config_t) of the caller's header;
+                                    0 = weft 0.2's (weft_config_init sets it) */
+    /* Seeing inside (weft/debug.h, docs/debugging.md): */
     double blocking_threshold;   /* warn when a task holds a worker this long (s)
                                     without a checkpoint; 0 = 0.1 s with
                                     WEFT_DEBUG=1 in the environment, else off;
@@ -89,11 +113,15 @@ typedef struct weft_config_t {
 #define WEFT_CONFIG_SPARE_WORKER 2u  /* a worker blocked past blocking_threshold
                                         gets a stand-in thread until it is back */
 
+/* Zero *c (every field its default) and set c->config_size. */
+WEFT_EXTERN void weft_config_init(weft_config_t *c);
+
 /* [thread] Start a runtime, run main(arg) as its root task, return main's result
  * once every task has finished.  NULL config means defaults.  Several runtimes
  * may run at once, each from its own thread.  From inside a task: WEFT_EPERM.
  * A config it cannot honour (more than 4096 workers, a stack below one page,
- * a flag bit it does not know, a NaN time) is refused at once: WEFT_EINVAL. */
+ * a flag bit it does not know, a NaN time, a config_size larger than this
+ * library's struct) is refused at once: WEFT_EINVAL. */
 WEFT_EXTERN int weft_run(weft_fn_t main, void *arg, const weft_config_t *config);
 
 /* Monotonic clock, seconds.  Deadlines are absolute on this clock. */

@@ -25,7 +25,11 @@ trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/install_lib.sh"
 weft_install "$build" "$cmake" "$config" "$tmp"
 pc=$pcdir/weft.pc
-for f in "$prefix/include/weft.h" "$libdir/libweft.so" "$libdir/libweft.so.0" "$libdir/libweft.a" \
+# The soname: libweft.so.0.<minor> while the major version is 0 (weft.h).
+version=$(sed -n 's/^#define WEFT_VERSION_\(MAJOR\|MINOR\) \([0-9]*\)$/\2/p' "$prefix/include/weft.h" | paste -sd.)
+[[ $version == 0.* ]] || version=${version%%.*}
+soname=libweft.so.$version
+for f in "$prefix/include/weft.h" "$libdir/libweft.so" "$libdir/$soname" "$libdir/libweft.a" \
          "$libdir/cmake/weft/weftConfig.cmake" "$libdir/cmake/weft/weftConfigVersion.cmake" \
          "$libdir/cmake/weft/weftTargets.cmake"; do
   [[ -e "$f" ]] || fail "not installed: ${f#"$prefix"/}"
@@ -80,7 +84,7 @@ grep -q "^weft_DIR:PATH=$prefix/" "$cbuild/CMakeCache.txt" \
 "$cbuild/consumer_shared" || fail "find_package consumer (weft::weft) failed"
 "$cbuild/consumer_static" || fail "find_package consumer (weft::weft_static) failed"
 if command -v readelf >/dev/null 2>&1; then
-  readelf -d "$cbuild/consumer_shared" | grep -q 'libweft\.so\.0' || fail "consumer_shared does not use libweft.so.0"
+  readelf -d "$cbuild/consumer_shared" | grep -qF "[$soname]" || fail "consumer_shared does not use $soname"
   if readelf -d "$cbuild/consumer_static" | grep -q 'libweft\.so'; then
     fail "consumer_static links libweft.so"
   fi

@@ -602,6 +602,124 @@ static void test_run_refuses_bad_config(void **state)
     assert_int_equal(atomic_load(&ran), 1);
 }
 
+/* The config's layout is versioned: a caller whose header had a shorter
+ * struct says so in config_size, and weft_run reads nothing past it (the
+ * struct is allocated at that size, so ASan sees any read beyond). */
+static int report_workers(void *arg)
+{
+    weft_runtime_stats_t st;
+    EXPECT_RC(weft_runtime_stats(&st), 0);
+    *(unsigned *)arg = st.workers;
+    return 0;
+}
+
+static void test_config_versioned_layout(void **state)
+{
+    (void)state;
+    weft_config_t c;
+    memset(&c, 0xff, sizeof c);
+    weft_config_init(&c);
+    assert_int_equal(c.config_size, sizeof c);
+    assert_int_equal(c.workers, 0);
+    assert_int_equal(c.flags, 0);
+    unsigned seen = 0;
+    c.workers = 3;
+    assert_rc(weft_run(report_workers, &seen, &c), 0);
+    assert_int_equal(seen, 3);
+
+    /* An older caller, whose struct ended right after config_size. */
+    size_t old_size = offsetof(weft_config_t, config_size) + sizeof c.config_size;
+    weft_config_t *old = malloc(old_size);
+    assert_non_null(old);
+    memset(old, 0, old_size);
+    old->workers = 2;
+    old->config_size = old_size;
+    assert_rc(weft_run(report_workers, &seen, old), 0);
+    assert_int_equal(seen, 2);
+    weft_portal_t *p;
+    assert_rc(weft_portal_start(&p, old), 0);
+    assert_rc(weft_portal_call(p, report_workers, &seen), 0);
+    assert_int_equal(seen, 2);
+    assert_rc(weft_portal_stop(p, 0), 0);
+    weft_portal_free(p);
+    free(old);
+
+    /* A newer caller's fields this library does not know, or a size that
+     * is no size, cannot be honoured. */
+    c.config_size = sizeof c + 8;
+    assert_rc(weft_run(report_workers, &seen, &c), WEFT_EINVAL);
+    c.config_size = 1;
+    assert_rc(weft_run(report_workers, &seen, &c), WEFT_EINVAL);
+    /* Zeroed without init: this version's layout. */
+    memset(&c, 0, sizeof c);
+    c.workers = 1;
+    assert_rc(weft_run(report_workers, &seen, &c), 0);
+    assert_int_equal(seen, 1);
+}
+
+static void test_version_at_run_time(void **state)
+{
+    (void)state;
+    assert_int_equal(weft_version(), WEFT_VERSION_HEX);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR,
+             WEFT_VERSION_PATCH);
+    assert_string_equal(weft_version_string(), want);
+}
+
+/* Per-worker statistics for any number of workers (a fixed array of 64 in
+ * the runtime's statistics used to drop the rest). */
+typedef struct {
+    unsigned workers;
+    unsigned long long spawned_sum, total_spawned;
+    int past_last_rc, null_rc;
+} worker_stats_t;
+
+static int busy_child(void *arg)
+{
+    (void)arg;
+    return weft_checkpoint();
+}
+
+static int worker_stats_main(void *arg)
+{
+    worker_stats_t *w = arg;
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 500; i++)
+        EXPECT_RC(weft_group_spawn(&g, busy_child, NULL), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    weft_runtime_stats_t st;
+    EXPECT_RC(weft_runtime_stats(&st), 0);
+    w->workers = st.workers;
+    w->total_spawned = st.tasks_spawned;
+    for (unsigned i = 0; i < st.workers; i++) {
+        weft_worker_stats_t ws;
+        EXPECT_RC(weft_worker_stats(i, &ws), 0);
+        w->spawned_sum += ws.tasks_spawned;
+        EXPECT(ws.tasks_exited <= ws.tasks_run);
+    }
+    weft_worker_stats_t ws;
+    w->past_last_rc = weft_worker_stats(st.workers, &ws);
+    w->null_rc = weft_worker_stats(0, NULL);
+    return 0;
+}
+
+static void test_worker_stats_for_every_worker(void **state)
+{
+    (void)state;
+    worker_stats_t w;
+    memset(&w, 0, sizeof w);
+    WT_RUN_OK(worker_stats_main, &w, 70);
+    assert_int_equal(w.workers, 70);
+    /* Every spawn but main's own (made outside the workers) is a worker's. */
+    assert_true(w.spawned_sum + 1 == w.total_spawned);
+    assert_rc(w.past_last_rc, WEFT_EINVAL);
+    assert_rc(w.null_rc, WEFT_EINVAL);
+    weft_worker_stats_t ws;
+    assert_rc(weft_worker_stats(0, &ws), WEFT_EPERM); /* not in a runtime */
+}
+
 /* weft's own codes lie outside libuv's: an unknown libuv error passed
  * through by the I/O functions (UV__UNKNOWN, -4094) must not read as
  * "several tasks failed". */
@@ -703,6 +821,9 @@ int main(void)
         cmocka_unit_test(test_error_strings),
         cmocka_unit_test(test_run_refuses_bad_config),
         cmocka_unit_test(test_error_codes_outside_libuv),
+        cmocka_unit_test(test_config_versioned_layout),
+        cmocka_unit_test(test_version_at_run_time),
+        cmocka_unit_test(test_worker_stats_for_every_worker),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

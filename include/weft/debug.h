@@ -30,8 +30,9 @@ extern "C" {
 WEFT_EXTERN void weft_dump_tasks(FILE *out);
 
 /* Statistics of one runtime, for benchmarks and dashboards.  Counters are
- * totals since weft_run started; depths are sampled, not exact. */
-#define WEFT_STATS_MAX_WORKERS 64
+ * totals since weft_run started; depths are sampled, not exact.  The
+ * reserved words keep the struct's size when later versions add counters
+ * (they read 0 until then). */
 typedef struct weft_runtime_stats_t {
     unsigned workers;                 /* worker threads (the spare included) */
     unsigned spare_awake;             /* WEFT_CONFIG_SPARE_WORKER: 1 while it stands in */
@@ -46,13 +47,30 @@ typedef struct weft_runtime_stats_t {
     unsigned threads_idle;
     unsigned offloads;                /* tasks waiting in weft_to_thread_run_sync */
     size_t inject_depth;              /* tasks queued from outside the workers */
-    unsigned queue_depth[WEFT_STATS_MAX_WORKERS]; /* each worker's stealable queue */
+    unsigned long long weft_reserved_[8];
 } weft_runtime_stats_t;
 
 /* [fiber] or a blocking thread of the runtime (inside weft_to_thread_run_sync):
  * fill *out for the caller's runtime.  WEFT_EINVAL for NULL, WEFT_EPERM
  * elsewhere. */
 WEFT_EXTERN int weft_runtime_stats(weft_runtime_stats_t *out);
+
+/* One worker's share of those counters, and its queue. */
+typedef struct weft_worker_stats_t {
+    unsigned long long tasks_run;     /* tasks switched to (a task resumed counts again) */
+    unsigned long long tasks_spawned; /* spawned by tasks on this worker */
+    unsigned long long tasks_exited;  /* ended on this worker */
+    unsigned long long steals;        /* batches it took from another worker */
+    unsigned long long task_parks;    /* tasks that blocked on it */
+    unsigned long long worker_parks;  /* times it found nothing to do and slept */
+    unsigned queue_depth;             /* its stealable queue, sampled */
+    int spare;                        /* the stand-in worker (WEFT_CONFIG_SPARE_WORKER) */
+    unsigned long long weft_reserved_[8];
+} weft_worker_stats_t;
+
+/* As weft_runtime_stats, for worker `index` (0 .. workers - 1; the spare is
+ * the last).  WEFT_EINVAL for NULL or an index past the last worker. */
+WEFT_EXTERN int weft_worker_stats(unsigned index, weft_worker_stats_t *out);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -22,11 +23,33 @@
 #define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
 #define DEBUG_BLOCKING_THRESHOLD 0.1
 
+/* What config_size 0 stands for: the layout of weft 0.2.  (When a later
+ * version adds fields, this stays the size of 0.2's struct.) */
+#define CONFIG_SIZE_0_2 sizeof(weft_config_t)
+
+int wf_config_copy(weft_config_t *out, const weft_config_t *in) {
+    memset(out, 0, sizeof *out);
+    if (!in) return 0;
+    size_t size = in->config_size ? in->config_size : CONFIG_SIZE_0_2;
+    /* Fields we do not know could not be honoured; a size that does not even
+     * reach its own field is not a size. */
+    if (size > sizeof *out || size < offsetof(weft_config_t, config_size) + sizeof in->config_size)
+        return WEFT_EINVAL;
+    memcpy(out, in, size);
+    out->config_size = sizeof *out;
+    return 0;
+}
+
+void weft_config_init(weft_config_t *c) {
+    if (!c) return;
+    memset(c, 0, sizeof *c);
+    c->config_size = sizeof *c;
+}
+
 /* A config weft cannot honour is refused before anything is built: an absurd
  * worker count would otherwise fail seconds later in a thread start, and an
  * unknown flag is a caller built against a newer header. */
 static int check_config(const weft_config_t *c) {
-    if (!c) return 0;
     if (c->workers > MAX_WORKERS || (c->flags & ~KNOWN_FLAGS)) return WEFT_EINVAL;
     if (c->stack_size != 0 && c->stack_size < (size_t)sysconf(_SC_PAGESIZE)) return WEFT_EINVAL;
     if (isnan(c->thread_idle_timeout) || isnan(c->blocking_threshold)) return WEFT_EINVAL;
@@ -34,7 +57,7 @@ static int check_config(const weft_config_t *c) {
 }
 
 static weft_config_t resolve_config(const weft_config_t *in) {
-    weft_config_t c = in ? *in : (weft_config_t){0};
+    weft_config_t c = *in;
     if (c.workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c.workers = n > 0 ? (unsigned)n : 1;
@@ -78,6 +101,7 @@ static void runtime_free(wf_runtime_t *rt, unsigned initialised_workers) {
     wf_free(rt);
 }
 
+/* `config`: copied by wf_config_copy and checked. */
 static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     wf_runtime_t *rt = wf_calloc(1, sizeof *rt);
     if (!rt) return WEFT_ENOMEM;
@@ -126,12 +150,14 @@ static void ignore_sigpipe(void) {
 int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     if (!main_fn) return WEFT_EINVAL;
     if (wf_current_worker()) return WEFT_EPERM;
-    int rc = check_config(config);
+    weft_config_t c;
+    int rc = wf_config_copy(&c, config);
+    if (rc == 0) rc = check_config(&c);
     if (rc) return rc;
     wf_overflow_install();
     ignore_sigpipe();
     wf_runtime_t *rt;
-    rc = runtime_new(config, &rt);
+    rc = runtime_new(&c, &rt);
     if (rc) return rc;
 
     unsigned started = 1;

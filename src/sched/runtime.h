@@ -137,6 +137,11 @@ struct wf_runtime {
 #define WF_GATE_CLOSED 1ul
 #define WF_GATE_ONE 2ul
 
+/* `in` (NULL: defaults) as this library's struct: only the bytes the
+ * caller's header had (config_size), the rest zero; WEFT_EINVAL for a size
+ * this library cannot honour. */
+int wf_config_copy(weft_config_t *out, const weft_config_t *in);
+
 /* The worker running on this thread, or NULL.  Never inlined: a task may
  * resume on another thread, so a cached thread-local address would be stale. */
 wf_worker_t *wf_current_worker(void);

@@ -24,7 +24,6 @@ int weft_runtime_stats(weft_runtime_stats_t *out) {
         out->steals += load(&w->steals);
         out->task_parks += load(&w->task_parks);
         out->worker_parks += load(&w->parks);
-        if (i < WEFT_STATS_MAX_WORKERS) out->queue_depth[i] = wf_lq_len(&w->queue);
     }
     out->tasks_spawned += load(&rt->spawned_outside);
     out->tasks_alive = out->tasks_spawned > exited ? out->tasks_spawned - exited : 0;
@@ -35,5 +34,23 @@ int weft_runtime_stats(weft_runtime_stats_t *out) {
     out->threads_idle = out->threads_alive - busy;
     out->offloads = atomic_load(&rt->offloads);
     out->inject_depth = atomic_load_explicit(&rt->inject.len, memory_order_relaxed);
+    return 0;
+}
+
+int weft_worker_stats(unsigned index, weft_worker_stats_t *out) {
+    if (!out) return WEFT_EINVAL;
+    wf_runtime_t *rt = wf_threads_caller_runtime();
+    if (!rt) return WEFT_EPERM;
+    if (index >= rt->nworkers) return WEFT_EINVAL;
+    wf_worker_t *w = &rt->workers[index];
+    memset(out, 0, sizeof *out);
+    out->tasks_run = atomic_load_explicit(&w->runs, memory_order_relaxed);
+    out->tasks_spawned = load(&w->spawned);
+    out->tasks_exited = load(&w->exited);
+    out->steals = load(&w->steals);
+    out->task_parks = load(&w->task_parks);
+    out->worker_parks = load(&w->parks);
+    out->queue_depth = wf_lq_len(&w->queue);
+    out->spare = w->spare;
     return 0;
 }

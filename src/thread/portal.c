@@ -35,8 +35,7 @@ struct weft_portal_t {
     atomic_int stopping;      /* weft_portal_stop began: spawns return WEFT_EBADF */
     atomic_uint admit;
     pthread_t thread;
-    weft_config_t config;
-    int has_config;
+    weft_config_t config;     /* the caller's, as this library's struct */
     weft_group_t *group;      /* on main's stack, while admission is open */
     weft_event_t *stop;       /* main waits on it; set once admission closed and drained */
     int cancel_remaining;
@@ -78,7 +77,7 @@ static int portal_main(void *arg) {
 
 static void *portal_thread(void *arg) {
     weft_portal_t *p = arg;
-    p->rc = weft_run(portal_main, p, p->has_config ? &p->config : NULL);
+    p->rc = weft_run(portal_main, p, &p->config);
     if (!wf_flag_is_set(&p->ready)) wf_flag_set(&p->ready); /* it never started */
     return NULL;
 }
@@ -88,8 +87,11 @@ int weft_portal_start(weft_portal_t **out, const weft_config_t *config) {
     if (wf_current_worker()) return WEFT_EPERM;
     weft_portal_t *p = wf_calloc(1, sizeof *p);
     if (!p) return WEFT_ENOMEM;
-    if (config) p->config = *config;
-    p->has_config = config != NULL;
+    int rc = wf_config_copy(&p->config, config); /* only what the caller's header had */
+    if (rc) {
+        wf_free(p);
+        return rc;
+    }
     atomic_init(&p->refs, 1);
     atomic_init(&p->stopping, 0);
     atomic_init(&p->admit, 0);
@@ -101,7 +103,7 @@ int weft_portal_start(weft_portal_t **out, const weft_config_t *config) {
     wf_flag_wait(&p->ready, INFINITY, 0);
     if (!p->token) { /* weft_run failed before main was up */
         pthread_join(p->thread, NULL);
-        int rc = p->rc ? p->rc : WEFT_ENOMEM;
+        rc = p->rc ? p->rc : WEFT_ENOMEM;
         wf_free(p);
         return rc;
     }

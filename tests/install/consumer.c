@@ -29,6 +29,11 @@ int main(void)
         fprintf(stderr, "consumer: weft_err_name(WEFT_ECANCELED) = %s\n", name ? name : "(null)");
         return 1;
     }
-    printf("consumer: weft %d.%d.%d ok\n", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR, WEFT_VERSION_PATCH);
+    /* The library it runs against is the one it was built for. */
+    if (weft_version() != WEFT_VERSION_HEX) {
+        fprintf(stderr, "consumer: built for %#x, runs against %#x\n", WEFT_VERSION_HEX, weft_version());
+        return 1;
+    }
+    printf("consumer: weft %s ok\n", weft_version_string());
     return 0;
 }
