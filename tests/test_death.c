@@ -8,9 +8,8 @@
  * The parent never has a runtime running when it forks.
  */
 #define _GNU_SOURCE
-#include "helpers.h"
+#include "proc_helpers.h"
 
-#include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -88,27 +87,6 @@ static int foreign_exiter(void *arg)
     return 0;
 }
 
-static volatile int depth_limit = INT_MAX;
-
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int dive(int depth)
-{
-    volatile char pad[1024];
-    pad[0] = (char)depth;
-    pad[sizeof pad - 1] = (char)(depth >> 8);
-    if (depth >= depth_limit)
-        return pad[0];
-    return dive(depth + 1) + pad[sizeof pad - 1];
-}
-
-static int recurse_forever(void *arg)
-{
-    (void)arg;
-    return dive(0) == 42 ? 0 : -1;
-}
-
 static int harmless_task(void *arg)
 {
     (void)arg;
@@ -155,11 +133,11 @@ static int run_case(const char *name)
         t.arg = &fc;
     } else if (strcmp(name, "overflow") == 0) {
         cfg.workers = 1;
-        t.a = recurse_forever, t.a_name = "recurse_forever";
+        t.a = wt_recurse_forever, t.a_name = "recurse_forever";
     } else if (strcmp(name, "overflow_512k") == 0) {
         cfg.workers = 1;
         cfg.stack_size = 512 * 1024;
-        t.a = recurse_forever, t.a_name = "recurse_forever";
+        t.a = wt_recurse_forever, t.a_name = "recurse_forever";
     } else {
         fprintf(stderr, "unknown death case %s\n", name);
         return 2;
