@@ -1,5 +1,6 @@
 #include "monitor.h"
 
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,7 +77,10 @@ static int look_at(wf_monitor_t *m, unsigned i, double now) {
     if (s->warned)
         fprintf(stderr, "weft: task '%s' let worker %u go after %.3f s\n", s->name, i, now - s->since);
     s->runs = runs;
-    s->since = now;
+    /* Read after `runs`, not `now` (read before it): the run it counts began
+     * before this, so a hold is never overstated, also when the monitor
+     * itself was kept off its CPU between the two. */
+    s->since = wf_clock_real();
     s->warned = 0;
     /* The name of a task still running, or just gone: names outlive their
      * tasks in practice (string literals), see weft_group_spawn_named. */
@@ -129,6 +133,9 @@ int wf_monitor_start(wf_runtime_t *rt) {
     m->threshold = threshold;
     m->period = threshold > 0 ? fmin(fmax(threshold / 4, 1e-3), 25e-3) : DUMP_ONLY_PERIOD;
     m->seen = wf_calloc(rt->nworkers, sizeof *m->seen);
+    /* No count yet: a worker caught between publishing its first task's
+     * name and its count (0) is not held since time 0. */
+    for (unsigned i = 0; m->seen && i < rt->nworkers; i++) m->seen[i].runs = ULONG_MAX;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
