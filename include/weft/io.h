@@ -1,6 +1,6 @@
 /*
  * weft/io.h — I/O on libuv: byte streams (TCP, Unix sockets), listeners and
- * serve, DNS, files.  Included by weft.h; do not include it alone.
+ * serve, DNS, files.  Included by weft.h (and includes it).
  *
  * Names follow AnyIO (connect_tcp, create_tcp_listener, serve, receive,
  * send, send_eof, aclose).  Every call that can wait is a [fiber]
@@ -13,6 +13,8 @@
 #define WEFT_IO_H
 
 #include <stdint.h>
+
+#include "../weft.h"
 
 #ifdef __cplusplus
 extern "C" {

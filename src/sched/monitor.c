@@ -103,8 +103,7 @@ static void *monitor_main(void *arg) {
     wf_monitor_t *m = arg;
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
-        double wake = wf_clock_real() + m->period;
-        struct timespec ts = {(time_t)wake, (long)((wake - floor(wake)) * 1e9)};
+        struct timespec ts = wf_clock_deadline(m->period);
         pthread_cond_timedwait(&m->cond, &m->lock, &ts);
         int last = m->stop; /* one more look: a warned task has let go by now */
         pthread_mutex_unlock(&m->lock);
@@ -136,11 +135,7 @@ int wf_monitor_start(wf_runtime_t *rt) {
     /* No count yet: a worker caught between publishing its first task's
      * name and its count (0) is not held since time 0. */
     for (unsigned i = 0; m->seen && i < rt->nworkers; i++) m->seen[i].runs = ULONG_MAX;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    wf_cond_init_monotonic(&m->cond);
     pthread_mutex_init(&m->lock, NULL);
     if (!m->seen || pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
         pthread_cond_destroy(&m->cond);
