@@ -1,7 +1,8 @@
 /*
  * Running another program from a test and reading what it prints: for the
  * suites that check whole programs (test_examples) or a fresh copy of
- * themselves (test_test_helper).
+ * themselves (test_test_helper, test_signal), and a task body for children
+ * that must die of a stack overflow (test_death, test_signal).
  *
  * A child's stdout and stderr go into one pipe, read by the test thread with
  * a deadline, so that a hung child fails the test instead of hanging it: at
@@ -14,6 +15,7 @@
 #include "helpers.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -146,6 +148,29 @@ static WT_UNUSED int wt_proc_run(wt_proc_t *p, char *const argv[], double timeou
 {
     wt_proc_start(p, argv, NULL);
     return wt_proc_finish(p, timeout);
+}
+
+/* A task body that overflows its stack (for a child that must die with
+ * weft's report of it): 1 KiB frames without end. */
+static volatile int wt_dive_limit WT_UNUSED = INT_MAX;
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static WT_UNUSED int wt_dive(int depth)
+{
+    volatile char pad[1024];
+    pad[0] = (char)depth;
+    pad[sizeof pad - 1] = (char)(depth >> 8);
+    if (depth >= wt_dive_limit)
+        return pad[0];
+    return wt_dive(depth + 1) + pad[sizeof pad - 1];
+}
+
+static WT_UNUSED int wt_recurse_forever(void *arg)
+{
+    (void)arg;
+    return wt_dive(0) == 42 ? 0 : -1;
 }
 
 /* Assert that the child's output contains `needle`, printing it all if not. */

@@ -9,9 +9,8 @@
  * The parent never has a runtime running when it forks.
  */
 #define _GNU_SOURCE
-#include "helpers.h"
+#include "proc_helpers.h"
 
-#include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -87,27 +86,6 @@ static int foreign_exiter(void *arg)
         return -1;
     weft_scope_exit(c->s, 0);
     return 0;
-}
-
-static volatile int depth_limit = INT_MAX;
-
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int dive(int depth)
-{
-    volatile char pad[1024];
-    pad[0] = (char)depth;
-    pad[sizeof pad - 1] = (char)(depth >> 8);
-    if (depth >= depth_limit)
-        return pad[0];
-    return dive(depth + 1) + pad[sizeof pad - 1];
-}
-
-static int recurse_forever(void *arg)
-{
-    (void)arg;
-    return dive(0) == 42 ? 0 : -1;
 }
 
 /* Exiting a scope a second time, or one never entered. */
@@ -241,11 +219,11 @@ static int run_case(const char *name)
         t.a = free_default_limiter, t.a_name = "free_default_limiter";
     } else if (strcmp(name, "overflow") == 0) {
         cfg.workers = 1;
-        t.a = recurse_forever, t.a_name = "recurse_forever";
+        t.a = wt_recurse_forever, t.a_name = "recurse_forever";
     } else if (strcmp(name, "overflow_512k") == 0) {
         cfg.workers = 1;
         cfg.stack_size = 512 * 1024;
-        t.a = recurse_forever, t.a_name = "recurse_forever";
+        t.a = wt_recurse_forever, t.a_name = "recurse_forever";
     } else {
         fprintf(stderr, "unknown death case %s\n", name);
         return 2;

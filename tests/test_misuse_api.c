@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include "thread_helpers.h"
 
+#include <weft/test.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
@@ -235,6 +237,14 @@ static void test_null_args_plain_thread(void **state)
     EXPECT_RC(weft_from_thread_run_token(NULL, nop, NULL), WEFT_EINVAL);
     EXPECT_RC(weft_from_thread_run_sync_token(NULL, nop, NULL), WEFT_EINVAL);
     EXPECT_RC(weft_portal_call(NULL, nop, NULL), WEFT_EINVAL);
+    int result = 1;
+    EXPECT_RC(weft_test_run_timed(NULL, NULL, 1, 1, NULL, &result), WEFT_EINVAL);
+    EXPECT_RC(weft_test_run_timed(nop, NULL, 1, 1, NULL, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_test_run_timed(nop, NULL, 0, 1, NULL, &result), WEFT_EINVAL);
+    EXPECT_RC(weft_test_run_timed(nop, NULL, NAN, 1, NULL, &result), WEFT_EINVAL);
+    EXPECT_RC(weft_test_run_timed(nop, NULL, 1, -1, NULL, &result), WEFT_EINVAL);
+    EXPECT_RC(weft_test_run_timed(nop, NULL, 1, NAN, NULL, &result), WEFT_EINVAL);
+    EXPECT(result == 1);
     WT_ASSERT_CLEAN();
 }
 
@@ -305,6 +315,9 @@ static void thread_bridge_null_in_task(void)
     EXPECT_RC(weft_from_thread_run_sync_token(t, NULL, NULL), WEFT_EPERM);
     EXPECT_RC(weft_from_thread_check_cancelled(), WEFT_EPERM);
     EXPECT_RC(weft_run(nop, NULL, NULL), WEFT_EPERM);
+    int result = 1;
+    EXPECT_RC(weft_test_run_timed(nop, NULL, 1, 1, NULL, &result), WEFT_EPERM);
+    EXPECT(result == 1);
     EXPECT_RC(weft_portal_start(&p, NULL), WEFT_EPERM);
     EXPECT(p == NULL);
     weft_token_release(t);

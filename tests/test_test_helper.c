@@ -160,6 +160,25 @@ static void test_hang_fails_with_task_tree(void **state)
     wt_proc_free(&p);
 }
 
+/* The framework-free runner: its outcomes, in this process (a hang that
+ * ignores the cancellation is test_hang_ignoring_cancellation's, in a child). */
+static void test_run_timed_outcomes(void **state)
+{
+    int result = 1;
+    assert_rc(weft_test_run_timed(returns_eio, NULL, 30, 0, NULL, &result), WEFT_TEST_RETURNED);
+    assert_rc(result, -EIO);
+    atomic_int n = 0;
+    weft_config_t one = {.workers = 1};
+    assert_rc(weft_test_run_timed(spawn_ten, &n, 30, 0, &one, &result), WEFT_TEST_RETURNED);
+    assert_rc(result, 0);
+    assert_int_equal(atomic_load(&n), 10);
+    double t0 = wt_proc_clock();
+    result = 1;
+    assert_rc(weft_test_run_timed(hangs, NULL, 0.2, 30, NULL, &result), WEFT_TEST_CANCELLED);
+    assert_rc(result, 0); /* the body's cancelled scope caught it */
+    assert_true(wt_proc_clock() - t0 < 0.2 + 5 * WT_SLACK);
+}
+
 static void test_hang_ignoring_cancellation(void **state)
 {
     wt_proc_t p;
@@ -182,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_error_fails_the_test),
         cmocka_unit_test(test_hang_fails_with_task_tree),
         cmocka_unit_test(test_hang_ignoring_cancellation),
+        cmocka_unit_test(test_run_timed_outcomes),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
  * weft/io.h — I/O on libuv: byte streams (TCP, Unix sockets), listeners and
- * serve, DNS, files.  Included by weft.h; do not include it alone.
+ * serve, DNS, files.  Included by weft.h (and includes it).
  *
  * Names follow AnyIO (connect_tcp, create_tcp_listener, serve, receive,
  * send, send_eof, aclose).  Every call that can wait is a [fiber]
@@ -13,6 +13,8 @@
 #define WEFT_IO_H
 
 #include <stdint.h>
+
+#include "../weft.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -189,11 +191,22 @@ WEFT_EXTERN int weft_file_write_all(const char *path, const void *data, size_t l
  * still received at least once more, only repeats are dropped), as the
  * kernel coalesces a standard signal that is already pending.
  *
- * The signal's disposition belongs to libuv while any receiver watches it;
- * once the last one is closed it is SIG_DFL (not whatever it was before). */
+ * The signal's disposition belongs to weft while any receiver (of any
+ * runtime) watches it: do not change it meanwhile.  When the last of them is
+ * closed (or its runtime ended with it still open), the disposition that was
+ * there before the first one opened comes back: a handler of the program's
+ * own, SIG_DFL, or weft's own for SIGPIPE (ignored, so that a send to a peer
+ * that went away returns WEFT_EPIPE) and SIGQUIT (the WEFT_DEBUG=1 task-tree
+ * dump). */
 typedef struct weft_signal_receiver_t weft_signal_receiver_t;
 
-/* [fiber] Start catching the n signal numbers (duplicates are ignored). */
+/* [fiber] Start catching the n signal numbers (duplicates are ignored).
+ * WEFT_EINVAL, and nothing caught, if any of them cannot be received: the
+ * synchronous signals SIGSEGV, SIGBUS, SIGILL and SIGFPE (a fault is not
+ * something to hand to a task later; SIGSEGV and SIGBUS report a task's
+ * stack overflow), SIGKILL and SIGSTOP (they cannot be caught), numbers
+ * outside 1 .. SIGRTMAX, and those the C library keeps for itself (glibc:
+ * 32 and 33). */
 WEFT_EXTERN int weft_signal_open(weft_signal_receiver_t **out, const int *signums, size_t n);
 /* [fiber][checkpoint] The next signal number delivered.  Cancelled:
  * WEFT_ECANCELED, nothing consumed. */

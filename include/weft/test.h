@@ -1,7 +1,10 @@
 /*
  * weft/test.h — run a test body as the root task of a fresh runtime, for
- * cmocka users.  Header-only; not included by weft.h.  Include it after
- * <cmocka.h>, and link with -pthread:
+ * cmocka users (and, with WEFT_TEST_NO_CMOCKA, any framework: see
+ * weft_test_run_timed).  Not included by weft.h.  Include it after
+ * <cmocka.h>; the timed runner is in the library (link weft, as for the
+ * rest), so the header needs no POSIX declarations and compiles in strict
+ * ISO C (-std=c99 and later) and C++ as it is:
  *
  *   #include <stdarg.h>
  *   #include <stddef.h>
@@ -30,15 +33,47 @@
 #ifndef WEFT_TEST_H
 #define WEFT_TEST_H
 
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
 #include "../weft.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- any framework
+ *
+ * What weft_test_run does apart from failing a cmocka test, in the library
+ * (link weft).  With WEFT_TEST_NO_CMOCKA defined before the include, this
+ * part alone is declared and <cmocka.h> is not needed. */
+
+/* weft_test_run_timed's outcomes; a negative result is an error. */
+#define WEFT_TEST_RETURNED 0  /* the body returned within timeout_s: *result */
+#define WEFT_TEST_CANCELLED 1 /* it did not; cancelled, it returned within grace_s: *result */
+#define WEFT_TEST_HUNG 2      /* it did not, and ignored the cancellation: left running */
+
+/* [thread] Run body(arg) as the root task of a new runtime (config as for
+ * weft_run, NULL for the defaults) on a thread of its own, and wait up to
+ * timeout_s seconds for it; *result gets what weft_run returned (the body's
+ * result).  If it has not returned by then, print a line and the task tree
+ * of every running runtime (weft_dump_tasks) to stderr, cancel the body (its
+ * checkpoints then return WEFT_ECANCELED) and wait up to grace_s seconds
+ * more.  A body that ignores the cancellation is left running in the
+ * background (its runtime cannot be stopped from outside): keep what `arg`
+ * points to alive.  WEFT_EINVAL: no body or result, timeout_s not > 0 or
+ * grace_s < 0; WEFT_EPERM: called on a worker (it would block it);
+ * WEFT_ENOMEM. */
+WEFT_EXTERN int weft_test_run_timed(weft_fn_t body, void *arg, double timeout_s, double grace_s,
+                                    const weft_config_t *config, int *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ---------------------------------------------------------------- cmocka */
+
+#ifndef WEFT_TEST_NO_CMOCKA
+
 #ifndef fail
-#error "weft/test.h: include <cmocka.h> first"
+#error "weft/test.h: include <cmocka.h> first (or define WEFT_TEST_NO_CMOCKA)"
 #endif
 
 #ifdef __cplusplus
@@ -54,184 +89,28 @@ extern "C" {
 #define WEFT_TEST_CANCEL_GRACE 2.0
 #endif
 
-/* Shared by the test's thread, the thread running weft_run and a helper
- * thread that cancels a hung body; freed by the last of them, since after a
- * hang that ignores cancellation the runtime's thread outlives the test. */
-typedef struct weft_test_state_ {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int refs;
-    int done; /* weft_run returned rc */
-    int rc;
-    weft_fn_t body;
-    void *arg;
-    int has_config;
-    weft_config_t config;
-    weft_token_t *token;  /* the runtime, for the cancelling thread */
-    weft_scope_t *scope;  /* the body's scope while it runs */
-} weft_test_state_;
-
-static inline void weft_test_unref_(weft_test_state_ *st)
-{
-    pthread_mutex_lock(&st->mu);
-    int last = --st->refs == 0;
-    pthread_mutex_unlock(&st->mu);
-    if (!last)
-        return;
-    if (st->token != NULL)
-        weft_token_release(st->token);
-    pthread_cond_destroy(&st->cv);
-    pthread_mutex_destroy(&st->mu);
-    free(st);
-}
-
-/* The root task: the body inside a scope that can be cancelled from outside. */
-static inline int weft_test_root_(void *p)
-{
-    weft_test_state_ *st = (weft_test_state_ *)p;
-    weft_scope_t scope;
-    weft_scope_enter(&scope, WEFT_FOREVER, 0);
-    pthread_mutex_lock(&st->mu);
-    st->token = weft_current_token();
-    st->scope = &scope;
-    pthread_mutex_unlock(&st->mu);
-    int rc = st->body(st->arg);
-    pthread_mutex_lock(&st->mu);
-    st->scope = NULL;
-    pthread_mutex_unlock(&st->mu);
-    return weft_scope_exit(&scope, rc);
-}
-
-static inline void *weft_test_thread_(void *p)
-{
-    weft_test_state_ *st = (weft_test_state_ *)p;
-    int rc = weft_run(weft_test_root_, st, st->has_config ? &st->config : NULL);
-    pthread_mutex_lock(&st->mu);
-    st->rc = rc;
-    st->done = 1;
-    pthread_cond_broadcast(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    weft_test_unref_(st);
-    return NULL;
-}
-
-/* Runs on a worker of the test's runtime (weft_from_thread_run_sync_token). */
-static inline int weft_test_cancel_body_(void *p)
-{
-    weft_test_state_ *st = (weft_test_state_ *)p;
-    pthread_mutex_lock(&st->mu);
-    if (st->scope != NULL)
-        weft_scope_cancel(st->scope);
-    pthread_mutex_unlock(&st->mu);
-    return 0;
-}
-
-/* A thread of its own: the call waits for a worker, and a body that blocks
- * every worker never frees one. */
-static inline void *weft_test_canceller_(void *p)
-{
-    weft_test_state_ *st = (weft_test_state_ *)p;
-    pthread_mutex_lock(&st->mu);
-    weft_token_t *token = st->token;
-    pthread_mutex_unlock(&st->mu);
-    if (token != NULL)
-        weft_from_thread_run_sync_token(token, weft_test_cancel_body_, st);
-    weft_test_unref_(st);
-    return NULL;
-}
-
-/* Wait (st->mu held) until weft_run returned or `seconds` passed; 1 if it did. */
-static inline int weft_test_wait_(weft_test_state_ *st, double seconds)
-{
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    double whole = (double)(time_t)seconds;
-    end.tv_sec += (time_t)seconds;
-    end.tv_nsec += (long)((seconds - whole) * 1e9);
-    if (end.tv_nsec >= 1000000000L) {
-        end.tv_sec++;
-        end.tv_nsec -= 1000000000L;
-    }
-    while (!st->done && pthread_cond_timedwait(&st->cv, &st->mu, &end) == 0) {
-    }
-    return st->done;
-}
-
 /* weft_test_run, failing the test at file:line. */
 static inline int weft_test_run_at_(weft_fn_t body, void *arg, double timeout_s,
                                     const weft_config_t *config, const char *file, int line)
 {
     if (!(timeout_s > 0))
         timeout_s = WEFT_TEST_DEFAULT_TIMEOUT;
-    weft_test_state_ *st = (weft_test_state_ *)calloc(1, sizeof *st);
-    if (st == NULL) {
-        print_error("weft_test_run: out of memory\n");
-        _fail(file, line);
-        return WEFT_ENOMEM;
-    }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&st->mu, NULL);
-    st->refs = 2; /* this thread and the runtime's */
-    st->body = body;
-    st->arg = arg;
-    if (config != NULL) {
-        st->has_config = 1;
-        st->config = *config;
-    }
-    pthread_t runner;
-    if (pthread_create(&runner, NULL, weft_test_thread_, st) != 0) {
-        st->refs = 1;
-        weft_test_unref_(st);
-        print_error("weft_test_run: cannot start a thread for the runtime\n");
-        _fail(file, line);
-        return WEFT_ENOMEM;
-    }
-
-    pthread_mutex_lock(&st->mu);
-    int finished = weft_test_wait_(st, timeout_s);
-    pthread_mutex_unlock(&st->mu);
-    if (finished) {
-        pthread_join(runner, NULL);
-        int rc = st->rc;
-        weft_test_unref_(st);
+    int rc = 0;
+    int outcome = weft_test_run_timed(body, arg, timeout_s, WEFT_TEST_CANCEL_GRACE, config, &rc);
+    if (outcome == WEFT_TEST_RETURNED)
         return rc;
-    }
-
-    fprintf(stderr, "weft_test_run: the test body did not return within %.1f s; the tasks:\n",
-            timeout_s);
-    weft_dump_tasks(stderr);
-    fflush(stderr);
-    pthread_t canceller;
-    pthread_mutex_lock(&st->mu);
-    st->refs++;
-    pthread_mutex_unlock(&st->mu);
-    if (pthread_create(&canceller, NULL, weft_test_canceller_, st) == 0)
-        pthread_detach(canceller);
-    else
-        weft_test_unref_(st);
-    pthread_mutex_lock(&st->mu);
-    finished = weft_test_wait_(st, WEFT_TEST_CANCEL_GRACE);
-    int rc = st->rc;
-    pthread_mutex_unlock(&st->mu);
-    if (finished)
-        pthread_join(runner, NULL);
-    else
-        pthread_detach(runner);
-    weft_test_unref_(st);
-    if (finished)
+    if (outcome == WEFT_TEST_CANCELLED)
         print_error("weft_test_run: the test body hung (more than %.1f s); cancelled, it "
                     "returned %s\n",
                     timeout_s, weft_err_name(rc));
-    else
+    else if (outcome == WEFT_TEST_HUNG)
         print_error("weft_test_run: the test body hung (more than %.1f s) and ignored the "
                     "cancellation; it is left running\n",
                     timeout_s);
+    else
+        print_error("weft_test_run: %s (%s)\n", weft_strerror(outcome), weft_err_name(outcome));
     _fail(file, line);
-    return WEFT_ETIMEDOUT; /* not reached: _fail leaves the test */
+    return outcome < 0 ? outcome : WEFT_ETIMEDOUT; /* not reached: _fail leaves the test */
 }
 
 /* [thread] Run body(arg) as the root task of a new runtime (config as for
@@ -271,5 +150,7 @@ static inline void weft_test_assert_ok_(int rc, const char *body, const char *fi
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* WEFT_TEST_NO_CMOCKA */
 
 #endif /* WEFT_TEST_H */

@@ -1,13 +1,15 @@
 /*
  * weft/thread.h — threads: capacity limiters, offloading blocking calls to
  * pooled threads, calling back into the runtime from other threads, tokens
- * and blocking portals.  Included by weft.h; do not include it alone.
+ * and blocking portals.  Included by weft.h (and includes it).
  *
  * The model is AnyIO's (anyio.to_thread, anyio.from_thread, CapacityLimiter,
  * BlockingPortal), with Trio's rules for cancellation.
  */
 #ifndef WEFT_THREAD_H
 #define WEFT_THREAD_H
+
+#include "../weft.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
@@ -13,6 +14,19 @@ double wf_clock_real(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void wf_cond_init_monotonic(pthread_cond_t *c) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+struct timespec wf_clock_deadline(double seconds) {
+    double t = wf_clock_real() + seconds, whole = floor(t);
+    return (struct timespec){(time_t)whole, (long)((t - whole) * 1e9)};
 }
 
 double wf_clock_now(void) {

@@ -8,10 +8,18 @@
 #ifndef WEFT_SCHED_CLOCK_H
 #define WEFT_SCHED_CLOCK_H
 
+#include <pthread.h>
+#include <time.h>
+
 double wf_clock_now(void);
 /* CLOCK_MONOTONIC, whatever the thread. */
 double wf_clock_real(void);
 /* Add *offset to this thread's readings from now on; NULL: real time again. */
 void wf_clock_bind(_Atomic double *offset);
+
+/* A condition variable whose timed waits count in wf_clock_real's clock, and
+ * the deadline `seconds` from now for such a wait. */
+void wf_cond_init_monotonic(pthread_cond_t *c);
+struct timespec wf_clock_deadline(double seconds);
 
 #endif

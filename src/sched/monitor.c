@@ -1,5 +1,6 @@
 #include "monitor.h"
 
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,7 +77,10 @@ static int look_at(wf_monitor_t *m, unsigned i, double now) {
     if (s->warned)
         fprintf(stderr, "weft: task '%s' let worker %u go after %.3f s\n", s->name, i, now - s->since);
     s->runs = runs;
-    s->since = now;
+    /* Read after `runs`, not `now` (read before it): the run it counts began
+     * before this, so a hold is never overstated, also when the monitor
+     * itself was kept off its CPU between the two. */
+    s->since = wf_clock_real();
     s->warned = 0;
     /* The name of a task still running, or just gone: names outlive their
      * tasks in practice (string literals), see weft_group_spawn_named. */
@@ -99,8 +103,7 @@ static void *monitor_main(void *arg) {
     wf_monitor_t *m = arg;
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
-        double wake = wf_clock_real() + m->period;
-        struct timespec ts = {(time_t)wake, (long)((wake - floor(wake)) * 1e9)};
+        struct timespec ts = wf_clock_deadline(m->period);
         pthread_cond_timedwait(&m->cond, &m->lock, &ts);
         int last = m->stop; /* one more look: a warned task has let go by now */
         pthread_mutex_unlock(&m->lock);
@@ -129,11 +132,10 @@ int wf_monitor_start(wf_runtime_t *rt) {
     m->threshold = threshold;
     m->period = threshold > 0 ? fmin(fmax(threshold / 4, 1e-3), 25e-3) : DUMP_ONLY_PERIOD;
     m->seen = wf_calloc(rt->nworkers, sizeof *m->seen);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    /* No count yet: a worker caught between publishing its first task's
+     * name and its count (0) is not held since time 0. */
+    for (unsigned i = 0; m->seen && i < rt->nworkers; i++) m->seen[i].runs = ULONG_MAX;
+    wf_cond_init_monotonic(&m->cond);
     pthread_mutex_init(&m->lock, NULL);
     if (!m->seen || pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
         pthread_cond_destroy(&m->cond);

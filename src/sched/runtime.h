@@ -169,6 +169,9 @@ int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline);
 void wf_worker_run(wf_worker_t *w);
 int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index);
 void wf_worker_fini(wf_worker_t *w);
+/* Close a signal receiver's handle (src/io/signal.c) that its program left
+ * open, as weft_signal_close would: its signals' dispositions come back. */
+void wf_signal_close_leftover(uv_signal_t *h);
 /* Wake an idle worker to look for work, unless someone is already searching. */
 void wf_runtime_notify(wf_runtime_t *rt);
 /* Wake the spare worker / let it go back to sleep once it has nothing to do

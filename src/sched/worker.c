@@ -538,7 +538,9 @@ fail_timers:
 
 static void close_leftover(uv_handle_t *h, void *arg) {
     (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, NULL);
+    if (uv_is_closing(h)) return;
+    if (h->type == UV_SIGNAL) wf_signal_close_leftover((uv_signal_t *)h); /* dispositions back */
+    else uv_close(h, NULL);
 }
 
 void wf_worker_fini(wf_worker_t *w) {

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fault.h"
 #include "park.h"
 #include "util.h"
@@ -52,11 +53,7 @@ int wf_pool_new(wf_pool_t **out, double idle_timeout) {
     if (!p) return WEFT_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->all_exited, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->monitor_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    wf_cond_init_monotonic(&p->monitor_cond);
     wf_list_init(&p->sleepers);
     p->idle_timeout = idle_timeout;
     *out = p;
@@ -245,13 +242,7 @@ static void *monitor_main(void *arg) {
              * pthread_create for as long as threads cannot start. */
             if (!failed) continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += (long)(MONITOR_PERIOD * 1e9);
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = wf_clock_deadline(MONITOR_PERIOD);
         pthread_cond_timedwait(&p->monitor_cond, &p->lock, &ts);
     }
     pthread_mutex_unlock(&p->lock);
