@@ -179,6 +179,28 @@ static void test_run_timed_outcomes(void **state)
     assert_true(wt_proc_clock() - t0 < 0.2 + 5 * WT_SLACK);
 }
 
+/* A test of an hour-long timeout under the virtual clock runs at once: the
+ * runner holds nothing (no token) that would keep the clock from jumping. */
+static int sleep_an_hour(void *arg)
+{
+    double t0 = weft_now();
+    int rc = weft_sleep(3600);
+    *(double *)arg = weft_now() - t0;
+    return rc;
+}
+
+static void test_virtual_clock_jumps_under_the_runner(void **state)
+{
+    (void)state;
+    weft_config_t c;
+    weft_config_init(&c);
+    c.workers = 2;
+    c.flags = WEFT_CONFIG_VIRTUAL_CLOCK;
+    double slept = 0;
+    weft_assert_run_config(sleep_an_hour, &slept, 10.0, &c);
+    assert_true(slept >= 3600);
+}
+
 static void test_hang_ignoring_cancellation(void **state)
 {
     wt_proc_t p;
@@ -202,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_hang_fails_with_task_tree),
         cmocka_unit_test(test_hang_ignoring_cancellation),
         cmocka_unit_test(test_run_timed_outcomes),
+        cmocka_unit_test(test_virtual_clock_jumps_under_the_runner),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,14 @@
  * the switches of weft_config_t that turn on the blocking detector and the
  * virtual clock (docs/debugging.md).
  *
+ * The virtual clock (WEFT_CONFIG_VIRTUAL_CLOCK) jumps when nothing it knows
+ * of can happen before the next deadline.  It knows of tasks, I/O, blocking
+ * calls, calls posted from other threads and held tokens.  A plain thread
+ * that sets an event or sends on a channel without holding a token is
+ * invisible to it: a task waiting for that thread sees time jump past its
+ * deadline.  Give such a thread a token (weft_current_token) for as long as
+ * it may call in, or run its work with weft_to_thread_run_sync.
+ *
  * The environment variable WEFT_DEBUG=1 turns on, for every runtime:
  *   - the blocking detector with a 100 ms threshold (unless the config sets
  *     one: config.blocking_threshold);

@@ -9,9 +9,12 @@
  * defines feature-test macros, and a header included after the system's
  * cannot define them any more.
  *
- * The state is shared by the caller, the thread running weft_run and a
- * thread that cancels a hung body, and freed by the last of them: after a
- * hang that ignores the cancellation the runtime's thread outlives the call.
+ * The state is shared by the caller and the thread running weft_run, and
+ * freed by the last of them: after a hang that ignores the cancellation the
+ * runtime's thread outlives the call.  The caller cancels a hung body's
+ * scope itself (weft_scope_cancel works from any thread while the scope is
+ * entered, which st->mu guarantees); holding no token, it leaves a virtual
+ * clock free to jump.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -30,10 +33,8 @@ typedef struct test_run {
     int done, rc;         /* weft_run returned rc */
     weft_fn_t body;
     void *arg;
-    int has_config;
-    weft_config_t config;
-    weft_token_t *token;  /* the runtime, for the cancelling thread */
-    weft_scope_t *scope;  /* the body's scope while it runs */
+    weft_config_t config; /* the caller's, as this library's struct */
+    weft_scope_t *scope;  /* mu: the body's scope while it runs */
 } test_run_t;
 
 static void unref(test_run_t *st) {
@@ -41,7 +42,6 @@ static void unref(test_run_t *st) {
     int last = --st->refs == 0;
     pthread_mutex_unlock(&st->mu);
     if (!last) return;
-    if (st->token) weft_token_release(st->token);
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->mu);
     wf_free(st);
@@ -53,7 +53,6 @@ static int root(void *p) {
     weft_scope_t scope;
     weft_scope_enter(&scope, WEFT_FOREVER, 0);
     pthread_mutex_lock(&st->mu);
-    st->token = weft_current_token();
     st->scope = &scope;
     pthread_mutex_unlock(&st->mu);
     int rc = st->body(st->arg);
@@ -65,33 +64,12 @@ static int root(void *p) {
 
 static void *runtime_thread(void *p) {
     test_run_t *st = p;
-    int rc = weft_run(root, st, st->has_config ? &st->config : NULL);
+    int rc = weft_run(root, st, &st->config);
     pthread_mutex_lock(&st->mu);
     st->rc = rc;
     st->done = 1;
     pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
-    unref(st);
-    return NULL;
-}
-
-/* Runs on a worker of the body's runtime (weft_from_thread_run_sync_token). */
-static int cancel_body(void *p) {
-    test_run_t *st = p;
-    pthread_mutex_lock(&st->mu);
-    if (st->scope) weft_scope_cancel(st->scope);
-    pthread_mutex_unlock(&st->mu);
-    return 0;
-}
-
-/* A thread of its own: the call waits for a worker, and a body that blocks
- * every worker never frees one. */
-static void *canceller_thread(void *p) {
-    test_run_t *st = p;
-    pthread_mutex_lock(&st->mu);
-    weft_token_t *token = st->token;
-    pthread_mutex_unlock(&st->mu);
-    if (token) weft_from_thread_run_sync_token(token, cancel_body, st);
     unref(st);
     return NULL;
 }
@@ -103,18 +81,16 @@ static int wait_done(test_run_t *st, double seconds) {
     return st->done;
 }
 
+/* `config`: already this library's struct (wf_config_copy). */
 static test_run_t *test_run_new(weft_fn_t body, void *arg, const weft_config_t *config) {
     test_run_t *st = wf_calloc(1, sizeof *st);
     if (!st) return NULL;
+    st->config = *config;
     wf_cond_init_monotonic(&st->cv);
     pthread_mutex_init(&st->mu, NULL);
     st->refs = 2; /* the caller's and the runtime thread's */
     st->body = body;
     st->arg = arg;
-    if (config) {
-        st->has_config = 1;
-        st->config = *config;
-    }
     return st;
 }
 
@@ -123,13 +99,8 @@ static int cancel_hung(test_run_t *st, pthread_t runner, double timeout_s, doubl
     fprintf(stderr, "weft_test_run: the test body did not return within %.1f s; the tasks:\n", timeout_s);
     weft_dump_tasks(stderr);
     fflush(stderr);
-    pthread_t canceller;
     pthread_mutex_lock(&st->mu);
-    st->refs++;
-    pthread_mutex_unlock(&st->mu);
-    if (pthread_create(&canceller, NULL, canceller_thread, st) == 0) pthread_detach(canceller);
-    else unref(st);
-    pthread_mutex_lock(&st->mu);
+    if (st->scope) weft_scope_cancel(st->scope); /* never waits: no worker needed */
     int finished = wait_done(st, grace_s);
     if (finished) *result = st->rc;
     pthread_mutex_unlock(&st->mu);
@@ -143,7 +114,10 @@ int weft_test_run_timed(weft_fn_t body, void *arg, double timeout_s, double grac
                         const weft_config_t *config, int *result) {
     if (!body || !result || !(timeout_s > 0) || !(grace_s >= 0)) return WEFT_EINVAL;
     if (wf_current_worker()) return WEFT_EPERM;
-    test_run_t *st = test_run_new(body, arg, config);
+    weft_config_t c;
+    int rc = wf_config_copy(&c, config);
+    if (rc) return rc;
+    test_run_t *st = test_run_new(body, arg, &c);
     if (!st) return WEFT_ENOMEM;
     pthread_t runner;
     if (pthread_create(&runner, NULL, runtime_thread, st) != 0) {
