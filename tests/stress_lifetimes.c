@@ -271,6 +271,48 @@ static void test_one_file_two_readers(void **state)
     WT_RUN_OK(two_readers, &rounds, 2);
 }
 
+/* ------------------------------------------------------------ task names */
+
+/* A task's name may be freed once its group heard of its end; the blocking
+ * detector and the dump copy the name of the task on each worker's CPU. */
+static int spin_5ms(void *arg)
+{
+    (void)arg;
+    double end = weft_now() + 0.005;
+    while (weft_now() < end) {
+    } /* no checkpoint: the detector is looking at us */
+    return 0;
+}
+
+static int names_freed_after_close(void *arg)
+{
+    int rounds = *(int *)arg;
+    atomic_store(&dumping, 1);
+    pthread_t th;
+    EXPECT(pthread_create(&th, NULL, dump_loop, NULL) == 0);
+    for (int i = 0; i < rounds; i++) {
+        char *name = strdup("a-name-on-the-heap");
+        weft_group_t g;
+        EXPECT_RC(weft_group_open(&g), 0);
+        EXPECT_RC(weft_group_spawn_named(&g, spin_5ms, NULL, name), 0);
+        EXPECT_RC(weft_group_close(&g, 0), 0);
+        free(name); /* the task has ended */
+    }
+    atomic_store(&dumping, 0);
+    pthread_join(th, NULL);
+    return 0;
+}
+
+static void test_task_names_freed_after_close(void **state)
+{
+    (void)state;
+    int rounds = wt_scaled(WT_TSAN_PICK(100, 40));
+    weft_config_t c = {.workers = 2, .blocking_threshold = 0.5};
+    atomic_store(&wt_fail_count, 0);
+    assert_rc(weft_run(names_freed_after_close, &rounds, &c), 0);
+    WT_ASSERT_CLEAN();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_nested_groups_fail_together),
         cmocka_unit_test(test_scope_flags_under_dump),
         cmocka_unit_test(test_one_file_two_readers),
+        cmocka_unit_test(test_task_names_freed_after_close),
     };
     wt_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);

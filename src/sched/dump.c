@@ -139,9 +139,10 @@ static void dump_runtime(wf_runtime_t *rt, void *arg) {
                 atomic_load_explicit(&rt->clock_offset, memory_order_relaxed));
     fprintf(d->mem, "\n");
     for (unsigned i = 0; i < rt->nworkers; i++) {
-        const char *name = atomic_load_explicit(&rt->workers[i].running_name, memory_order_relaxed);
+        char name[64];
         fprintf(d->mem, "  worker %u: ", i);
-        if (name) fprintf(d->mem, "running '%s'\n", name);
+        if (wf_worker_running_name(&rt->workers[i], name, sizeof name))
+            fprintf(d->mem, "running '%s'\n", name);
         else fprintf(d->mem, "idle\n");
     }
     pthread_mutex_lock(&rt->root_lock);

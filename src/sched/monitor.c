@@ -62,8 +62,9 @@ static int look_at(wf_monitor_t *m, unsigned i, double now) {
     wf_worker_t *w = &m->rt->workers[i];
     seen_t *s = &m->seen[i];
     unsigned long runs = atomic_load_explicit(&w->runs, memory_order_acquire);
-    const char *name = atomic_load_explicit(&w->running_name, memory_order_relaxed);
-    if (name && runs == s->runs) {
+    char name[sizeof s->name];
+    int running = wf_worker_running_name(w, name, sizeof name);
+    if (running && runs == s->runs) {
         if (!s->warned && now - s->since >= m->threshold) {
             s->warned = 1;
             atomic_fetch_add_explicit(&m->rt->blocked_warnings, 1, memory_order_relaxed);
@@ -82,9 +83,7 @@ static int look_at(wf_monitor_t *m, unsigned i, double now) {
      * itself was kept off its CPU between the two. */
     s->since = wf_clock_real();
     s->warned = 0;
-    /* The name of a task still running, or just gone: names outlive their
-     * tasks in practice (string literals), see weft_group_spawn_named. */
-    snprintf(s->name, sizeof s->name, "%s", name ? name : "");
+    memcpy(s->name, running ? name : "", running ? sizeof s->name : 1);
     return 0;
 }
 

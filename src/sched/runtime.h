@@ -64,6 +64,7 @@ typedef struct wf_worker {
      * this worker only, with relaxed stores; read by anyone. */
     _Atomic(wf_task_t *) running;       /* the task on its CPU; NULL between tasks */
     _Atomic(const char *) running_name; /* its name (the record may be reused) */
+    atomic_uint name_readers;           /* copying running_name (wf_worker_running_name) */
     atomic_ulong runs;                  /* tasks switched to so far */
     atomic_ullong spawned, exited, steals, task_parks, parks;
     /* For placing connections (src/io/place.h): the CPU this worker last
@@ -164,6 +165,14 @@ void wf_task_move_to(wf_task_t *t, wf_worker_t *to);
  * worker is busy in a long computation; when no parked worker will wake up in
  * time for this one, one is woken to look again. */
 int wf_worker_arm_timer(wf_worker_t *w, wf_timer_t *timer, double deadline);
+
+/* Copy the name of the task running on `w` into buf; 0 when none runs.  Any
+ * thread.  A task's name may be freed as soon as the task has ended, so the
+ * copy is made while the task cannot end: its worker forgets the name first
+ * (wf_worker_forget_name) and waits for copies in progress. */
+int wf_worker_running_name(wf_worker_t *w, char *buf, size_t len);
+/* The running task is about to end (the calling worker's). */
+void wf_worker_forget_name(wf_worker_t *w);
 
 /* Worker thread body; worker 0 runs it on the caller of weft_run. */
 void wf_worker_run(wf_worker_t *w);

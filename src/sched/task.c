@@ -39,6 +39,8 @@ static void task_entry(void *arg) {
     int rc = t->fn(t->arg);
     if (t->scope != &t->root)
         wf_scope_misuse(t->scope, "a scope or group", "by returning: it was still open when the task returned");
+    /* Once its group hears of the end, the name may be freed. */
+    wf_worker_forget_name(wf_current_worker());
     wf_task_complete(t, rc);
     wf_task_switch_out(t, WF_SWITCH_EXIT);
 }

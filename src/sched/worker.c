@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* sched_getcpu */
 #include <math.h>
 #include <sched.h>
+#include <stdio.h>
 
 #include "clock.h"
 #include "inbox.h"
@@ -298,6 +299,24 @@ void wf_schedule_on(wf_task_t *t, wf_worker_t *to) {
     wf_vclock_count(t->rt, 1);
     t->move_to = to;
     hand_over(t);
+}
+
+/* ---------------------------------------------------------------- the running task's name */
+
+/* A Dekker pair with wf_worker_forget_name (both sequentially consistent):
+ * either the reader sees the name gone, or the forgetter sees the reader and
+ * waits for it. */
+int wf_worker_running_name(wf_worker_t *w, char *buf, size_t len) {
+    atomic_fetch_add(&w->name_readers, 1);
+    const char *name = atomic_load(&w->running_name);
+    if (name) snprintf(buf, len, "%s", name);
+    atomic_fetch_sub(&w->name_readers, 1);
+    return name != NULL;
+}
+
+void wf_worker_forget_name(wf_worker_t *w) {
+    atomic_store(&w->running_name, NULL);
+    while (atomic_load(&w->name_readers)) wf_cpu_relax();
 }
 
 static wf_task_t *local_task(wf_worker_t *w) {
