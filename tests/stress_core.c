@@ -569,12 +569,15 @@ typedef struct {
     atomic_int ran;
 } records_t;
 
+static atomic_uint record_sink; /* keeps the work from being optimised away */
+
 static int record_child(void *arg)
 {
     records_t *c = arg;
-    volatile unsigned x = 0;
+    unsigned x = 0;
     for (unsigned i = 0; i < 2000; i++)
-        x += i;
+        x += i; /* a little work, so that a thief gets there first */
+    atomic_store_explicit(&record_sink, x, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->ran, 1, memory_order_relaxed);
     return weft_checkpoint();
 }

@@ -376,7 +376,7 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
     }
     w->current = t;
     atomic_store_explicit(&w->running, t, memory_order_relaxed);
-    atomic_store_explicit(&w->running_name, t->name, memory_order_relaxed);
+    atomic_store_explicit(&w->running_name, t->name, memory_order_release); /* readers copy it */
     atomic_store_explicit(&w->runs, atomic_load_explicit(&w->runs, memory_order_relaxed) + 1,
                           memory_order_release);
     wf_fiber_switch(&w->sched_fiber, &t->fiber);

@@ -9,11 +9,13 @@
 #include <weft.h>
 
 static atomic_int ran;
+static atomic_uint sink;  /* keeps the work from being optimised away */
 
 static int child(void *arg) {
     (void)arg;
-    volatile unsigned x = 0;
-    for (int i = 0; i < 2000; i++) x += (unsigned)i;
+    unsigned x = 0;
+    for (unsigned i = 0; i < 2000; i++) x += i;     /* a little work */
+    atomic_store_explicit(&sink, x, memory_order_relaxed);
     atomic_fetch_add_explicit(&ran, 1, memory_order_relaxed);
     return weft_checkpoint();
 }
