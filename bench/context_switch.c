@@ -11,7 +11,7 @@
 #include <time.h>
 #include <ucontext.h>
 
-#include "fiber.h"
+#include "sched/fiber.h"
 
 #define N 10000000L
 #define STACK_SIZE (64 * 1024)

@@ -37,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fault.h"   /* test-only fault injection (not public API) */
-#include "runtime.h" /* the workers' connection counts (place.h) */
+#include "sched/fault.h"   /* test-only fault injection (not public API) */
+#include "sched/runtime.h" /* the workers' connection counts (place.h) */
 #include "weft.h"
 
 #define RUN_SECONDS 10.0

@@ -22,7 +22,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "fault.h"
+#include "sched/fault.h"
 
 #ifdef WT_ASAN
 #include <sanitizer/lsan_interface.h>

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fault.h"
+#include "sched/fault.h"
 
 #define ITEM(i) ((void *)(intptr_t)(0x1000 + (i)))
 

@@ -18,7 +18,7 @@
 #include "proc_helpers.h"
 #include "thread_helpers.h"
 
-#include "fault.h"
+#include "sched/fault.h"
 
 #define CHILD_ENV "WEFT_FAULTS_CHILD"
 

@@ -25,8 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "context.h"
-#include "fiber.h"
+#include "sched/context.h"
+#include "sched/fiber.h"
 
 #if defined(__x86_64__)
 #include <xmmintrin.h>

@@ -28,8 +28,8 @@
 #include "thread_helpers.h"
 #include "io_helpers.h"
 
-#include "place.h"
-#include "stream.h"
+#include "io/place.h"
+#include "io/stream.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>

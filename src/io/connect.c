@@ -11,9 +11,9 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "place.h"
-#include "stream.h"
-#include "waitq.h"
+#include "io/place.h"
+#include "io/stream.h"
+#include "sched/waitq.h"
 
 #define ATTEMPT_DELAY 0.250
 

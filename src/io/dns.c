@@ -20,8 +20,8 @@
 #include <uv.h>
 
 #include "weft.h"
-#include "task.h"
-#include "util.h"
+#include "sched/task.h"
+#include "sched/util.h"
 
 enum { DNS_ADDRINFO, DNS_NAMEINFO };
 

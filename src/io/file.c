@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "weft.h"
-#include "task.h"
-#include "util.h"
-#include "waitq.h"
+#include "sched/task.h"
+#include "sched/util.h"
+#include "sched/waitq.h"
 
 struct weft_file_t {
     int fd;

@@ -1,6 +1,6 @@
-#include "life.h"
+#include "io/life.h"
 
-#include "waitq.h"
+#include "sched/waitq.h"
 
 void wf_io_life_init(wf_io_life_t *o, void (*release)(wf_io_life_t *)) {
     *o = (wf_io_life_t){.owner = wf_current_worker(), .release = release};
@@ -48,4 +48,11 @@ int wf_io_wait(wf_io_life_t *o, wf_task_t *t, wf_task_t **slot) {
 void wf_io_handle_closed(wf_io_life_t *o) {
     o->open_handles--;
     wf_io_maybe_free(o);
+}
+
+void wf_io_close_leftover(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (uv_is_closing(h)) return;
+    if (h->type == UV_SIGNAL) wf_signal_close_leftover((uv_signal_t *)h);
+    else uv_close(h, NULL);
 }

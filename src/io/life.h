@@ -15,7 +15,7 @@
 #ifndef WEFT_IO_LIFE_H
 #define WEFT_IO_LIFE_H
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 typedef struct wf_io_life wf_io_life_t;
 
@@ -52,5 +52,12 @@ void wf_io_handle_closed(wf_io_life_t *o);
 
 /* Free the object if it is closed and nothing holds it any more. */
 void wf_io_maybe_free(wf_io_life_t *o);
+
+/* The runtime is ending (src/runtime.c, a uv_walk callback over each
+ * worker's loop): close a handle its program left open, as closing its
+ * object would, so that the loop can end. */
+void wf_io_close_leftover(uv_handle_t *h, void *arg);
+/* A signal receiver's handle: its signals' dispositions come back too. */
+void wf_signal_close_leftover(uv_signal_t *h);
 
 #endif

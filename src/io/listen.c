@@ -17,8 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "place.h"
-#include "stream.h"
+#include "io/place.h"
+#include "io/stream.h"
 
 #define MAX_SOCKETS 16
 #define EMFILE_BACKOFF_MS 100

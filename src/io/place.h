@@ -20,7 +20,7 @@
 #ifndef WEFT_IO_PLACE_H
 #define WEFT_IO_PLACE_H
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 /* A worker for a connection a task is about to open: `home`, the worker of
  * that task's first connection (t->io_home), so that a task's connections

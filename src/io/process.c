@@ -45,8 +45,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "stream.h"
-#include "waitq.h"
+#include "io/stream.h"
+#include "sched/waitq.h"
 
 #ifdef WF_TSAN
 void __tsan_ignore_thread_begin(void);

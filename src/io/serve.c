@@ -10,9 +10,9 @@
  */
 #include <unistd.h>
 
-#include "group.h"
-#include "place.h"
-#include "stream.h"
+#include "sched/group.h"
+#include "io/place.h"
+#include "io/stream.h"
 
 typedef struct connection {
     int fd, is_tcp;

@@ -28,8 +28,8 @@
 #include <signal.h>
 #include <string.h>
 
-#include "life.h"
-#include "waitq.h"
+#include "io/life.h"
+#include "sched/waitq.h"
 
 #define WF_SIGNAL_RING 64
 

@@ -1,10 +1,10 @@
-#include "stream.h"
+#include "io/stream.h"
 
 #include <string.h>
 #include <sys/un.h>
 
-#include "place.h"
-#include "waitq.h"
+#include "io/place.h"
+#include "sched/waitq.h"
 
 /* ---------------------------------------------------------------- life */
 

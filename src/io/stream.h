@@ -14,7 +14,7 @@
 
 #include <uv.h>
 
-#include "life.h"
+#include "io/life.h"
 
 #define WF_STREAM_BUFFER (64u * 1024u)
 

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "life.h"
-#include "waitq.h"
+#include "io/life.h"
+#include "sched/waitq.h"
 
 #define QUEUE_LEN 256u
 #define MAX_DATAGRAM 65536u

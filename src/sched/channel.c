@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "waitq.h"
+#include "sched/waitq.h"
 
 typedef struct wf_chan {
     /* One cache line (the record is line-aligned): all that a send or a

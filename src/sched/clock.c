@@ -1,4 +1,4 @@
-#include "clock.h"
+#include "sched/clock.h"
 
 #include <math.h>
 #include <stdatomic.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "waitq.h"
+#include "sched/waitq.h"
 
 struct weft_cond_t {
     wf_spin_t lock;

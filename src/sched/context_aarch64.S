@@ -6,7 +6,7 @@
  * FPCR holds the rounding mode, kept per fiber like MXCSR on x86-64; writing
  * it can be slow, so it is written only when it differs.
  */
-#include "context.h"
+#include "sched/context.h"
 
 #if defined(WF_CTX_ASM) && defined(__aarch64__)
 

@@ -3,7 +3,7 @@
  * switch (or with WF_USE_UCONTEXT).  Slower: swapcontext also saves and
  * restores the signal mask, one system call per switch.
  */
-#include "context.h"
+#include "sched/context.h"
 
 #ifndef WF_CTX_ASM
 

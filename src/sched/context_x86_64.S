@@ -8,7 +8,7 @@
  * not leak it to the fiber that runs next.  The caller-saved registers are
  * already spilled by the compiler around the call.
  */
-#include "context.h"
+#include "sched/context.h"
 
 #if defined(WF_CTX_ASM) && defined(__x86_64__)
 

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "group.h"
-#include "registry.h"
-#include "vclock.h"
+#include "sched/group.h"
+#include "sched/registry.h"
+#include "sched/vclock.h"
 
 typedef struct dump {
     FILE *mem;

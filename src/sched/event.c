@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "waitq.h"
+#include "sched/waitq.h"
 
 struct weft_event_t {
     wf_spin_t lock;

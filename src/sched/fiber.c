@@ -10,13 +10,13 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "fiber.h"
+#include "sched/fiber.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
 
-#include "context.h"
+#include "sched/context.h"
 
 #ifdef WF_TSAN
 #include <sanitizer/tsan_interface.h>

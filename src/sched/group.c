@@ -1,8 +1,8 @@
-#include "group.h"
+#include "sched/group.h"
 
 #include <string.h>
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 #define GROUP_MAGIC 0x67726f75u
 

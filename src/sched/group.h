@@ -6,7 +6,7 @@
 #ifndef WEFT_SCHED_GROUP_H
 #define WEFT_SCHED_GROUP_H
 
-#include "task.h"
+#include "sched/task.h"
 
 typedef struct wf_failure {
     int err;

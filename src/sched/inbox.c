@@ -1,4 +1,4 @@
-#include "inbox.h"
+#include "sched/inbox.h"
 
 int wf_runtime_enter(wf_runtime_t *rt) {
     unsigned long v = atomic_load(&rt->gate);

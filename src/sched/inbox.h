@@ -15,7 +15,7 @@
 #ifndef WEFT_SCHED_INBOX_H
 #define WEFT_SCHED_INBOX_H
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 typedef struct wf_call {
     struct wf_call *next;

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "waitq.h"
+#include "sched/waitq.h"
 
 int weft_lock_new(weft_lock_t **out) {
     if (!out) return WEFT_EINVAL;

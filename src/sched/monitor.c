@@ -1,4 +1,4 @@
-#include "monitor.h"
+#include "sched/monitor.h"
 
 #include <limits.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "sched/clock.h"
 
 #define NAME_MAX_SHOWN 64
 #define DUMP_ONLY_PERIOD 0.05 /* s: how soon SIGQUIT is served without a detector */

@@ -16,7 +16,7 @@
 #ifndef WEFT_SCHED_MONITOR_H
 #define WEFT_SCHED_MONITOR_H
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 /* Does the environment ask for debugging (WEFT_DEBUG set, not "0")? */
 int wf_debug_env(void);

@@ -10,7 +10,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "fiber.h"
+#include "sched/fiber.h"
 
 #include <errno.h>
 #include <pthread.h>

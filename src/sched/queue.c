@@ -1,6 +1,6 @@
-#include "queue.h"
+#include "sched/queue.h"
 
-#include "task.h"
+#include "sched/task.h"
 
 #define MASK (WF_LOCAL_QUEUE_CAP - 1)
 

@@ -1,4 +1,4 @@
-#include "registry.h"
+#include "sched/registry.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static wf_runtime_t *registry; /* newest first */

@@ -6,7 +6,7 @@
 #ifndef WEFT_SCHED_REGISTRY_H
 #define WEFT_SCHED_REGISTRY_H
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 void wf_registry_add(wf_runtime_t *rt);
 void wf_registry_remove(wf_runtime_t *rt);

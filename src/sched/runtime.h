@@ -16,19 +16,19 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "fiber.h"
-#include "queue.h"
-#include "task.h"
-#include "timer.h"
+#include "sched/fiber.h"
+#include "sched/queue.h"
+#include "sched/task.h"
+#include "sched/timer.h"
 
 typedef struct wf_runtime wf_runtime_t;
 
-#define WF_FRESH_CAP 64u
+#define WF_LIFO_CAP 64u
 
 /* Line-aligned (and allocated so, wf_calloc_line): the workers sit side by
  * side in rt->workers, and without it the counters each one stores on every
  * switch (at the end) shared a line with its neighbour's `rt`, `current` and
- * fresh stack (at the start). */
+ * LIFO stack (at the start). */
 typedef struct wf_worker {
     _Alignas(WF_CACHE_LINE) wf_runtime_t *rt;
     unsigned index;
@@ -39,8 +39,8 @@ typedef struct wf_worker {
      * in Cilk: a fork-join tree keeps O(depth) stacks alive).  Owner-only;
      * the oldest move to the stealable ring when other workers are idle or
      * when it is full. */
-    wf_task_t *fresh[WF_FRESH_CAP];
-    unsigned fresh_bottom, fresh_count;
+    wf_task_t *lifo[WF_LIFO_CAP];
+    unsigned lifo_bottom, lifo_count;
     unsigned tick;
     int searching;              /* counted in rt->n_searching */
     int spare;                  /* the stand-in worker (WEFT_CONFIG_SPARE_WORKER) */
@@ -138,17 +138,12 @@ struct wf_runtime {
 #define WF_GATE_CLOSED 1ul
 #define WF_GATE_ONE 2ul
 
-/* `in` (NULL: defaults) as this library's struct: only the bytes the
- * caller's header had (config_size), the rest zero; WEFT_EINVAL for a size
- * this library cannot honour. */
-int wf_config_copy(weft_config_t *out, const weft_config_t *in);
-
 /* The worker running on this thread, or NULL.  Never inlined: a task may
  * resume on another thread, so a cached thread-local address would be stale. */
 wf_worker_t *wf_current_worker(void);
 
 /* Make a runnable task run soon: from a worker of t's runtime onto that
- * worker's fresh stack, from anywhere else into the injection queue. */
+ * worker's LIFO stack, from anywhere else into the injection queue. */
 void wf_schedule(wf_task_t *t);
 
 /* Make a new task runnable on worker `to` (it starts there). */
@@ -177,10 +172,10 @@ void wf_worker_forget_name(wf_worker_t *w);
 /* Worker thread body; worker 0 runs it on the caller of weft_run. */
 void wf_worker_run(wf_worker_t *w);
 int wf_worker_init(wf_worker_t *w, wf_runtime_t *rt, unsigned index);
-void wf_worker_fini(wf_worker_t *w);
-/* Close a signal receiver's handle (src/io/signal.c) that its program left
- * open, as weft_signal_close would: its signals' dispositions come back. */
-void wf_signal_close_leftover(uv_signal_t *h);
+/* Free what wf_worker_init made; every handle still open on the loop
+ * (those a program never closed, the worker's own) is closed first by
+ * `close_leftover` (a uv_walk callback: the I/O module knows its handles). */
+void wf_worker_fini(wf_worker_t *w, uv_walk_cb close_leftover);
 /* Wake an idle worker to look for work, unless someone is already searching. */
 void wf_runtime_notify(wf_runtime_t *rt);
 /* Wake the spare worker / let it go back to sleep once it has nothing to do

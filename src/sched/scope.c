@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "clock.h"
-#include "runtime.h"
+#include "sched/clock.h"
+#include "sched/runtime.h"
 
 _Static_assert(sizeof(wf_scope_t) <= sizeof(weft_scope_t), "weft_scope_t too small");
 _Static_assert(_Alignof(wf_scope_t) <= _Alignof(weft_scope_t), "weft_scope_t misaligned");

@@ -38,8 +38,8 @@
 
 #include <stdatomic.h>
 
-#include "timer.h"
-#include "util.h"
+#include "sched/timer.h"
+#include "sched/util.h"
 
 struct wf_task;
 

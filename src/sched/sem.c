@@ -8,7 +8,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "waitq.h"
+#include "sched/waitq.h"
 
 struct weft_sem_t {
     wf_spin_t lock;

@@ -22,9 +22,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "fiber.h"
-#include "fault.h"
-#include "util.h"
+#include "sched/fiber.h"
+#include "sched/fault.h"
+#include "sched/util.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,11 +1,11 @@
-#include "task.h"
+#include "sched/task.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#include "group.h"
-#include "inbox.h"
-#include "vclock.h"
+#include "sched/group.h"
+#include "sched/inbox.h"
+#include "sched/vclock.h"
 
 
 wf_task_t *wf_current_task(void) {

@@ -23,10 +23,10 @@
 
 #include <stdatomic.h>
 
-#include "fiber.h"
-#include "scope.h"
-#include "timer.h"
-#include "util.h"
+#include "sched/fiber.h"
+#include "sched/scope.h"
+#include "sched/timer.h"
+#include "sched/util.h"
 #include "weft.h"
 
 struct wf_runtime;

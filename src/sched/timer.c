@@ -1,4 +1,4 @@
-#include "timer.h"
+#include "sched/timer.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -13,7 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "util.h"
+#include "sched/util.h"
 
 typedef struct wf_timer wf_timer_t;
 typedef struct wf_timer_heap wf_timer_heap_t;

@@ -1,6 +1,6 @@
-#include "util.h"
+#include "sched/util.h"
 
-#include "fault.h"
+#include "sched/fault.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-#include "vclock.h"
+#include "sched/vclock.h"
 
 #include <math.h>
 
-#include "clock.h"
-#include "inbox.h"
+#include "sched/clock.h"
+#include "sched/inbox.h"
 
 /* The jump lands a little past the deadline, so that rounding can never
  * leave the timer a hair short of due. */

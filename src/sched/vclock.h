@@ -21,7 +21,7 @@
 #ifndef WEFT_SCHED_VCLOCK_H
 #define WEFT_SCHED_VCLOCK_H
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 static inline void wf_vclock_count(wf_runtime_t *rt, long delta) {
     if (WF_UNLIKELY(rt->vclock)) atomic_fetch_add_explicit(&rt->vc_active, delta, memory_order_acq_rel);

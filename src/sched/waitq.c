@@ -1,4 +1,4 @@
-#include "waitq.h"
+#include "sched/waitq.h"
 
 int wf_waitq_wait(wf_waitq_t *q, wf_spin_t *lock, wf_waiter_t *w, wf_task_t *t,
                   int cancellable, enum wf_wait_kind kind, const void *obj) {

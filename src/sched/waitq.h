@@ -20,7 +20,7 @@
 #ifndef WEFT_SCHED_WAITQ_H
 #define WEFT_SCHED_WAITQ_H
 
-#include "task.h"
+#include "sched/task.h"
 
 typedef struct wf_waiter {
     wf_list_t link;

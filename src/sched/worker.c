@@ -4,7 +4,7 @@
  *
  * Finding work, in order: every 61st tick the injection queue and then the
  * oldest task of the ring first (so neither can starve), and the timers and
- * I/O; the fresh stack (newest first); the ring (yielded and shared tasks,
+ * I/O; the LIFO stack (newest first); the ring (yielded and shared tasks,
  * oldest first); the injection queue; then stealing half of a random victim's
  * ring.  At most half the workers search at once.
  *
@@ -19,9 +19,9 @@
 #include <sched.h>
 #include <stdio.h>
 
-#include "clock.h"
-#include "inbox.h"
-#include "vclock.h"
+#include "sched/clock.h"
+#include "sched/inbox.h"
+#include "sched/vclock.h"
 
 #define GLOBAL_QUEUE_INTERVAL 61
 #define SPIN_ROUNDS 8
@@ -54,26 +54,32 @@ void wf_runtime_notify(wf_runtime_t *rt) {
     if (v) uv_async_send(&v->wakeup);
 }
 
+void wf_runtime_finish(wf_runtime_t *rt) {
+    atomic_store(&rt->done, 1);
+    wf_runtime_wake_all(rt);
+    if (rt->has_spare) wf_runtime_want_spare(rt, 0); /* it sees `done` */
+}
+
 void wf_runtime_wake_all(wf_runtime_t *rt) {
     for (unsigned i = 0; i < rt->nworkers; i++) uv_async_send(&rt->workers[i].wakeup);
 }
 
-/* ---------------------------------------------------------------- the fresh stack */
+/* ---------------------------------------------------------------- the LIFO stack */
 
-static void fresh_push(wf_worker_t *w, wf_task_t *t) {
-    if (w->fresh_count == WF_FRESH_CAP) { /* full: the oldest half becomes stealable */
-        for (unsigned i = 0; i < WF_FRESH_CAP / 2; i++) {
-            wf_lq_push(&w->queue, w->fresh[w->fresh_bottom], &w->rt->inject);
-            w->fresh_bottom = (w->fresh_bottom + 1) % WF_FRESH_CAP;
+static void lifo_push(wf_worker_t *w, wf_task_t *t) {
+    if (w->lifo_count == WF_LIFO_CAP) { /* full: the oldest half becomes stealable */
+        for (unsigned i = 0; i < WF_LIFO_CAP / 2; i++) {
+            wf_lq_push(&w->queue, w->lifo[w->lifo_bottom], &w->rt->inject);
+            w->lifo_bottom = (w->lifo_bottom + 1) % WF_LIFO_CAP;
         }
-        w->fresh_count -= WF_FRESH_CAP / 2;
+        w->lifo_count -= WF_LIFO_CAP / 2;
     }
-    w->fresh[(w->fresh_bottom + w->fresh_count++) % WF_FRESH_CAP] = t;
+    w->lifo[(w->lifo_bottom + w->lifo_count++) % WF_LIFO_CAP] = t;
 }
 
-static wf_task_t *fresh_pop(wf_worker_t *w) {
-    if (!w->fresh_count) return NULL;
-    return w->fresh[(w->fresh_bottom + --w->fresh_count) % WF_FRESH_CAP];
+static wf_task_t *lifo_pop(wf_worker_t *w) {
+    if (!w->lifo_count) return NULL;
+    return w->lifo[(w->lifo_bottom + --w->lifo_count) % WF_LIFO_CAP];
 }
 
 /* Tasks other workers moved here to use this worker's loop. */
@@ -81,16 +87,16 @@ static int pinned_pending(wf_worker_t *w) {
     return atomic_load_explicit(&w->pinned, memory_order_relaxed) != NULL;
 }
 
-/* An idle worker may help: hand it the oldest fresh task, which in a
+/* An idle worker may help: hand it the oldest task of the LIFO stack, which in a
  * fork-join tree is the root of the largest pending subtree. */
-static void share_fresh(wf_worker_t *w) {
+static void share_lifo(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
-    if (w->fresh_count < 2 || !atomic_load_explicit(&rt->n_idle, memory_order_relaxed) ||
+    if (w->lifo_count < 2 || !atomic_load_explicit(&rt->n_idle, memory_order_relaxed) ||
         atomic_load_explicit(&rt->n_searching, memory_order_relaxed))
         return;
-    wf_lq_push(&w->queue, w->fresh[w->fresh_bottom], &rt->inject);
-    w->fresh_bottom = (w->fresh_bottom + 1) % WF_FRESH_CAP;
-    w->fresh_count--;
+    wf_lq_push(&w->queue, w->lifo[w->lifo_bottom], &rt->inject);
+    w->lifo_bottom = (w->lifo_bottom + 1) % WF_LIFO_CAP;
+    w->lifo_count--;
     wf_runtime_notify(rt);
 }
 
@@ -99,10 +105,10 @@ void wf_schedule(wf_task_t *t) {
     wf_worker_t *w = wf_current_worker();
     wf_vclock_count(rt, 1);
     if (w && w->rt == rt) {
-        fresh_push(w, t);
+        lifo_push(w, t);
         /* Woken by this worker's loop: the task will use the loop again,
          * and another worker would only have to send it back. */
-        if (!w->polling) share_fresh(w);
+        if (!w->polling) share_lifo(w);
     } else {
         /* From outside the runtime: once t is queued it may run and the
          * runtime end; keep weft_run from freeing it until our last touch. */
@@ -255,20 +261,20 @@ static wf_task_t *await_offloads(wf_worker_t *w) {
 
 /* ---------------------------------------------------------------- moving tasks between workers */
 
-/* Take the tasks moved to us onto the fresh stack (oldest runs last: they
+/* Take the tasks moved to us onto the LIFO stack (oldest runs last: they
  * all wait for the same loop, order among them does not matter). */
 static void take_pinned(wf_worker_t *w) {
     wf_task_t *t = atomic_exchange_explicit(&w->pinned, NULL, memory_order_acquire);
     while (t) {
         wf_task_t *next = t->queue_next;
-        fresh_push(w, t);
+        lifo_push(w, t);
         t = next;
     }
 }
 
 void wf_task_move_to(wf_task_t *t, wf_worker_t *to) {
-    /* A loop: on its way the task sits on `to`'s fresh stack, from which an
-     * idle worker may be handed it (share_fresh). */
+    /* A loop: on its way the task sits on `to`'s LIFO stack, from which an
+     * idle worker may be handed it (share_lifo). */
     while (wf_current_worker() != to) {
         t->move_to = to;
         wf_task_switch_out(t, WF_SWITCH_MOVE);
@@ -321,7 +327,7 @@ void wf_worker_forget_name(wf_worker_t *w) {
 
 static wf_task_t *local_task(wf_worker_t *w) {
     if (WF_UNLIKELY(pinned_pending(w))) take_pinned(w);
-    wf_task_t *t = fresh_pop(w);
+    wf_task_t *t = lifo_pop(w);
     return t ? t : wf_lq_pop(&w->queue);
 }
 
@@ -348,7 +354,7 @@ static wf_task_t *next_task(wf_worker_t *w) {
 
 static int work_visible(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
-    if (w->fresh_count || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject) ||
+    if (w->lifo_count || wf_lq_len(&w->queue) || !wf_inject_empty(&rt->inject) ||
         wf_inbox_pending(rt) || pinned_pending(w))
         return 1;
     for (unsigned i = 0; i < rt->nworkers; i++)
@@ -392,7 +398,7 @@ static void run_task(wf_worker_t *w, wf_task_t *t) {
         if (!atomic_compare_exchange_strong(&t->park, &s, WF_PARKED)) {
             /* Woken before it was off its stack: run it again. */
             atomic_store(&t->park, WF_RUNNING);
-            fresh_push(w, t);
+            lifo_push(w, t);
         } else {
             wf_count(&w->task_parks);
             wf_vclock_count(w->rt, -1); /* t may run elsewhere already: keep w->rt */
@@ -493,7 +499,7 @@ void wf_runtime_want_spare(wf_runtime_t *rt, int wanted) {
 /* The spare sleeps when nobody wants it and it holds nothing: no task queued
  * on it and no I/O handle on its loop (a handle's tasks come back to it). */
 static int spare_may_sleep(wf_worker_t *w) {
-    return !atomic_load(&w->rt->spare_wanted) && !w->fresh_count && !wf_lq_len(&w->queue) &&
+    return !atomic_load(&w->rt->spare_wanted) && !w->lifo_count && !wf_lq_len(&w->queue) &&
            !pinned_pending(w) && !uv_loop_alive(&w->loop);
 }
 
@@ -555,14 +561,7 @@ fail_timers:
     return WEFT_ENOMEM;
 }
 
-static void close_leftover(uv_handle_t *h, void *arg) {
-    (void)arg;
-    if (uv_is_closing(h)) return;
-    if (h->type == UV_SIGNAL) wf_signal_close_leftover((uv_signal_t *)h); /* dispositions back */
-    else uv_close(h, NULL);
-}
-
-void wf_worker_fini(wf_worker_t *w) {
+void wf_worker_fini(wf_worker_t *w, uv_walk_cb close_leftover) {
     wf_task_records_flush(w);
     /* Our wake-up handles, and any I/O object a program never closed: an
      * open socket would keep the loop, and weft_run, running for ever. */

@@ -4,10 +4,10 @@
  * The caller's stack holds the call until its flag is set, which is the
  * worker's last touch of it.
  */
-#include "inbox.h"
-#include "job.h"
-#include "park.h"
-#include "token.h"
+#include "sched/inbox.h"
+#include "thread/job.h"
+#include "thread/park.h"
+#include "thread/token.h"
 
 typedef struct from_call {
     wf_call_t base;

@@ -18,8 +18,8 @@
 #ifndef WEFT_THREAD_JOB_H
 #define WEFT_THREAD_JOB_H
 
-#include "pool.h"
-#include "runtime.h"
+#include "thread/pool.h"
+#include "sched/runtime.h"
 
 typedef struct wf_job {
     wf_pool_job_t base;

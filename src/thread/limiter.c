@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limiter.h"
-#include "runtime.h"
-#include "waitq.h"
+#include "thread/limiter.h"
+#include "sched/runtime.h"
+#include "sched/waitq.h"
 
 #define TOMBSTONE ((const void *)(uintptr_t)1)
 

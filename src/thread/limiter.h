@@ -7,7 +7,7 @@
 #ifndef WEFT_THREAD_LIMITER_H
 #define WEFT_THREAD_LIMITER_H
 
-#include "task.h"
+#include "sched/task.h"
 
 /* [checkpoint] Wait for a token for the running task `t`'s call (FIFO with
  * every other borrower; cancellable). */

@@ -1,10 +1,10 @@
-#include "park.h"
+#include "thread/park.h"
 
 #include <errno.h>
 #include <math.h>
 #include <time.h>
 
-#include "util.h"
+#include "sched/util.h"
 
 /* How long a waiter spins before it sleeps.  A round trip through a worker
  * (post, run, wake) measures 2-6 us on 2 cores; spinning much longer only

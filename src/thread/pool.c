@@ -1,4 +1,4 @@
-#include "pool.h"
+#include "thread/pool.h"
 
 #include <errno.h>
 #include <math.h>
@@ -6,10 +6,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "clock.h"
-#include "fault.h"
-#include "park.h"
-#include "util.h"
+#include "sched/clock.h"
+#include "sched/fault.h"
+#include "thread/park.h"
+#include "sched/util.h"
 #include "weft.h"
 
 /* Threads that finished a job this recently are cycling through short

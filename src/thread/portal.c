@@ -18,10 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "group.h"
-#include "inbox.h"
-#include "park.h"
-#include "token.h"
+#include "sched/config.h"
+#include "sched/group.h"
+#include "sched/inbox.h"
+#include "thread/park.h"
+#include "thread/token.h"
 
 /* `admit`: spawn calls starting a task in the group right now, times
  * ADMIT_ONE, plus ADMIT_CLOSED once stop's call ran.  Whichever of stop's

@@ -22,9 +22,10 @@
 #define WEFT_TEST_NO_CMOCKA
 #include "weft/test.h"
 
-#include "clock.h"
-#include "runtime.h"
-#include "util.h"
+#include "sched/clock.h"
+#include "sched/config.h"
+#include "sched/runtime.h"
+#include "sched/util.h"
 
 typedef struct test_run {
     pthread_mutex_t mu;

@@ -3,8 +3,8 @@
  * park until the function's result comes back (see job.h for who may touch
  * the call when).
  */
-#include "job.h"
-#include "limiter.h"
+#include "thread/job.h"
+#include "thread/limiter.h"
 
 static __thread wf_job_t *tls_job;
 

@@ -1,6 +1,6 @@
-#include "token.h"
+#include "thread/token.h"
 
-#include "inbox.h"
+#include "sched/inbox.h"
 
 struct weft_token_t {
     atomic_int refs;

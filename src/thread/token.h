@@ -7,7 +7,7 @@
 #ifndef WEFT_THREAD_TOKEN_H
 #define WEFT_THREAD_TOKEN_H
 
-#include "runtime.h"
+#include "sched/runtime.h"
 
 weft_token_t *wf_token_new(wf_runtime_t *rt);
 /* The runtime is going away: later entries fail; drops the runtime's reference. */
