@@ -1,11 +1,14 @@
 /*
- * Shared helpers for weft's cmocka suites.
+ * Shared helpers for weft's cmocka suites: each suite is one table of cases
+ * (WT_CASE, WT_TEST, WT_SUITE below), every run goes through weft/test.h's
+ * runner (a hang fails one case, with the task tree printed).
  *
  * cmocka's assert_* macros longjmp back into the test runner, so they must be
  * used only on the test's own thread, never inside a task (tasks run on fibers
  * on worker threads).  Inside tasks use EXPECT / EXPECT_RC / EXPECT_NEAR: they
- * record the first failure (thread-safe); after weft_run returns the test calls
- * WT_ASSERT_CLEAN() (WT_RUN_OK does both).
+ * record the first failure (thread-safe); after a run the case checks them
+ * (WT_ASSERT_CLEAN; WT_RUN_OK and every WT_CASE do it).  A failure recorded
+ * outside any run (in a callback, a thread) is kept until a check sees it.
  */
 #ifndef WEFT_TESTS_HELPERS_H
 #define WEFT_TESTS_HELPERS_H
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "weft.h"
+#include "weft/test.h"
 
 #if defined(__GNUC__)
 #define WT_UNUSED __attribute__((unused))
@@ -136,23 +140,148 @@ static WT_UNUSED WT_PRINTF(3, 4) void wt_failf(const char *file, int line, const
         }                                                                      \
     } while (0)
 
+/* ------------------------------------------------------------ running a body */
+
+/* How long one run of a body may take before it counts as hung: its task
+ * tree is printed, it is cancelled, and the case fails (not the whole suite
+ * at CTest's timeout).  WEFT_TEST_CASE_TIMEOUT=<s> overrides it. */
+static WT_UNUSED double wt_case_timeout(void)
+{
+    const char *s = getenv("WEFT_TEST_CASE_TIMEOUT");
+    double v = s ? atof(s) : 0;
+#ifdef WT_SANITIZED
+    return v > 0 ? v : 240.0;
+#else
+    return v > 0 ? v : 60.0;
+#endif
+}
+
+/* Run fn(arg) as the root task of a runtime with config `cfg` (NULL: the
+ * defaults) through weft_test_run_timed, and return its result.  A hang is
+ * recorded as a failed in-task check (so it also works in a child process
+ * outside cmocka) and returns WEFT_ETIMEDOUT.  Failures recorded before the
+ * run stay recorded: only WT_ASSERT_CLEAN consumes them. */
+static WT_UNUSED int wt_run_config(weft_fn_t fn, void *arg, const weft_config_t *cfg)
+{
+    int result = 0;
+    double timeout = wt_case_timeout();
+    int how = weft_test_run_timed(fn, arg, timeout, 2.0, cfg, &result);
+    if (how < 0)
+        return how;
+    if (how != WEFT_TEST_RETURNED) {
+        wt_failf(__FILE__, __LINE__, "the body hung for more than %.0f s (task tree above)%s",
+                 timeout, how == WEFT_TEST_HUNG ? " and ignored its cancellation" : "");
+        return WEFT_ETIMEDOUT;
+    }
+    return result;
+}
+
 /* Run fn(arg) as the root task on `workers` workers. */
 static WT_UNUSED int wt_run(weft_fn_t fn, void *arg, unsigned workers)
 {
     weft_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    weft_config_init(&cfg);
     cfg.workers = workers;
-    atomic_store(&wt_fail_count, 0);
-    return weft_run(fn, arg, &cfg);
+    return wt_run_config(fn, arg, &cfg);
 }
 
 /* Run, expect main to return 0 and every in-task check to have passed. */
-#define WT_RUN_OK(fn, arg, workers)                                            \
+#define WT_RUN_OK(fn, arg, n_workers) \
+    WT_RUN_CONFIG_OK((fn), (arg), &(weft_config_t){.workers = (n_workers)})
+
+#define WT_RUN_CONFIG_OK(fn, arg, cfg)                                         \
     do {                                                                       \
-        int wt_rc_ = wt_run((fn), (arg), (workers));                           \
+        int wt_rc_ = wt_run_config((fn), (arg), (cfg));                        \
         WT_ASSERT_CLEAN();                                                     \
         assert_rc(wt_rc_, 0);                                                  \
     } while (0)
+
+/* ------------------------------------------------------------ one table of tests
+ *
+ * A suite is one table of cases, run by WT_SUITE (no per-test wrappers):
+ *
+ *   static const wt_case_t cases[] = {
+ *       WT_CASE(wakes_all_main),               // a root task on WT_WORKERS
+ *       WT_CASE_ON(storm_main, WT_W1 | WT_W4), // on other worker counts
+ *       WT_CASE_ARG(sleeper_main, &half_second, WT_WORKERS),
+ *       WT_TEST(misuse),                       // on the test's thread: void misuse(void)
+ *   };
+ *   WT_SUITE(cases)
+ *
+ * A case's body runs once per worker count of its mask, each time through
+ * weft_test_run_timed: a hang fails that case with the task tree printed;
+ * the in-task checks (EXPECT*) must pass and the body must return 0.  A plain
+ * test (WT_TEST) runs on the test's thread, for what needs the thread itself
+ * (calls outside a runtime, several runtimes, child processes, cmocka's
+ * assertions on results gathered by runs). */
+
+/* The worker counts: the default set is 1 (one worker: no stealing, the
+ * same order every time) and 2 (two workers on CI's two cores: stealing and
+ * wake-ups across cores).  Cases that need more say so. */
+#define WT_W1 (1u << 0)
+#define WT_W2 (1u << 1)
+#define WT_W4 (1u << 2)
+#define WT_W8 (1u << 3)
+#define WT_W16 (1u << 4)
+#define WT_WORKERS (WT_W1 | WT_W2)
+
+typedef struct wt_case {
+    const char *name;
+    weft_fn_t body;        /* a root task; NULL for a plain test */
+    void (*test)(void);    /* a plain test on the test's thread */
+    void *arg;
+    unsigned workers;      /* WT_W* mask */
+} wt_case_t;
+
+#define WT_CASE_ARG(body, arg, workers) {#body, (body), NULL, (void *)(arg), (workers)}
+#define WT_CASE_ON(body, workers) WT_CASE_ARG(body, NULL, workers)
+#define WT_CASE(body) WT_CASE_ON(body, WT_WORKERS)
+#define WT_TEST(fn) {#fn, NULL, (fn), NULL, 0}
+
+static WT_UNUSED void wt_case_run(void **state)
+{
+    const wt_case_t *c = *state;
+    WT_ASSERT_CLEAN(); /* nothing left over from outside any case */
+    if (!c->body) {
+        c->test();
+        WT_ASSERT_CLEAN(); /* checks made in callbacks count too */
+        return;
+    }
+    for (unsigned bit = 0; bit < 5; bit++) {
+        if (!(c->workers & (1u << bit)))
+            continue;
+        int rc = wt_run(c->body, c->arg, 1u << bit);
+        if (atomic_load(&wt_fail_count) || rc != 0)
+            print_error("%s on %u worker(s):\n", c->name, 1u << bit);
+        WT_ASSERT_CLEAN();
+        assert_rc(rc, 0);
+    }
+}
+
+static WT_UNUSED void wt_apply_filter(void);
+
+/* Run every case of the table as a cmocka test of its name. */
+static WT_UNUSED int wt_run_suite(const char *suite, const wt_case_t *cases, size_t n)
+{
+    struct CMUnitTest *tests = calloc(n, sizeof *tests);
+    if (!tests)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        tests[i].name = cases[i].name;
+        tests[i].test_func = wt_case_run;
+        tests[i].initial_state = (void *)(uintptr_t)&cases[i];
+    }
+    wt_apply_filter();
+    int failed = _cmocka_run_group_tests(suite, tests, n, NULL, NULL);
+    free(tests);
+    return failed;
+}
+
+#define WT_SUITE(cases)                                                        \
+    int main(void)                                                             \
+    {                                                                          \
+        return wt_run_suite(__FILE__, (cases), sizeof(cases) / sizeof((cases)[0])); \
+    }
 
 /* WEFT_TEST_FILTER=<glob> runs only the matching tests of a suite. */
 static WT_UNUSED void wt_apply_filter(void)

@@ -151,17 +151,18 @@ static void test_dump_golden(void **state) {
         "weft runtime P: N workers\n"
         "  worker N: running 'main'\n"
         "  task 'main': running on worker N\n"
-        "    cancel scope: deadline in N s (fail_after)\n"
-        "      group:\n"
-        "        task 'nested': waiting on group close for N s\n"
-        "          group:\n"
-        "            task 'sleeper': waiting on sleep for N s\n"
-        "        task 'shielded': waiting on event for N s\n"
-        "          cancel scope: deadline in N s shielded\n"
-        "        task 'receiver': waiting on channel receive for N s\n"
-        "        task 'lock_waiter': waiting on lock for N s\n"
-        "        task 'event_waiter': waiting on event for N s\n"
-        "        task 'sleeper': waiting on sleep for N s\n";
+        "    cancel scope:\n" /* the test runner's, around the body */
+        "      cancel scope: deadline in N s (fail_after)\n"
+        "        group:\n"
+        "          task 'nested': waiting on group close for N s\n"
+        "            group:\n"
+        "              task 'sleeper': waiting on sleep for N s\n"
+        "          task 'shielded': waiting on event for N s\n"
+        "            cancel scope: deadline in N s shielded\n"
+        "          task 'receiver': waiting on channel receive for N s\n"
+        "          task 'lock_waiter': waiting on lock for N s\n"
+        "          task 'event_waiter': waiting on event for N s\n"
+        "          task 'sleeper': waiting on sleep for N s\n";
     if (strcmp(got, want) != 0) fail_msg("dump:\n%s\nnormalised:\n%s", tr.text, got);
     free(got);
     free(tr.text);

@@ -32,7 +32,7 @@ static int waiter(void *p)
 }
 
 /* Every waiter wakes on one set; waiting on a set event returns at once. */
-static int wakes_all_main(void *p)
+static int set_wakes_all(void *p)
 {
     (void)p;
     ev_t s = {0};
@@ -56,13 +56,6 @@ static int wakes_all_main(void *p)
     return 0;
 }
 
-static void test_set_wakes_all(void **st)
-{
-    (void)st;
-    WT_RUN_OK(wakes_all_main, NULL, 1);
-    WT_RUN_OK(wakes_all_main, NULL, 4);
-}
-
 /* ------------------------------------------------------------ cancellation */
 
 static int cancellable_waiter(void *p)
@@ -80,7 +73,7 @@ static int cancellable_waiter(void *p)
     return weft_scope_exit(&sc, rc);
 }
 
-static int cancel_main(void *p)
+static int cancelled_wait(void *p)
 {
     (void)p;
     ev_t s = {0};
@@ -108,17 +101,9 @@ static int cancel_main(void *p)
     return 0;
 }
 
-static void test_cancelled_wait(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_main, NULL, 1);
-    WT_RUN_OK(cancel_main, NULL, 2);
-}
-
 /* Set, then cancel before the waiter ran: the wait succeeded. */
-static int set_then_cancel_main(void *p)
+static int set_then_cancel(void)
 {
-    (void)p;
     ev_t s = {0};
     weft_group_t g;
     EXPECT_RC(weft_event_new(&s.e), 0);
@@ -134,13 +119,13 @@ static int set_then_cancel_main(void *p)
     return 0;
 }
 
-static void test_set_wins_over_cancel(void **st)
+static int set_wins_over_cancel(void *p)
 {
-    (void)st;
-    for (int i = 0; i < 20; i++) {
-        WT_RUN_OK(set_then_cancel_main, NULL, 1);
-        WT_RUN_OK(set_then_cancel_main, NULL, 2);
-    }
+    (void)p;
+    int rc = 0;
+    for (int i = 0; i < 20 && rc == 0; i++)
+        rc = set_then_cancel();
+    return rc;
 }
 
 /* ------------------------------------------------------------ from a thread */
@@ -152,7 +137,7 @@ static void *set_later(void *p)
     return NULL;
 }
 
-static int thread_set_main(void *p)
+static int set_from_thread(void *p)
 {
     (void)p;
     weft_event_t *e;
@@ -167,18 +152,10 @@ static int thread_set_main(void *p)
     return 0;
 }
 
-static void test_set_from_thread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(thread_set_main, NULL, 1);
-    WT_RUN_OK(thread_set_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ misuse */
 
-static void test_misuse(void **st)
+static void misuse(void)
 {
-    (void)st;
     weft_event_stats_t es;
     assert_rc(weft_event_new(NULL), WEFT_EINVAL);
     weft_event_set(NULL);
@@ -197,28 +174,19 @@ static void test_misuse(void **st)
     weft_event_free(e);
 }
 
-static int null_wait_main(void *p)
+static int null_wait(void *p)
 {
     (void)p;
     EXPECT_RC(weft_event_wait(NULL), WEFT_EINVAL);
     return 0;
 }
 
-static void test_null_wait(void **st)
-{
-    (void)st;
-    WT_RUN_OK(null_wait_main, NULL, 1);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_wakes_all),
-        cmocka_unit_test(test_cancelled_wait),
-        cmocka_unit_test(test_set_wins_over_cancel),
-        cmocka_unit_test(test_set_from_thread),
-        cmocka_unit_test(test_misuse),
-        cmocka_unit_test(test_null_wait),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(set_wakes_all, WT_W1 | WT_W4),
+    WT_CASE(cancelled_wait),
+    WT_CASE(set_wins_over_cancel),
+    WT_CASE(set_from_thread),
+    WT_TEST(misuse),
+    WT_CASE_ON(null_wait, WT_W1),
+};
+WT_SUITE(cases)

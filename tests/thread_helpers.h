@@ -19,18 +19,16 @@
 /* ------------------------------------------------------------ runs */
 
 /* Run fn(arg) as the root task with `workers` workers, `tokens` thread tokens
- * and blocking threads idle for `idle` s (0: the defaults); in-task checks
- * start clean. */
+ * and blocking threads idle for `idle` s (0: the defaults). */
 static WT_UNUSED int wt_run_cfg(weft_fn_t fn, void *arg, unsigned workers, unsigned tokens,
                                 double idle)
 {
     weft_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    weft_config_init(&cfg);
     cfg.workers = workers;
     cfg.thread_tokens = tokens;
     cfg.thread_idle_timeout = idle;
-    atomic_store(&wt_fail_count, 0);
-    return weft_run(fn, arg, &cfg);
+    return wt_run_config(fn, arg, &cfg);
 }
 
 /* wt_run_cfg, expecting main to return 0 and every in-task check to pass. */
