@@ -2,6 +2,8 @@
 #
 #   make deps    install missing build/test dependencies (Debian/Ubuntu, apt-get)
 #   make demo    Release build in build-release/, run examples/showcase
+#   make check   build/ (gcc Debug, -Werror), then its tests but the stress,
+#                sanitizer, other-compiler and fuzz ones: a developer's loop
 #   make test    the CI matrix (docs/TESTING.md): build-tsan/ (TSan), build-asan/
 #                (ASan+UBSan+LSan), build-clang/ (clang Debug), build-rel/ (gcc
 #                Release), build-rel-clang/ (clang Release), build-fuzz/ (clang
@@ -16,6 +18,9 @@
 #                if missing), flags in PEERS_ARGS (e.g. PEERS_ARGS='-w 2 -r 5')
 #   make build   just configure + build build/ (Debug)
 #   make clean   remove all build dirs
+#
+# Only deps, demo, test (and peers) install packages; build and check use what
+# is there.
 #
 # Variables: JOBS (parallel jobs, default 2), CMAKE, CTEST, CMAKE_ARGS (extra
 # configure arguments for every build), CTEST_ARGS (e.g. CTEST_ARGS='-L tsan'),
@@ -59,7 +64,7 @@ MATRIX_ARGS := -DWEFT_BUILD_TESTS=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLE
 # One build at a time, in the order written (each uses JOBS cores).
 .NOTPARALLEL:
 
-.PHONY: all deps deps-clang build build-tsan build-asan build-clang build-rel build-rel-clang \
+.PHONY: all deps deps-clang build check build-tsan build-asan build-clang build-rel build-rel-clang \
         build-fuzz build-soak build-test test fuzz soak demo bench release clean peers
 
 all: build
@@ -71,9 +76,17 @@ deps:
 deps-clang:
 	@WEFT_DEPS_CLANG=1 CLANG="$(CLANG)" bash "$(ROOT)/cmake/deps.sh"
 
-build: deps
-	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(BUILD_DIR)" -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+build:
+	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(BUILD_DIR)" -DCMAKE_BUILD_TYPE=Debug -DWEFT_WERROR=ON $(CMAKE_ARGS)
 	$(BUILD_CMD) "$(ROOT)/$(BUILD_DIR)" -j$(JOBS)
+
+# The labels of the tests make check leaves to make test (a build dir that
+# make test configured also registers the other builds' tests: skipped here).
+CHECK_SKIP := ^(stress|tsan|asan|clang|release|release-clang|fuzz)$$
+
+check: build
+	$(CTEST) --test-dir "$(ROOT)/$(BUILD_DIR)" --output-on-failure --no-label-summary -j$(JOBS) \
+	    -LE '$(CHECK_SKIP)' $(CTEST_ARGS)
 
 build-tsan: deps
 	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(TSAN_DIR)" -DWEFT_SANITIZE=thread $(SAN_ARGS) $(CMAKE_ARGS)
@@ -145,11 +158,7 @@ demo: release
 # bench/run.sh runs every program of build-release/bench (some with extra
 # flags) and prints their lines and a summary.
 bench: release
-	@if [ -f "$(ROOT)/bench/run.sh" ]; then \
-	    bash "$(ROOT)/bench/run.sh" "$(ROOT)/$(RELEASE_DIR)/bench"; \
-	else \
-	    sh "$(ROOT)/$(RELEASE_DIR)/bench/run_all.sh"; \
-	fi
+	bash "$(ROOT)/bench/run.sh" "$(ROOT)/$(RELEASE_DIR)/bench"
 
 # bench/peers/run.sh builds and runs the Go 1.19 and Tokio 1.24 programs of
 # ping_pong, channel_throughput, lock_contention and tcp_echo (reference

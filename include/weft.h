@@ -1,7 +1,9 @@
 /*
  * weft — structured concurrency for C on a work-stealing M:N runtime.
  *
- * This is the one public header.  Conventions (see docs/ and shared/API.md):
+ * The umbrella header: it includes every part of the API (weft/sync.h,
+ * weft/channel.h, weft/thread.h, weft/io.h, weft/debug.h; weft/test.h, the
+ * test runner, is separate).  Conventions (docs/reference.md has them all):
  *   - functions are weft_<area>_<verb>, types weft_..._t, constants WEFT_...;
  *   - a function that can fail returns int: 0 (or a count) on success, a negative
  *     errno value or one of weft's own codes (-4100..-4199, and WEFT_EOF) on

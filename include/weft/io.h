@@ -1,6 +1,7 @@
 /*
  * weft/io.h — I/O on libuv: byte streams (TCP, Unix sockets), listeners and
- * serve, DNS, files.  Included by weft.h (and includes it).
+ * serve, UDP, DNS, files, signal receivers and subprocesses.  Included by
+ * weft.h (and includes it).
  *
  * Names follow AnyIO (connect_tcp, create_tcp_listener, serve, receive,
  * send, send_eof, aclose).  Every call that can wait is a [fiber]

@@ -35,9 +35,6 @@ long wf_fault_count(wf_fault_kind_t kind);
 /* Failures injected since then. */
 long wf_fault_injected(wf_fault_kind_t kind);
 
-static inline void wf_fault_alloc_fail_at(long n) { wf_fault_fail_at(WF_FAULT_ALLOC, n); }
-static inline long wf_fault_alloc_count(void) { return wf_fault_count(WF_FAULT_ALLOC); }
-
 /* For the library, before the operation: 1 when it must fail. */
 int wf_fault_hit_slow(wf_fault_kind_t kind, long target);
 extern atomic_long wf_fault_target[WF_FAULT_KINDS];

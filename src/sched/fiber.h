@@ -3,8 +3,10 @@
  *
  * The scheduler (worker.c, task.c) is the only user.  This module hides the
  * platform (assembly switch on x86-64 and aarch64, ucontext elsewhere) and the
- * sanitizer annotations (TSan fibers, ASan stack switches), so no other file
- * needs an #ifdef for them.
+ * sanitizer annotations of switching (TSan fibers, ASan stack switches).  Two
+ * other files have annotations of their own: stack.c unpoisons a stack's
+ * ASan shadow before unmapping it, and io/process.c has TSan ignore what
+ * libuv's fork child does.
  */
 #ifndef WEFT_SCHED_FIBER_H
 #define WEFT_SCHED_FIBER_H

@@ -4,9 +4,10 @@
  * A thread that is not a worker (a blocking thread, a foreign thread holding
  * a token, a portal's caller) first enters the runtime's gate, which fails
  * with WEFT_EBADF once main has returned, and then posts a call.  A worker
- * runs posted calls between tasks, on its own stack, newest batch first in
- * the order they were posted; a call may schedule tasks, set events, cancel
- * scopes or start a detached task, but never waits.
+ * takes every call posted so far at once, between two tasks, and runs them
+ * on its own stack in the order they were posted (oldest first); a call may
+ * schedule tasks, set events, cancel scopes or start a detached task, but
+ * never waits.
  *
  * The gate counts main plus every call and detached task in flight: the
  * runtime ends when main has returned and that count drops to zero, so

@@ -111,7 +111,7 @@ struct wf_runtime {
     struct weft_limiter_t *limiter;     /* the default thread limiter */
     struct weft_token_t *token;         /* the runtime's own reference */
 
-    /* Seeing inside (monitor.h, vclock.h, debug.c). */
+    /* Seeing inside (monitor.h, vclock.h, dump.c). */
     struct wf_monitor *monitor;         /* blocking detector, SIGQUIT dumps */
     wf_runtime_t *registry_next;        /* the process's live runtimes */
     pthread_mutex_t root_lock;          /* the dump reads the root task's tree */

@@ -22,7 +22,9 @@ static inline void wf_cpu_relax(void) {
 
 /* Test-and-test-and-set lock.  Held only for a few instructions (claiming a
  * wait, linking a node), never across a context switch or a system call, so
- * spinning beats a futex; under contention it backs off to sched_yield. */
+ * spinning beats a futex.  Under contention it backs off exponentially
+ * between polls, and a core still locked out after ~64 pauses sleeps for a
+ * timer slack (util.c), leaving the line to the holder's core. */
 typedef struct wf_spin { atomic_int locked; } wf_spin_t;
 void wf_spin_lock_slow(wf_spin_t *l);
 static inline void wf_spin_init(wf_spin_t *l) { atomic_init(&l->locked, 0); }
