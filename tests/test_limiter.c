@@ -1,15 +1,16 @@
 /* Capacity limiters: creation, try_acquire, borrower rules (one token per
- * borrower, release of a token not held, on_behalf_of), FIFO order,
- * cancelled waiters, changing the total, statistics, use from plain threads,
- * the runtime's default thread limiter. */
+ * borrower, release of a token not held, on_behalf_of), borrowers in
+ * cancelled scopes and cancelled waits, FIFO order for pointer borrowers,
+ * changing the total, statistics, use from plain threads, the runtime's
+ * default thread limiter.  The rules every waiting primitive shares (FIFO,
+ * cancelled and granted waits) are test_waiting_contract.c's. */
 #define _GNU_SOURCE
 #include "thread_helpers.h"
 
 /* ------------------------------------------------------------ creation, misuse */
 
-static void test_new_and_misuse(void **st)
+static void new_and_misuse(void)
 {
-    (void)st;
     weft_limiter_t *l = NULL;
     assert_rc(weft_limiter_new(&l, 0), WEFT_EINVAL);
     assert_rc(weft_limiter_new(NULL, 1), WEFT_EINVAL);
@@ -63,9 +64,8 @@ static void *other_thread(void *p)
     return NULL;
 }
 
-static void test_try_acquire_plain_threads(void **st)
+static void try_acquire_plain_threads(void)
 {
-    (void)st;
     weft_limiter_t *l;
     assert_rc(weft_limiter_new(&l, 2), 0);
     /* Outside a task the borrower is the calling thread. */
@@ -131,7 +131,7 @@ static int holder_task(void *p)
     return 0;
 }
 
-static int borrower_rules_main(void *p)
+static int borrower_rules(void *p)
 {
     (void)p;
     weft_limiter_t *l;
@@ -195,16 +195,10 @@ static int borrower_rules_main(void *p)
     return 0;
 }
 
-static void test_borrower_rules(void **st)
-{
-    (void)st;
-    WT_RUN_OK(borrower_rules_main, NULL, 1);
-    WT_RUN_OK(borrower_rules_main, NULL, 2);
-}
-
-/* Called in a cancelled scope, acquire reports it and takes nothing, even
- * with tokens free; try_acquire is no checkpoint. */
-static int cancelled_scope_main(void *p)
+/* Called in a cancelled scope, acquire_on_behalf_of reports it and takes
+ * nothing for its borrower, even with tokens free; try_acquire is no
+ * checkpoint: it still borrows there. */
+static int on_behalf_of_in_cancelled_scope(void *p)
 {
     (void)p;
     weft_limiter_t *l;
@@ -213,31 +207,26 @@ static int cancelled_scope_main(void *p)
     EXPECT_RC(weft_limiter_new(&l, 2), 0);
     weft_scope_enter(&sc, WEFT_FOREVER, 0);
     weft_scope_cancel(&sc);
-    EXPECT_RC(weft_limiter_acquire(l), WEFT_ECANCELED);
-    EXPECT_RC(weft_limiter_acquire(l), WEFT_ECANCELED);
+    EXPECT_RC(weft_limiter_acquire_on_behalf_of(l, &x), WEFT_ECANCELED);
     EXPECT_RC(weft_limiter_acquire_on_behalf_of(l, &x), WEFT_ECANCELED);
     EXPECT(wt_l_borrowed(l) == 0);
     EXPECT_RC(weft_limiter_release(l), WEFT_EPERM);
     EXPECT_RC(weft_limiter_release_on_behalf_of(l, &x), WEFT_EPERM);
+    EXPECT_RC(weft_limiter_try_acquire_on_behalf_of(l, &x), 0);
+    EXPECT(wt_l_borrowed(l) == 1);
+    EXPECT_RC(weft_limiter_release_on_behalf_of(l, &x), 0);
     EXPECT_RC(weft_scope_exit(&sc, WEFT_ECANCELED), 0);
     EXPECT(wt_l_borrowed(l) == 0);
     weft_limiter_free(l);
     return 0;
 }
 
-static void test_acquire_in_cancelled_scope(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancelled_scope_main, NULL, 1);
-}
-
-/* ------------------------------------------------------------ FIFO */
+/* ------------------------------------------------------------ waiters */
 
 #define NW 6
 
 typedef struct {
     weft_limiter_t *l;
-    int use_obo;
     atomic_int order[NW];
     atomic_int next;
     weft_scope_t *scope[NW];
@@ -251,29 +240,41 @@ typedef struct {
 typedef struct {
     lim_shared_t *s;
     int i;
+    int obo; /* borrows on behalf of this record, not as its task */
 } larg_t;
 
+static int borrow(larg_t *a)
+{
+    weft_limiter_t *l = a->s->l;
+    return a->obo ? weft_limiter_acquire_on_behalf_of(l, a) : weft_limiter_acquire(l);
+}
+
+static int give_back(larg_t *a)
+{
+    weft_limiter_t *l = a->s->l;
+    return a->obo ? weft_limiter_release_on_behalf_of(l, a) : weft_limiter_release(l);
+}
+
+/* Borrow, record the order of service, hold the token a little, return it. */
 static int fifo_waiter(void *p)
 {
     larg_t *a = p;
     lim_shared_t *s = a->s;
-    int rc = s->use_obo ? weft_limiter_acquire_on_behalf_of(s->l, a)
-                        : weft_limiter_acquire(s->l);
-    EXPECT_RC(rc, 0);
+    EXPECT_RC(borrow(a), 0);
     s->order[atomic_fetch_add(&s->next, 1)] = a->i;
     weft_sleep(0.001); /* hold it a little: others must keep waiting */
-    EXPECT_RC(s->use_obo ? weft_limiter_release_on_behalf_of(s->l, a)
-                         : weft_limiter_release(s->l),
-              0);
+    EXPECT_RC(give_back(a), 0);
     return 0;
 }
 
-static int fifo_main(void *p)
+/* Waiters borrowing on behalf of pointers are served in order too (each
+ * handed its token with its borrower recorded), and a token released goes
+ * to the longest waiter: no newcomer overtakes. */
+static int fifo_order_on_behalf_of(void *p)
 {
-    int use_obo = *(int *)p;
+    (void)p;
     lim_shared_t s;
     memset(&s, 0, sizeof s);
-    s.use_obo = use_obo;
     larg_t args[NW];
     weft_group_t g;
     int newcomer;
@@ -281,14 +282,13 @@ static int fifo_main(void *p)
     EXPECT_RC(weft_limiter_acquire(s.l), 0); /* main holds the only token */
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < NW; i++) {
-        args[i] = (larg_t){&s, i};
+        args[i] = (larg_t){&s, i, 1};
         EXPECT_RC(weft_group_spawn(&g, fifo_waiter, &args[i]), 0);
         WAIT_FOR(wt_l_waiting(s.l) == (unsigned)i + 1);
     }
     weft_limiter_stats_t ls = wt_lstats(s.l);
     EXPECT(ls.total_tokens == 1 && ls.borrowed_tokens == 1 && ls.tasks_waiting == NW);
     EXPECT_RC(weft_limiter_release(s.l), 0);
-    /* Handed over to the longest waiter: no newcomer overtakes. */
     EXPECT_RC(weft_limiter_try_acquire_on_behalf_of(s.l, &newcomer), WEFT_EAGAIN);
     EXPECT(wt_l_borrowed(s.l) == 1);
     EXPECT_RC(weft_group_close(&g, 0), 0);
@@ -301,18 +301,6 @@ static int fifo_main(void *p)
     return 0;
 }
 
-static void test_fifo_order(void **st)
-{
-    (void)st;
-    int obo = 0;
-    WT_RUN_OK(fifo_main, &obo, 1);
-    WT_RUN_OK(fifo_main, &obo, 2);
-    WT_RUN_OK(fifo_main, &obo, 4);
-    obo = 1;
-    WT_RUN_OK(fifo_main, &obo, 1);
-    WT_RUN_OK(fifo_main, &obo, 4);
-}
-
 /* ------------------------------------------------------------ cancellation */
 
 static int cancellable_waiter(void *p)
@@ -322,71 +310,23 @@ static int cancellable_waiter(void *p)
     weft_scope_t sc;
     weft_scope_enter(&sc, WEFT_FOREVER, 0);
     s->scope[a->i] = &sc;
-    int rc = weft_limiter_acquire(s->l);
-    s->rc[a->i] = rc;
-    if (rc == 0) {
-        s->order[atomic_fetch_add(&s->next, 1)] = a->i;
-        atomic_fetch_add(&s->got, 1);
-    } else {
+    int rc = borrow(a);
+    if (rc == 0 && weft_scope_cancel_called(&sc))
+        EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED); /* granted: the next checkpoint says so */
+    else if (rc != 0)
         EXPECT_RC(rc, WEFT_ECANCELED);
-    }
+    s->rc[a->i] = rc;
     atomic_fetch_add(&s->done, 1);
     EXPECT(wt_wait_flag(&s->go, 1, 10.0));
     /* Holds a token exactly when the acquire succeeded. */
-    EXPECT_RC(weft_limiter_release(s->l), rc == 0 ? 0 : WEFT_EPERM);
+    EXPECT_RC(give_back(a), rc == 0 ? 0 : WEFT_EPERM);
     return weft_scope_exit(&sc, rc);
 }
 
-static int cancel_main(void *p)
-{
-    (void)p;
-    lim_shared_t s;
-    memset(&s, 0, sizeof s);
-    larg_t args[3];
-    weft_group_t g;
-    EXPECT_RC(weft_limiter_new(&s.l, 1), 0);
-    EXPECT_RC(weft_limiter_acquire(s.l), 0);
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < 3; i++) {
-        args[i] = (larg_t){&s, i};
-        EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &args[i]), 0);
-        WAIT_FOR(wt_l_waiting(s.l) == (unsigned)i + 1);
-    }
-    weft_scope_cancel(s.scope[0]);
-    WAIT_FOR(atomic_load(&s.done) == 1);
-    weft_limiter_stats_t ls = wt_lstats(s.l);
-    EXPECT(ls.borrowed_tokens == 1); /* the cancelled waiter took nothing */
-    EXPECT(ls.tasks_waiting == 2);
-    EXPECT_RC(s.rc[0], WEFT_ECANCELED);
-    /* The next waiter gets the token. */
-    EXPECT_RC(weft_limiter_release(s.l), 0);
-    WAIT_FOR(atomic_load(&s.got) == 1);
-    EXPECT(s.order[0] == 1);
-    ls = wt_lstats(s.l);
-    EXPECT(ls.borrowed_tokens == 1 && ls.tasks_waiting == 1);
-    atomic_store(&s.go, 1); /* waiter 1 releases, waiter 2 gets it, releases */
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT_RC(s.rc[1], 0);
-    EXPECT_RC(s.rc[2], 0);
-    EXPECT(atomic_load(&s.got) == 2);
-    EXPECT(s.order[1] == 2);
-    ls = wt_lstats(s.l);
-    EXPECT(ls.borrowed_tokens == 0 && ls.tasks_waiting == 0);
-    weft_limiter_free(s.l);
-    return 0;
-}
-
-static void test_cancelled_waiter_takes_nothing(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_main, NULL, 1);
-    WT_RUN_OK(cancel_main, NULL, 2);
-}
-
-/* A release and the cancellation of the first waiter at the same moment:
- * whichever wins, no token is lost or duplicated and the second waiter gets
- * one. */
-static int race_main(void *p)
+/* A waiter for a borrower pointer, cancelled at the moment a token is
+ * released: the token goes to the next waiter (a task) and nothing of that
+ * borrower is left behind (it holds nothing, may borrow again at once). */
+static int cancelled_borrower_takes_nothing(void *p)
 {
     (void)p;
     lim_shared_t s;
@@ -397,44 +337,61 @@ static int race_main(void *p)
     EXPECT_RC(weft_limiter_acquire(s.l), 0);
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < 2; i++) {
-        atomic_store(&s.rc[i], 1); /* not returned yet */
-        args[i] = (larg_t){&s, i};
+        args[i] = (larg_t){&s, i, i == 0};
         EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &args[i]), 0);
         WAIT_FOR(wt_l_waiting(s.l) == (unsigned)i + 1);
     }
-    EXPECT_RC(weft_limiter_release(s.l), 0);
     weft_scope_cancel(s.scope[0]);
-    WAIT_FOR(atomic_load(&s.rc[0]) != 1);
-    WAIT_FOR(atomic_load(&s.got) == 1);
-    if (s.rc[0] == WEFT_ECANCELED) {
-        EXPECT(s.order[0] == 1); /* the token went to the next waiter */
-        EXPECT(wt_l_borrowed(s.l) == 1);
-    } else {
-        EXPECT_RC(s.rc[0], 0);
-        EXPECT(s.order[0] == 0);
-        EXPECT(wt_l_borrowed(s.l) == 1);
-        EXPECT(wt_l_waiting(s.l) == 1);
-    }
+    EXPECT_RC(weft_limiter_release(s.l), 0);
+    WAIT_FOR(atomic_load(&s.done) == 2);
+    EXPECT_RC(s.rc[0], WEFT_ECANCELED);
+    EXPECT_RC(s.rc[1], 0);
+    EXPECT_RC(weft_limiter_release_on_behalf_of(s.l, &args[0]), WEFT_EPERM);
+    weft_limiter_stats_t ls = wt_lstats(s.l);
+    EXPECT(ls.borrowed_tokens == 1 && ls.tasks_waiting == 0);
     atomic_store(&s.go, 1);
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT_RC(s.rc[1], 0);
-    weft_limiter_stats_t ls = wt_lstats(s.l);
+    EXPECT_RC(weft_limiter_try_acquire_on_behalf_of(s.l, &args[0]), 0);
+    EXPECT_RC(weft_limiter_release_on_behalf_of(s.l, &args[0]), 0);
+    ls = wt_lstats(s.l);
     EXPECT(ls.borrowed_tokens == 0 && ls.tasks_waiting == 0);
     weft_limiter_free(s.l);
     return 0;
 }
 
-static void test_release_cancel_race(void **st)
+/* A token added by raising the total is handed over like a released one:
+ * given to the waiter, whose scope is then cancelled before it ran, it is
+ * the waiter's (the wait returns 0, its next checkpoint reports the
+ * cancellation). */
+static int raised_total_beats_cancel(void *p)
 {
-    (void)st;
-    for (int i = 0; i < 20; i++) {
-        WT_RUN_OK(race_main, NULL, 1);
-        WT_RUN_OK(race_main, NULL, 2);
+    (void)p;
+    for (int round = 0; round < 20; round++) {
+        lim_shared_t s;
+        memset(&s, 0, sizeof s);
+        larg_t a = {&s, 0, 0};
+        weft_group_t g;
+        EXPECT_RC(weft_limiter_new(&s.l, 1), 0);
+        EXPECT_RC(weft_limiter_acquire(s.l), 0);
+        EXPECT_RC(weft_group_open(&g), 0);
+        EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &a), 0);
+        WAIT_FOR(wt_l_waiting(s.l) == 1);
+        EXPECT_RC(weft_limiter_set_total_tokens(s.l, 2), 0);
+        weft_scope_cancel(s.scope[0]);
+        WAIT_FOR(atomic_load(&s.done) == 1);
+        EXPECT_RC(s.rc[0], 0);
+        EXPECT(wt_l_borrowed(s.l) == 2);
+        atomic_store(&s.go, 1);
+        EXPECT_RC(weft_group_close(&g, 0), 0);
+        EXPECT(wt_l_borrowed(s.l) == 1);
+        EXPECT_RC(weft_limiter_release(s.l), 0);
+        weft_limiter_free(s.l);
     }
+    return 0;
 }
 
 /* A deadline expiring while waiting: WEFT_ECANCELED caught by the scope. */
-static int deadline_main(void *p)
+static int deadline_while_waiting(void *p)
 {
     (void)p;
     weft_limiter_t *l;
@@ -460,12 +417,6 @@ static int deadline_main(void *p)
     return 0;
 }
 
-static void test_deadline_while_waiting(void **st)
-{
-    (void)st;
-    WT_RUN_OK(deadline_main, NULL, 1);
-}
-
 /* ------------------------------------------------------------ changing the total */
 
 static int total_waiter(void *p)
@@ -481,7 +432,7 @@ static int total_waiter(void *p)
     return 0;
 }
 
-static int set_total_main(void *p)
+static int set_total_tokens(void *p)
 {
     (void)p;
     lim_shared_t s;
@@ -493,7 +444,7 @@ static int set_total_main(void *p)
     EXPECT_RC(weft_limiter_acquire(s.l), 0);
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < 3; i++) {
-        args[i] = (larg_t){&s, i};
+        args[i] = (larg_t){&s, i, 0};
         EXPECT_RC(weft_group_spawn(&g, total_waiter, &args[i]), 0);
         WAIT_FOR(wt_l_waiting(s.l) == (unsigned)i + 1);
     }
@@ -546,13 +497,6 @@ static int set_total_main(void *p)
     return 0;
 }
 
-static void test_set_total_tokens(void **st)
-{
-    (void)st;
-    WT_RUN_OK(set_total_main, NULL, 1);
-    WT_RUN_OK(set_total_main, NULL, 2);
-}
-
 /* set_total_tokens from a plain thread wakes a waiting task. */
 typedef struct {
     weft_limiter_t *l;
@@ -567,7 +511,7 @@ static void *raise_later(void *p)
     return NULL;
 }
 
-static int raise_from_thread_main(void *p)
+static int raise_from_thread(void *p)
 {
     (void)p;
     raise_t r = {0};
@@ -589,13 +533,6 @@ static int raise_from_thread_main(void *p)
     return 0;
 }
 
-static void test_raise_from_thread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(raise_from_thread_main, NULL, 1);
-    WT_RUN_OK(raise_from_thread_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ release from a plain thread */
 
 typedef struct {
@@ -613,7 +550,7 @@ static void *release_later(void *p)
     return NULL;
 }
 
-static int thread_release_main(void *p)
+static int release_from_thread(void *p)
 {
     (void)p;
     static const char borrower_obj[] = "borrowed by a request";
@@ -637,13 +574,6 @@ static int thread_release_main(void *p)
     return 0;
 }
 
-static void test_release_from_thread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(thread_release_main, NULL, 1);
-    WT_RUN_OK(thread_release_main, NULL, 2);
-}
-
 /* A limiter outlives runtimes and is shared by them. */
 static int use_shared(void *p)
 {
@@ -654,9 +584,8 @@ static int use_shared(void *p)
     return 0;
 }
 
-static void test_shared_across_runtimes(void **st)
+static void shared_across_runtimes(void)
 {
-    (void)st;
     weft_limiter_t *l;
     assert_rc(weft_limiter_new(&l, 2), 0);
     WT_RUN_OK(use_shared, l, 1);
@@ -711,43 +640,33 @@ static int default_main(void *p)
     return 0;
 }
 
-static void test_default_thread_limiter(void **st)
+static void default_thread_limiter(void)
 {
-    (void)st;
     assert_null(weft_default_thread_limiter()); /* outside a runtime */
     def_t d = {.want_total = 7};
-    assert_rc(wt_run_cfg(default_main, &d, 2, 7, 0), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CFG_OK(default_main, &d, 2, 7, 0);
     d = (def_t){.want_total = 40};
-    assert_rc(wt_run_cfg(default_main, &d, 2, 0, 0), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CFG_OK(default_main, &d, 2, 0, 0);
     d = (def_t){.want_total = 1};
-    assert_rc(wt_run_cfg(default_main, &d, 1, 1, 0), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CFG_OK(default_main, &d, 1, 1, 0);
     d = (def_t){.want_total = 40};
-    atomic_store(&wt_fail_count, 0);
-    assert_rc(weft_run(default_main, &d, NULL), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CONFIG_OK(default_main, &d, NULL); /* no config at all */
     assert_null(weft_default_thread_limiter());
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_and_misuse),
-        cmocka_unit_test(test_try_acquire_plain_threads),
-        cmocka_unit_test(test_borrower_rules),
-        cmocka_unit_test(test_acquire_in_cancelled_scope),
-        cmocka_unit_test(test_fifo_order),
-        cmocka_unit_test(test_cancelled_waiter_takes_nothing),
-        cmocka_unit_test(test_release_cancel_race),
-        cmocka_unit_test(test_deadline_while_waiting),
-        cmocka_unit_test(test_set_total_tokens),
-        cmocka_unit_test(test_raise_from_thread),
-        cmocka_unit_test(test_release_from_thread),
-        cmocka_unit_test(test_shared_across_runtimes),
-        cmocka_unit_test(test_default_thread_limiter),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(new_and_misuse),
+    WT_TEST(try_acquire_plain_threads),
+    WT_CASE(borrower_rules),
+    WT_CASE_ON(on_behalf_of_in_cancelled_scope, WT_W1),
+    WT_CASE_ON(fifo_order_on_behalf_of, WT_W1 | WT_W4),
+    WT_CASE(cancelled_borrower_takes_nothing),
+    WT_CASE(raised_total_beats_cancel),
+    WT_CASE_ON(deadline_while_waiting, WT_W1),
+    WT_CASE(set_total_tokens),
+    WT_CASE(raise_from_thread),
+    WT_CASE(release_from_thread),
+    WT_TEST(shared_across_runtimes),
+    WT_TEST(default_thread_limiter),
+};
+WT_SUITE(cases)

@@ -1,4 +1,7 @@
-/* Locks: FIFO hand-off, owner checks, cancellation, statistics, misuse. */
+/* Locks: mutual exclusion, hand-off without barging, owner checks, an owner
+ * cancelled, deadlines, statistics, misuse.  The rules every waiting
+ * primitive shares (FIFO, cancelled and granted waits) are
+ * test_waiting_contract.c's. */
 #define _GNU_SOURCE
 #include "helpers.h"
 
@@ -11,13 +14,12 @@ static size_t lock_waiting(weft_lock_t *l)
     return st.tasks_waiting;
 }
 
-#define NW 6
+#define NW 2
 
 typedef struct {
     weft_lock_t *l;
     atomic_int order[NW];
     atomic_int next;
-    int idx;
     weft_scope_t *scope[NW];
     atomic_int rc[NW];
     atomic_int done;
@@ -30,7 +32,7 @@ typedef struct {
 } arg_t;
 
 /* Acquire, record the order of service, release. */
-static int fifo_waiter(void *p)
+static int waiter(void *p)
 {
     arg_t *a = p;
     int rc = weft_lock_acquire(a->s->l);
@@ -40,35 +42,49 @@ static int fifo_waiter(void *p)
     return 0;
 }
 
-static int fifo_main(void *p)
+/* ------------------------------------------------------------ mutual exclusion */
+
+#define EXCL_TASKS 8
+#define EXCL_ROUNDS WT_TSAN_PICK(200, 40)
+
+typedef struct {
+    weft_lock_t *l;
+    atomic_int inside;
+    int count; /* guarded by l only */
+} excl_t;
+
+static int excl_worker(void *p)
 {
-    (void)p;
-    shared_t s = {0};
-    arg_t args[NW];
-    weft_group_t g;
-    EXPECT_RC(weft_lock_new(&s.l), 0);
-    EXPECT_RC(weft_lock_acquire(s.l), 0);
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < NW; i++) {
-        args[i] = (arg_t){&s, i};
-        EXPECT_RC(weft_group_spawn(&g, fifo_waiter, &args[i]), 0);
-        WAIT_FOR(lock_waiting(s.l) == (size_t)i + 1);
+    excl_t *e = p;
+    for (int i = 0; i < EXCL_ROUNDS; i++) {
+        EXPECT_RC(weft_lock_acquire(e->l), 0);
+        EXPECT(atomic_fetch_add(&e->inside, 1) == 0);
+        int v = e->count;
+        EXPECT_RC(weft_checkpoint(), 0); /* held across a task switch */
+        e->count = v + 1;
+        atomic_fetch_sub(&e->inside, 1);
+        EXPECT_RC(weft_lock_release(e->l), 0);
     }
-    EXPECT_RC(weft_lock_release(s.l), 0);
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    for (int i = 0; i < NW; i++)
-        EXPECT(s.order[i] == i);
-    EXPECT(!weft_lock_locked(s.l));
-    weft_lock_free(s.l);
     return 0;
 }
 
-static void test_fifo_order(void **st)
+/* One task at a time inside, also across checkpoints and on 4 workers: the
+ * hand-offs of a busy lock lose no update and leave it free. */
+static int mutual_exclusion(void *p)
 {
-    (void)st;
-    WT_RUN_OK(fifo_main, NULL, 1);
-    WT_RUN_OK(fifo_main, NULL, 2);
-    WT_RUN_OK(fifo_main, NULL, 4);
+    (void)p;
+    excl_t e = {0};
+    weft_group_t g;
+    EXPECT_RC(weft_lock_new(&e.l), 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < EXCL_TASKS; i++)
+        EXPECT_RC(weft_group_spawn(&g, excl_worker, &e), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(e.count == EXCL_TASKS * EXCL_ROUNDS);
+    EXPECT(!weft_lock_locked(e.l));
+    EXPECT(lock_waiting(e.l) == 0);
+    weft_lock_free(e.l);
+    return 0;
 }
 
 /* A task that releases and at once re-acquires queues behind the waiters. */
@@ -81,7 +97,7 @@ static int no_barging_waiter(void *p)
     return 0;
 }
 
-static int no_barging_main(void *p)
+static int no_barging(void *p)
 {
     (void)p;
     shared_t s = {0};
@@ -103,13 +119,6 @@ static int no_barging_main(void *p)
     return 0;
 }
 
-static void test_no_barging(void **st)
-{
-    (void)st;
-    WT_RUN_OK(no_barging_main, NULL, 1);
-    WT_RUN_OK(no_barging_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ owner checks */
 
 static int other_task_release(void *p)
@@ -120,7 +129,7 @@ static int other_task_release(void *p)
     return 0;
 }
 
-static int owner_main(void *p)
+static int owner_checks(void *p)
 {
     (void)p;
     shared_t s = {0};
@@ -149,139 +158,106 @@ static int owner_main(void *p)
     return 0;
 }
 
-static void test_owner_checks(void **st)
-{
-    (void)st;
-    WT_RUN_OK(owner_main, NULL, 2);
-}
-
-/* ------------------------------------------------------------ cancellation */
-
-static int cancellable_waiter(void *p)
-{
-    arg_t *a = p;
-    weft_scope_t sc;
-    weft_scope_enter(&sc, WEFT_FOREVER, 0);
-    a->s->scope[a->i] = &sc;
-    int rc = weft_lock_acquire(a->s->l);
-    a->s->rc[a->i] = rc;
-    if (rc == 0) {
-        a->s->order[atomic_fetch_add(&a->s->next, 1)] = a->i;
-        /* Granted even if cancelled meanwhile: the next checkpoint says so. */
-        if (weft_scope_cancel_called(&sc))
-            EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
-        EXPECT_RC(weft_lock_release(a->s->l), 0);
-    } else {
-        EXPECT_RC(rc, WEFT_ECANCELED);
-        EXPECT_RC(weft_lock_release(a->s->l), WEFT_EPERM); /* it holds nothing */
-    }
-    atomic_fetch_add(&a->s->done, 1);
-    EXPECT(wt_wait_flag(&a->s->go, 1, 10.0));
-    return weft_scope_exit(&sc, rc);
-}
-
-/* A cancelled waiter leaves the queue; the lock goes to the next one. */
-static int cancel_waiter_main(void *p)
-{
-    (void)p;
-    shared_t s = {0};
-    arg_t args[3];
-    weft_group_t g;
-    EXPECT_RC(weft_lock_new(&s.l), 0);
-    EXPECT_RC(weft_lock_acquire(s.l), 0);
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < 3; i++) {
-        args[i] = (arg_t){&s, i};
-        EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &args[i]), 0);
-        WAIT_FOR(lock_waiting(s.l) == (size_t)i + 1);
-    }
-    weft_scope_cancel(s.scope[1]);
-    WAIT_FOR(atomic_load(&s.done) == 1);
-    EXPECT(lock_waiting(s.l) == 2);
-    EXPECT(weft_lock_locked(s.l));
-    EXPECT_RC(weft_lock_release(s.l), 0);
-    atomic_store(&s.go, 1);
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT_RC(s.rc[1], WEFT_ECANCELED);
-    EXPECT_RC(s.rc[0], 0);
-    EXPECT_RC(s.rc[2], 0);
-    EXPECT(s.next == 2 && s.order[0] == 0 && s.order[1] == 2);
-    EXPECT(!weft_lock_locked(s.l));
-    weft_lock_free(s.l);
-    return 0;
-}
-
-static void test_cancelled_waiter_takes_nothing(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_waiter_main, NULL, 1);
-    WT_RUN_OK(cancel_waiter_main, NULL, 2);
-}
-
-/* The lock handed over, then the waiter cancelled before it ran: it owns the
- * lock and returns 0; the lock is not lost. */
-static int granted_then_cancelled_main(void *p)
+/* Another task's release while a task waits hands nothing over: the owner
+ * keeps the lock and the waiter keeps waiting until the owner releases. */
+static int non_owner_release_hands_nothing(void *p)
 {
     (void)p;
     shared_t s = {0};
     arg_t a = {&s, 0};
-    weft_group_t g;
+    weft_group_t g, other;
+    weft_lock_stats_t st;
     EXPECT_RC(weft_lock_new(&s.l), 0);
     EXPECT_RC(weft_lock_acquire(s.l), 0);
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &a), 0);
+    EXPECT_RC(weft_group_spawn(&g, waiter, &a), 0);
     WAIT_FOR(lock_waiting(s.l) == 1);
+    EXPECT_RC(weft_group_open(&other), 0);
+    EXPECT_RC(weft_group_spawn(&other, other_task_release, &s), 0);
+    EXPECT_RC(weft_group_close(&other, 0), 0);
+    weft_lock_stats(s.l, &st);
+    EXPECT(st.locked == 1 && st.tasks_waiting == 1);
+    EXPECT_STR(st.owner, "main");
+    EXPECT(atomic_load(&s.next) == 0);
     EXPECT_RC(weft_lock_release(s.l), 0);
-    weft_scope_cancel(s.scope[0]);
-    atomic_store(&s.go, 1);
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT_RC(s.rc[0], 0);
+    EXPECT(atomic_load(&s.next) == 1);
     EXPECT(!weft_lock_locked(s.l));
-    EXPECT_RC(weft_lock_try_acquire(s.l), 0);
-    EXPECT_RC(weft_lock_release(s.l), 0);
     weft_lock_free(s.l);
     return 0;
 }
 
-static void test_granted_wins_over_cancel(void **st)
+/* ------------------------------------------------------------ cancellation */
+
+/* The owner, cancelled while it holds the lock: cancellation takes nothing
+ * away, it stays the owner (a waiter keeps waiting) until it releases. */
+static int cancelled_owner(void *p)
 {
-    (void)st;
-    for (int i = 0; i < 20; i++) {
-        WT_RUN_OK(granted_then_cancelled_main, NULL, 1);
-        WT_RUN_OK(granted_then_cancelled_main, NULL, 2);
-    }
+    shared_t *s = p;
+    weft_scope_t sc;
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
+    s->scope[0] = &sc;
+    EXPECT_RC(weft_lock_acquire(s->l), 0);
+    atomic_store(&s->rc[0], 1); /* holding it */
+    EXPECT_RC(weft_sleep(10.0), WEFT_ECANCELED);
+    EXPECT_RC(weft_lock_try_acquire(s->l), WEFT_EPERM); /* still ours */
+    atomic_store(&s->done, 1);
+    EXPECT(wt_wait_flag(&s->go, 1, 10.0));
+    EXPECT_RC(weft_lock_release(s->l), 0);
+    return weft_scope_exit(&sc, WEFT_ECANCELED);
 }
 
-/* Acquire in a cancelled scope: WEFT_ECANCELED every time, the free lock
- * stays free. */
-static int cancelled_scope_main(void *p)
+static int cancel_keeps_held_lock(void *p)
+{
+    (void)p;
+    shared_t s = {0};
+    arg_t a = {&s, 1};
+    weft_group_t g;
+    weft_lock_stats_t st;
+    EXPECT_RC(weft_lock_new(&s.l), 0);
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, cancelled_owner, &s), 0);
+    WAIT_FOR(atomic_load(&s.rc[0]) == 1);
+    EXPECT_RC(weft_group_spawn(&g, waiter, &a), 0);
+    WAIT_FOR(lock_waiting(s.l) == 1);
+    weft_scope_cancel(s.scope[0]);
+    WAIT_FOR(atomic_load(&s.done) == 1);
+    weft_lock_stats(s.l, &st);
+    EXPECT(st.locked == 1 && st.tasks_waiting == 1);
+    EXPECT_STR(st.owner, "cancelled_owner");
+    EXPECT(atomic_load(&s.next) == 0);
+    atomic_store(&s.go, 1);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(&s.next) == 1 && s.order[0] == 1);
+    EXPECT(!weft_lock_locked(s.l));
+    weft_lock_free(s.l);
+    return 0;
+}
+
+/* The owner's acquire is WEFT_EPERM (locks are not recursive), but in a
+ * cancelled scope it reports the cancellation every time, as any
+ * checkpoint; either way the owner still holds the lock, once. */
+static int owner_acquire_in_cancelled_scope(void *p)
 {
     (void)p;
     weft_lock_t *l;
     weft_scope_t sc;
     EXPECT_RC(weft_lock_new(&l), 0);
+    EXPECT_RC(weft_lock_acquire(l), 0);
     weft_scope_enter(&sc, WEFT_FOREVER, 0);
     weft_scope_cancel(&sc);
     EXPECT_RC(weft_lock_acquire(l), WEFT_ECANCELED);
     EXPECT_RC(weft_lock_acquire(l), WEFT_ECANCELED);
-    EXPECT(!weft_lock_locked(l));
+    EXPECT(weft_lock_locked(l));
     EXPECT_RC(weft_scope_exit(&sc, WEFT_ECANCELED), 0);
-    /* A deadline while waiting. */
-    EXPECT_RC(weft_lock_acquire(l), 0);
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
+    /* A deadline not yet passed: EPERM at once, no waiting for it. */
     weft_fail_after(&sc, 0.01);
-    EXPECT_RC(weft_scope_exit(&sc, weft_lock_acquire(l)), WEFT_EPERM); /* owner */
-    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(weft_scope_exit(&sc, weft_lock_acquire(l)), WEFT_EPERM);
     EXPECT_RC(weft_lock_release(l), 0);
+    EXPECT(!weft_lock_locked(l));
+    EXPECT_RC(weft_lock_release(l), WEFT_EPERM);
     weft_lock_free(l);
     return 0;
-}
-
-static void test_acquire_in_cancelled_scope(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancelled_scope_main, NULL, 2);
 }
 
 static int deadline_waiter(void *p)
@@ -294,7 +270,7 @@ static int deadline_waiter(void *p)
     return 0;
 }
 
-static int deadline_main(void *p)
+static int deadline_while_waiting(void *p)
 {
     (void)p;
     weft_lock_t *l;
@@ -311,12 +287,6 @@ static int deadline_main(void *p)
     return 0;
 }
 
-static void test_deadline_while_waiting(void **st)
-{
-    (void)st;
-    WT_RUN_OK(deadline_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ statistics */
 
 static int stats_waiter(void *p)
@@ -331,7 +301,7 @@ static int stats_waiter(void *p)
     return 0;
 }
 
-static int stats_main(void *p)
+static int stats(void *p)
 {
     (void)p;
     weft_lock_t *l;
@@ -354,12 +324,6 @@ static int stats_main(void *p)
     EXPECT(st.locked == 0 && st.owner == NULL && st.tasks_waiting == 0);
     weft_lock_free(l);
     return 0;
-}
-
-static void test_stats(void **st)
-{
-    (void)st;
-    WT_RUN_OK(stats_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ misuse */
@@ -402,9 +366,8 @@ static int misuse_main(void *p)
     return 0;
 }
 
-static void test_misuse(void **st)
+static void misuse(void)
 {
-    (void)st;
     WT_RUN_OK(misuse_main, NULL, 2);
     weft_lock_t *l;
     assert_rc(weft_lock_new(&l), 0);
@@ -413,18 +376,15 @@ static void test_misuse(void **st)
     weft_lock_free(l);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fifo_order),
-        cmocka_unit_test(test_no_barging),
-        cmocka_unit_test(test_owner_checks),
-        cmocka_unit_test(test_cancelled_waiter_takes_nothing),
-        cmocka_unit_test(test_granted_wins_over_cancel),
-        cmocka_unit_test(test_acquire_in_cancelled_scope),
-        cmocka_unit_test(test_deadline_while_waiting),
-        cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_misuse),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(mutual_exclusion, WT_W1 | WT_W2 | WT_W4),
+    WT_CASE(no_barging),
+    WT_CASE_ON(owner_checks, WT_W2),
+    WT_CASE(non_owner_release_hands_nothing),
+    WT_CASE(cancel_keeps_held_lock),
+    WT_CASE_ON(owner_acquire_in_cancelled_scope, WT_W2),
+    WT_CASE_ON(deadline_while_waiting, WT_W2),
+    WT_CASE_ON(stats, WT_W2),
+    WT_TEST(misuse),
+};
+WT_SUITE(cases)

@@ -1,5 +1,7 @@
-/* Semaphores: counts, maximum, FIFO, cancellation, release from a thread,
- * statistics, misuse. */
+/* Semaphores: counts, maximum, hand-off without barging, a release racing a
+ * cancellation, try_acquire in a cancelled scope, one waiter served per
+ * release, release from a thread, statistics, misuse.  The rules every waiting primitive shares (FIFO,
+ * cancelled and granted waits) are test_waiting_contract.c's. */
 #define _GNU_SOURCE
 #include "helpers.h"
 
@@ -18,22 +20,14 @@ static size_t sem_waiting(weft_sem_t *s)
 
 typedef struct {
     weft_sem_t *s;
-    atomic_int order[NW];
-    atomic_int next;
-    weft_scope_t *scope[NW];
-    atomic_int rc[NW];
-    atomic_int done;
-    atomic_int go; /* waiters keep their scope alive until main cancelled it */
+    atomic_int next;     /* waiters served */
+    weft_scope_t *scope; /* a cancellable waiter's scope */
+    atomic_int rc;       /* its result */
+    atomic_int go;       /* it keeps its scope alive until main cancelled it */
 } shared_t;
 
-typedef struct {
-    shared_t *s;
-    int i;
-} arg_t;
-
-static void test_counts(void **st)
+static void counts(void)
 {
-    (void)st;
     weft_sem_t *s;
     weft_sem_stats_t ss;
     assert_rc(weft_sem_new(&s, 3, 0), 0);
@@ -67,9 +61,8 @@ static void test_counts(void **st)
 /* The value is an unsigned: an unbounded semaphore stops at UINT_MAX (its
  * implicit max_value) instead of wrapping to 0, and a bounded one may go up
  * to a max_value of UINT_MAX. */
-static void test_value_limit(void **st)
+static void value_limit(void)
 {
-    (void)st;
     weft_sem_t *s;
     assert_rc(weft_sem_new(&s, UINT_MAX - 1, 0), 0);
     assert_rc(weft_sem_release(s), 0);
@@ -88,173 +81,157 @@ static void test_value_limit(void **st)
     assert_rc(weft_sem_new(&s, UINT_MAX, UINT_MAX - 1), WEFT_EINVAL);
 }
 
-static int fifo_waiter(void *p)
+static int waiter(void *p)
 {
-    arg_t *a = p;
-    EXPECT_RC(weft_sem_acquire(a->s->s), 0);
-    a->s->order[atomic_fetch_add(&a->s->next, 1)] = a->i;
+    shared_t *s = p;
+    EXPECT_RC(weft_sem_acquire(s->s), 0);
+    atomic_fetch_add(&s->next, 1);
     return 0;
 }
 
-static int fifo_main(void *p)
+/* A new semaphore without permits and n tasks running fn, waiting on it in
+ * the order they started. */
+static void start_waiters(shared_t *s, weft_group_t *g, weft_fn_t fn, int n)
+{
+    EXPECT_RC(weft_sem_new(&s->s, 0, 0), 0);
+    EXPECT_RC(weft_group_open(g), 0);
+    for (int i = 0; i < n; i++) {
+        EXPECT_RC(weft_group_spawn(g, fn, s), 0);
+        WAIT_FOR(sem_waiting(s->s) == (size_t)i + 1);
+    }
+}
+
+static void *try_from_thread(void *p)
+{
+    return (void *)(intptr_t)weft_sem_try_acquire(p);
+}
+
+/* A release while tasks wait hands its permit to the first of them: the
+ * value stays 0, so no newcomer (a task's or a plain thread's try_acquire)
+ * can take it first; also on 4 workers. */
+static int no_barging(void *p)
 {
     (void)p;
     shared_t s = {0};
-    arg_t args[NW];
     weft_group_t g;
-    EXPECT_RC(weft_sem_new(&s.s, 0, 0), 0);
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < NW; i++) {
-        args[i] = (arg_t){&s, i};
-        EXPECT_RC(weft_group_spawn(&g, fifo_waiter, &args[i]), 0);
-        WAIT_FOR(sem_waiting(s.s) == (size_t)i + 1);
-    }
-    /* Release one at a time: each permit goes to the longest waiter, and the
-     * value stays 0 (no newcomer could overtake). */
+    start_waiters(&s, &g, waiter, NW);
     for (int i = 0; i < NW; i++) {
         EXPECT_RC(weft_sem_release(s.s), 0);
         EXPECT(weft_sem_value(s.s) == 0);
+        EXPECT_RC(weft_sem_try_acquire(s.s), WEFT_EAGAIN);
+        pthread_t th;
+        void *res = NULL;
+        EXPECT(pthread_create(&th, NULL, try_from_thread, s.s) == 0);
+        pthread_join(th, &res);
+        EXPECT_RC((int)(intptr_t)res, WEFT_EAGAIN);
         WAIT_FOR(atomic_load(&s.next) == i + 1);
     }
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    for (int i = 0; i < NW; i++)
-        EXPECT(s.order[i] == i);
     EXPECT(weft_sem_value(s.s) == 0);
     weft_sem_free(s.s);
     return 0;
-}
-
-static void test_fifo_order(void **st)
-{
-    (void)st;
-    WT_RUN_OK(fifo_main, NULL, 1);
-    WT_RUN_OK(fifo_main, NULL, 2);
-    WT_RUN_OK(fifo_main, NULL, 4);
 }
 
 /* ------------------------------------------------------------ cancellation */
 
 static int cancellable_waiter(void *p)
 {
-    arg_t *a = p;
+    shared_t *s = p;
     weft_scope_t sc;
     weft_scope_enter(&sc, WEFT_FOREVER, 0);
-    a->s->scope[a->i] = &sc;
-    int rc = weft_sem_acquire(a->s->s);
-    a->s->rc[a->i] = rc;
-    if (rc == 0) {
-        a->s->order[atomic_fetch_add(&a->s->next, 1)] = a->i;
-        if (weft_scope_cancel_called(&sc))
-            EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
-    } else {
+    s->scope = &sc;
+    int rc = weft_sem_acquire(s->s);
+    if (rc == 0 && weft_scope_cancel_called(&sc))
+        EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    else if (rc != 0)
         EXPECT_RC(rc, WEFT_ECANCELED);
-    }
-    atomic_fetch_add(&a->s->done, 1);
-    EXPECT(wt_wait_flag(&a->s->go, 1, 10.0));
+    atomic_store(&s->rc, rc);
+    EXPECT(wt_wait_flag(&s->go, 1, 10.0));
     return weft_scope_exit(&sc, rc);
 }
 
-static int cancel_main(void *p)
+typedef struct {
+    weft_sem_t *s;
+    atomic_int start;
+} racer_t;
+
+static void *release_on_start(void *p)
+{
+    racer_t *r = p;
+    while (!atomic_load(&r->start)) {
+    }
+    return (void *)(intptr_t)weft_sem_release(r->s);
+}
+
+/* A release from a plain thread at the moment the only waiter is cancelled:
+ * either the waiter got the permit or the value did, never both, never
+ * neither. */
+static int thread_release_races_cancel(void *p)
 {
     (void)p;
-    shared_t s = {0};
-    arg_t args[3];
-    weft_group_t g;
-    EXPECT_RC(weft_sem_new(&s.s, 0, 0), 0);
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < 3; i++) {
-        args[i] = (arg_t){&s, i};
-        EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &args[i]), 0);
-        WAIT_FOR(sem_waiting(s.s) == (size_t)i + 1);
+    for (int round = 0; round < 20; round++) {
+        shared_t s = {0};
+        weft_group_t g;
+        start_waiters(&s, &g, cancellable_waiter, 1);
+        racer_t r = {.s = s.s};
+        pthread_t th;
+        void *res = (void *)1;
+        EXPECT(pthread_create(&th, NULL, release_on_start, &r) == 0);
+        atomic_store(&r.start, 1);
+        weft_scope_cancel(s.scope);
+        pthread_join(th, &res);
+        EXPECT(res == NULL);
+        atomic_store(&s.go, 1);
+        EXPECT_RC(weft_group_close(&g, 0), 0);
+        int rc = atomic_load(&s.rc);
+        EXPECT(rc == 0 || rc == WEFT_ECANCELED);
+        EXPECT(weft_sem_value(s.s) == (rc == 0 ? 0u : 1u));
+        weft_sem_free(s.s);
     }
-    weft_scope_cancel(s.scope[0]);
-    WAIT_FOR(atomic_load(&s.done) == 1);
-    EXPECT(sem_waiting(s.s) == 2);
-    EXPECT(weft_sem_value(s.s) == 0);
-    EXPECT_RC(weft_sem_release(s.s), 0);
-    WAIT_FOR(atomic_load(&s.next) == 1);
-    EXPECT_RC(weft_sem_release(s.s), 0);
-    atomic_store(&s.go, 1);
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT_RC(s.rc[0], WEFT_ECANCELED);
-    EXPECT_RC(s.rc[1], 0);
-    EXPECT_RC(s.rc[2], 0);
-    EXPECT(s.order[0] == 1 && s.order[1] == 2);
-    EXPECT(weft_sem_value(s.s) == 0); /* nothing lost, nothing duplicated */
-
-    /* A cancelled waiter with a permit released at the same time as the
-     * cancellation: either it got it (rc 0) or the permit is still there. */
-    s.next = 0;
-    s.done = 0;
-    args[0] = (arg_t){&s, 0};
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &args[0]), 0);
-    WAIT_FOR(sem_waiting(s.s) == 1);
-    weft_scope_cancel(s.scope[0]);
-    EXPECT_RC(weft_sem_release(s.s), 0);
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT(s.rc[0] == WEFT_ECANCELED);
-    EXPECT(weft_sem_value(s.s) == 1);
-    weft_sem_free(s.s);
     return 0;
 }
 
-static void test_cancelled_waiter_takes_nothing(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_main, NULL, 1);
-    WT_RUN_OK(cancel_main, NULL, 2);
-}
-
-static int granted_then_cancelled_main(void *p)
-{
-    (void)p;
-    shared_t s = {0};
-    arg_t a = {&s, 0};
-    weft_group_t g;
-    EXPECT_RC(weft_sem_new(&s.s, 0, 1), 0);
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, cancellable_waiter, &a), 0);
-    WAIT_FOR(sem_waiting(s.s) == 1);
-    EXPECT_RC(weft_sem_release(s.s), 0);
-    weft_scope_cancel(s.scope[0]);
-    atomic_store(&s.go, 1);
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT_RC(s.rc[0], 0);
-    EXPECT(weft_sem_value(s.s) == 0);
-    weft_sem_free(s.s);
-    return 0;
-}
-
-static void test_granted_wins_over_cancel(void **st)
-{
-    (void)st;
-    for (int i = 0; i < 20; i++) {
-        WT_RUN_OK(granted_then_cancelled_main, NULL, 1);
-        WT_RUN_OK(granted_then_cancelled_main, NULL, 2);
-    }
-}
-
-static int cancelled_scope_main(void *p)
+/* try_acquire and release are no checkpoints: in a cancelled scope they
+ * still take and return permits, where acquire reports the cancellation. */
+static int try_acquire_in_cancelled_scope(void *p)
 {
     (void)p;
     weft_sem_t *s;
     weft_scope_t sc;
-    EXPECT_RC(weft_sem_new(&s, 2, 0), 0);
+    EXPECT_RC(weft_sem_new(&s, 1, 0), 0);
     weft_scope_enter(&sc, WEFT_FOREVER, 0);
     weft_scope_cancel(&sc);
     EXPECT_RC(weft_sem_acquire(s), WEFT_ECANCELED);
-    EXPECT_RC(weft_sem_acquire(s), WEFT_ECANCELED);
+    EXPECT_RC(weft_sem_try_acquire(s), 0);
+    EXPECT(weft_sem_value(s) == 0);
+    EXPECT_RC(weft_sem_try_acquire(s), WEFT_EAGAIN);
+    EXPECT_RC(weft_sem_release(s), 0);
+    EXPECT(weft_sem_value(s) == 1);
     EXPECT_RC(weft_scope_exit(&sc, WEFT_ECANCELED), 0);
-    EXPECT(weft_sem_value(s) == 2);
     weft_sem_free(s);
     return 0;
 }
 
-static void test_acquire_in_cancelled_scope(void **st)
+/* Permits count: releases in a row serve one waiter each, the next ones
+ * waiting on, and only a release with nobody waiting raises the value. */
+static int each_release_serves_one(void *p)
 {
-    (void)st;
-    WT_RUN_OK(cancelled_scope_main, NULL, 1);
+    (void)p;
+    shared_t s = {0};
+    weft_group_t g;
+    start_waiters(&s, &g, waiter, 3);
+    EXPECT_RC(weft_sem_release(s.s), 0);
+    EXPECT_RC(weft_sem_release(s.s), 0);
+    WAIT_FOR(atomic_load(&s.next) == 2);
+    EXPECT(sem_waiting(s.s) == 1);
+    EXPECT(weft_sem_value(s.s) == 0);
+    EXPECT_RC(weft_sem_release(s.s), 0);
+    EXPECT_RC(weft_sem_release(s.s), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(&s.next) == 3);
+    EXPECT(weft_sem_value(s.s) == 1);
+    weft_sem_free(s.s);
+    return 0;
 }
 
 /* ------------------------------------------------------------ from a thread */
@@ -265,7 +242,7 @@ static void *release_later(void *p)
     return (void *)(intptr_t)weft_sem_release(p);
 }
 
-static int thread_release_main(void *p)
+static int release_from_thread(void *p)
 {
     (void)p;
     weft_sem_t *s;
@@ -283,26 +260,18 @@ static int thread_release_main(void *p)
     return 0;
 }
 
-static void test_release_from_thread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(thread_release_main, NULL, 1);
-    WT_RUN_OK(thread_release_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ stats, misuse */
 
-static int stats_main(void *p)
+static int stats(void *p)
 {
     (void)p;
     shared_t s = {0};
-    arg_t args[2] = {{&s, 0}, {&s, 1}};
     weft_group_t g;
     weft_sem_stats_t ss;
     EXPECT_RC(weft_sem_new(&s.s, 0, 5), 0);
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, fifo_waiter, &args[0]), 0);
-    EXPECT_RC(weft_group_spawn(&g, fifo_waiter, &args[1]), 0);
+    EXPECT_RC(weft_group_spawn(&g, waiter, &s), 0);
+    EXPECT_RC(weft_group_spawn(&g, waiter, &s), 0);
     WAIT_FOR(sem_waiting(s.s) == 2);
     weft_sem_stats(s.s, &ss);
     EXPECT(ss.value == 0 && ss.max_value == 5 && ss.tasks_waiting == 2);
@@ -316,12 +285,6 @@ static int stats_main(void *p)
     return 0;
 }
 
-static void test_stats(void **st)
-{
-    (void)st;
-    WT_RUN_OK(stats_main, NULL, 2);
-}
-
 static int null_main(void *p)
 {
     (void)p;
@@ -329,9 +292,8 @@ static int null_main(void *p)
     return 0;
 }
 
-static void test_misuse(void **st)
+static void misuse(void)
 {
-    (void)st;
     weft_sem_stats_t ss;
     assert_rc(weft_sem_new(NULL, 0, 0), WEFT_EINVAL);
     assert_rc(weft_sem_try_acquire(NULL), WEFT_EINVAL);
@@ -351,18 +313,15 @@ static void test_misuse(void **st)
     WT_RUN_OK(null_main, NULL, 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts),
-        cmocka_unit_test(test_value_limit),
-        cmocka_unit_test(test_fifo_order),
-        cmocka_unit_test(test_cancelled_waiter_takes_nothing),
-        cmocka_unit_test(test_granted_wins_over_cancel),
-        cmocka_unit_test(test_acquire_in_cancelled_scope),
-        cmocka_unit_test(test_release_from_thread),
-        cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_misuse),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(counts),
+    WT_TEST(value_limit),
+    WT_CASE_ON(no_barging, WT_W1 | WT_W2 | WT_W4),
+    WT_CASE(thread_release_races_cancel),
+    WT_CASE_ON(try_acquire_in_cancelled_scope, WT_W1),
+    WT_CASE(each_release_serves_one),
+    WT_CASE(release_from_thread),
+    WT_CASE_ON(stats, WT_W2),
+    WT_TEST(misuse),
+};
+WT_SUITE(cases)
