@@ -121,6 +121,13 @@ WEFT_EXTERN void weft_config_init(weft_config_t *c);
 /* [thread] Start a runtime, run main(arg) as its root task, return main's result
  * once every task has finished.  NULL config means defaults.  Several runtimes
  * may run at once, each from its own thread.  From inside a task: WEFT_EPERM.
+ * The calling thread is worker 0 and keeps its own name; the threads weft
+ * starts name themselves weft-worker-N (N = 1 .. workers - 1, the spare
+ * the last), weft-blocking-N, weft-monitor (the blocking detector),
+ * weft-pool-mon (the blocking threads' monitor); a portal's thread is
+ * weft-portal, weft_test_run_timed's weft-test.  A name that would pass
+ * the system's limit (15 bytes on Linux) keeps its number and loses
+ * letters of its prefix.
  * A config it cannot honour (more than 4096 workers, a stack below one page,
  * a flag bit it does not know, a NaN time, a config_size larger than this
  * library's struct) is refused at once: WEFT_EINVAL. */

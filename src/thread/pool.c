@@ -8,8 +8,9 @@
 
 #include "sched/clock.h"
 #include "sched/fault.h"
-#include "thread/park.h"
+#include "sched/thread_name.h"
 #include "sched/util.h"
+#include "thread/park.h"
 #include "weft.h"
 
 /* Threads that finished a job this recently are cycling through short
@@ -22,6 +23,8 @@
 
 typedef struct wf_bthread {
     wf_list_t link;              /* in pool->sleepers while asleep */
+    wf_list_t by_index;          /* in pool->threads */
+    unsigned index;              /* its name's N: weft-blocking-N */
     pthread_t thread;
     struct wf_pool *pool;
     wf_flag_t wake;
@@ -38,6 +41,7 @@ struct wf_pool {
     wf_bthread_t *spinner;       /* an idle thread spinning for work */
     unsigned claimed;            /* spinners a job was counted on, not back yet */
     unsigned alive, busy;
+    wf_list_t threads;           /* every thread that took an index, by index */
     int closing;
     wf_bthread_t *exited;        /* to join and free */
     double idle_timeout;
@@ -55,6 +59,7 @@ int wf_pool_new(wf_pool_t **out, double idle_timeout) {
     pthread_cond_init(&p->all_exited, NULL);
     wf_cond_init_monotonic(&p->monitor_cond);
     wf_list_init(&p->sleepers);
+    wf_list_init(&p->threads);
     p->idle_timeout = idle_timeout;
     *out = p;
     return 0;
@@ -102,8 +107,21 @@ static int create_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
     return wf_fault_hit(WF_FAULT_THREAD) ? EAGAIN : pthread_create(t, NULL, fn, arg);
 }
 
+/* Lock held: the lowest index no live thread has, so that names stay within
+ * the system's 15 bytes (weft-blocking-9) however many threads came and
+ * went.  The list is short: threads that are alive. */
+static void take_index(wf_pool_t *p, wf_bthread_t *bt) {
+    unsigned i = 0;
+    wf_list_t *at = p->threads.next;
+    for (; at != &p->threads; at = at->next, i++)
+        if (WF_CONTAINER_OF(at, wf_bthread_t, by_index)->index != i) break;
+    bt->index = i;
+    wf_list_push_back(at, &bt->by_index); /* before `at`: the list stays sorted */
+}
+
 /* Lock held. */
 static void thread_exits(wf_pool_t *p, wf_bthread_t *bt) {
+    wf_list_remove(&bt->by_index);
     bt->next = p->exited;
     p->exited = bt;
     if (--p->alive == 0) pthread_cond_broadcast(&p->all_exited);
@@ -188,6 +206,10 @@ static void *thread_main(void *arg) {
     wf_bthread_t *bt = arg;
     wf_pool_t *p = bt->pool;
     pthread_mutex_lock(&p->lock);
+    take_index(p, bt);
+    pthread_mutex_unlock(&p->lock);
+    wf_thread_name_set_numbered("weft-blocking", bt->index);
+    pthread_mutex_lock(&p->lock);
     for (;;) {
         wf_pool_job_t *job = dequeue(p);
         if (job) {
@@ -211,6 +233,7 @@ static void *thread_main(void *arg) {
 
 static void *monitor_main(void *arg) {
     wf_pool_t *p = arg;
+    wf_thread_name_set("weft-pool-mon");
     unsigned long seen = 0;
     unsigned idle_ticks = 0;
     pthread_mutex_lock(&p->lock);

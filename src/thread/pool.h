@@ -14,7 +14,8 @@
  * for 200 us and wakes or starts threads for the jobs left in it (as Go's
  * sysmon retakes processors from blocked system calls).
  * Idle threads sleep most recently idle first and exit after the idle
- * timeout; shutdown waits for the busy ones and joins all.
+ * timeout; shutdown waits for the busy ones and joins all.  Each thread
+ * names itself weft-blocking-N (N: the lowest index free when it started).
  */
 #ifndef WEFT_THREAD_POOL_H
 #define WEFT_THREAD_POOL_H
