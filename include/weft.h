@@ -83,9 +83,10 @@ typedef int (*weft_fn_t)(void *arg);
  * weft_run how much of the struct the caller's header had, so that it never
  * reads past an older caller's struct; fields the caller did not have take
  * their defaults.  0 (a config zeroed with memset or `= {0}` rather than
- * initialised) means the layout of weft 0.2.  So: either zero the whole
- * struct, or call weft_config_init, before setting fields; never copy one
- * field by field from a struct of another version. */
+ * initialised) means the layout of weft 0.2: the fields after `flags` are
+ * then not read.  So: call weft_config_init (or zero the whole struct, for
+ * 0.2's fields only) before setting fields; never copy one field by field
+ * from a struct of another version. */
 typedef struct weft_config_t {
     unsigned workers;            /* scheduler worker threads; 0 = online CPUs;
                                     at most 4096 */
@@ -101,6 +102,22 @@ typedef struct weft_config_t {
                                     WEFT_DEBUG=1 in the environment, else off;
                                     < 0 = off */
     unsigned flags;              /* WEFT_CONFIG_* below */
+    /* Since 0.2's layout: read only when config_size covers all three (call
+     * weft_config_init).  Hooks for per-thread resources of the blocking
+     * threads (weft/thread.h), as Tokio's on_thread_start / on_thread_stop:
+     * a database connection per thread, say.  Both run on the blocking
+     * thread itself, for every blocking thread the runtime starts, with
+     * thread_hook_arg: on_thread_start once, before the thread's first call
+     * (the thread already carries its name, weft-blocking-N); on_thread_stop
+     * once, when the thread exits: idle for thread_idle_timeout, or at the
+     * end of weft_run, which returns only after every on_thread_stop
+     * returned.  Every start has its stop.  No call runs in them, so
+     * weft_from_thread_run and its plain forms return WEFT_EPERM there (the
+     * _token forms work).  A slow start delays the call the thread was
+     * started for; NULL = nothing to run. */
+    void (*on_thread_start)(void *arg);
+    void (*on_thread_stop)(void *arg);
+    void *thread_hook_arg;
 } weft_config_t;
 
 /* config.flags */

@@ -18,9 +18,11 @@
 #define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
 #define DEBUG_BLOCKING_THRESHOLD 0.1
 
-/* What config_size 0 stands for: the layout of weft 0.2.  (When a later
- * version adds fields, this stays the size of 0.2's struct.) */
-#define CONFIG_SIZE_0_2 sizeof(weft_config_t)
+/* What config_size 0 stands for: the layout of weft 0.2, which ended with
+ * `flags` (and its padding). */
+#define CONFIG_SIZE_0_2 offsetof(weft_config_t, on_thread_start)
+/* The thread hooks come as one: a size that ends inside them has none. */
+#define CONFIG_SIZE_HOOKS (offsetof(weft_config_t, thread_hook_arg) + sizeof(void *))
 
 int wf_config_copy(weft_config_t *out, const weft_config_t *in) {
     memset(out, 0, sizeof *out);
@@ -31,6 +33,11 @@ int wf_config_copy(weft_config_t *out, const weft_config_t *in) {
     if (size > sizeof *out || size < offsetof(weft_config_t, config_size) + sizeof in->config_size)
         return WEFT_EINVAL;
     memcpy(out, in, size);
+    if (size < CONFIG_SIZE_HOOKS) {
+        out->on_thread_start = NULL;
+        out->on_thread_stop = NULL;
+        out->thread_hook_arg = NULL;
+    }
     out->config_size = sizeof *out;
     return 0;
 }

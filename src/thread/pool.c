@@ -41,10 +41,13 @@ struct wf_pool {
     wf_bthread_t *spinner;       /* an idle thread spinning for work */
     unsigned claimed;            /* spinners a job was counted on, not back yet */
     unsigned alive, busy;
+    unsigned starting;           /* started, not yet through on_thread_start */
     wf_list_t threads;           /* every thread that took an index, by index */
     int closing;
     wf_bthread_t *exited;        /* to join and free */
     double idle_timeout;
+    void (*on_start)(void *arg), (*on_stop)(void *arg);
+    void *hook_arg;
     pthread_cond_t all_exited;
     /* The monitor (started with the first job that relies on it). */
     pthread_t monitor;
@@ -52,7 +55,7 @@ struct wf_pool {
     pthread_cond_t monitor_cond;
 };
 
-int wf_pool_new(wf_pool_t **out, double idle_timeout) {
+int wf_pool_new(wf_pool_t **out, const weft_config_t *config) {
     wf_pool_t *p = wf_calloc(1, sizeof *p);
     if (!p) return WEFT_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
@@ -60,7 +63,10 @@ int wf_pool_new(wf_pool_t **out, double idle_timeout) {
     wf_cond_init_monotonic(&p->monitor_cond);
     wf_list_init(&p->sleepers);
     wf_list_init(&p->threads);
-    p->idle_timeout = idle_timeout;
+    p->idle_timeout = config->thread_idle_timeout;
+    p->on_start = config->on_thread_start;
+    p->on_stop = config->on_thread_stop;
+    p->hook_arg = config->thread_hook_arg;
     *out = p;
     return 0;
 }
@@ -141,7 +147,7 @@ static void reap(wf_pool_t *p) {
     }
 }
 
-/* Start a thread (lock not held; `alive` already counts it). */
+/* Start a thread (lock not held; `alive` and `starting` already count it). */
 static int start_thread(wf_pool_t *p) {
     reap(p);
     wf_bthread_t *bt = wf_calloc(1, sizeof *bt);
@@ -152,16 +158,22 @@ static int start_thread(wf_pool_t *p) {
         wf_free(bt);
     }
     pthread_mutex_lock(&p->lock);
+    p->starting--;
     if (--p->alive == 0) pthread_cond_broadcast(&p->all_exited);
     pthread_mutex_unlock(&p->lock);
     return WEFT_ENOMEM;
 }
 
 /* Make one more thread look at the queue: the most recently idle sleeper,
- * or (returned 1) a new thread the caller starts after unlocking. */
+ * or (returned 1) a new thread the caller starts after unlocking.  Threads
+ * still starting take a job each once they are up, so while they are as
+ * many as the jobs queued no other starts: a slow on_thread_start would
+ * otherwise have every submit and every monitor period start one more. */
 static int add_looker(wf_pool_t *p) {
     if (wf_list_empty(&p->sleepers)) {
+        if (atomic_load_explicit(&p->queued, memory_order_relaxed) <= p->starting) return 0;
         p->alive++;
+        p->starting++;
         return 1;
     }
     wf_bthread_t *bt = WF_CONTAINER_OF(p->sleepers.prev, wf_bthread_t, link);
@@ -202,14 +214,21 @@ static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
     return 1;
 }
 
-static void *thread_main(void *arg) {
-    wf_bthread_t *bt = arg;
-    wf_pool_t *p = bt->pool;
+/* A thread's name and the user's on_thread_start, before its first call. */
+static void thread_begins(wf_pool_t *p, wf_bthread_t *bt) {
     pthread_mutex_lock(&p->lock);
     take_index(p, bt);
     pthread_mutex_unlock(&p->lock);
     wf_thread_name_set_numbered("weft-blocking", bt->index);
+    if (p->on_start) p->on_start(p->hook_arg);
+}
+
+static void *thread_main(void *arg) {
+    wf_bthread_t *bt = arg;
+    wf_pool_t *p = bt->pool;
+    thread_begins(p, bt);
     pthread_mutex_lock(&p->lock);
+    p->starting--;
     for (;;) {
         wf_pool_job_t *job = dequeue(p);
         if (job) {
@@ -224,6 +243,10 @@ static void *thread_main(void *arg) {
         }
         if (p->closing || !wait_for_work(p, bt)) break;
     }
+    /* Still counted alive: shutdown waits for on_thread_stop too. */
+    pthread_mutex_unlock(&p->lock);
+    if (p->on_stop) p->on_stop(p->hook_arg);
+    pthread_mutex_lock(&p->lock);
     thread_exits(p, bt);
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -250,7 +273,8 @@ static void *monitor_main(void *arg) {
         if (p->head) {
             idle_ticks = 0;
             /* The queue did not move for a whole period: every thread that
-             * could take from it is stuck in a call.  One looker per job. */
+             * could take from it is stuck in a call (or still starting).
+             * One looker per job. */
             if (p->taken == seen && !p->spinner)
                 for (unsigned n = atomic_load(&p->queued); n; n--) starts += (unsigned)add_looker(p);
             seen = p->taken;
