@@ -88,8 +88,12 @@ typedef int (*weft_fn_t)(void *arg);
  * 0.2's fields only) before setting fields; never copy one field by field
  * from a struct of another version. */
 typedef struct weft_config_t {
-    unsigned workers;            /* scheduler worker threads; 0 = online CPUs;
-                                    at most 4096 */
+    unsigned workers;            /* scheduler worker threads; 0 = the CPUs this
+                                    process may use: the calling thread's CPU
+                                    affinity mask (sched_getaffinity), lowered
+                                    to a cgroup v2 CPU quota (cpu.max:
+                                    quota/period rounded up, at least 1)
+                                    where one is set; at most 4096 */
     size_t stack_size;           /* per task; 0 = 256 KiB, guard page below it;
                                     else at least one page */
     unsigned thread_tokens;      /* default thread limiter size; 0 = 40 */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sched/cpus.h"
 #include "sched/monitor.h"
 
 #define DEFAULT_STACK_SIZE (256u * 1024u)
@@ -60,10 +61,8 @@ int wf_config_check(const weft_config_t *c) {
 
 weft_config_t wf_config_resolve(const weft_config_t *in) {
     weft_config_t c = *in;
-    if (c.workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        c.workers = n > 0 ? (unsigned)n : 1;
-    }
+    if (c.workers == 0) c.workers = wf_cpus_usable();
+    if (c.workers > MAX_WORKERS) c.workers = MAX_WORKERS; /* a larger machine than we allow */
     if (c.stack_size == 0) c.stack_size = DEFAULT_STACK_SIZE;
     if (c.thread_tokens == 0) c.thread_tokens = DEFAULT_THREAD_TOKENS;
     if (c.thread_idle_timeout <= 0) c.thread_idle_timeout = DEFAULT_THREAD_IDLE_TIMEOUT;
