@@ -294,7 +294,8 @@ static void do_to_thread(prog_t *p, unsigned arg, int from_thread)
     c->from_thread = from_thread;
     if (weft_sender_clone(p->tx[arg >> 7], &c->tx) != 0)
         die("weft_sender_clone failed");
-    weft_thread_opts_t opts = {NULL, (int)(arg >> 6) & 1, on_abandoned};
+    weft_thread_opts_t opts = {.abandon_on_cancel = (int)(arg >> 6) & 1,
+                               .on_abandoned = on_abandoned};
     int rc = weft_to_thread_run_sync(blocking_fn, c, &opts);
     allow("weft_to_thread_run_sync", rc, 1, WEFT_ECANCELED);
     if (rc == WEFT_ECANCELED && opts.abandon_on_cancel) {

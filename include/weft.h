@@ -83,12 +83,17 @@ typedef int (*weft_fn_t)(void *arg);
  * weft_run how much of the struct the caller's header had, so that it never
  * reads past an older caller's struct; fields the caller did not have take
  * their defaults.  0 (a config zeroed with memset or `= {0}` rather than
- * initialised) means the layout of weft 0.2.  So: either zero the whole
- * struct, or call weft_config_init, before setting fields; never copy one
- * field by field from a struct of another version. */
+ * initialised) means the layout of weft 0.2: the fields after `flags` are
+ * then not read.  So: call weft_config_init (or zero the whole struct, for
+ * 0.2's fields only) before setting fields; never copy one field by field
+ * from a struct of another version. */
 typedef struct weft_config_t {
-    unsigned workers;            /* scheduler worker threads; 0 = online CPUs;
-                                    at most 4096 */
+    unsigned workers;            /* scheduler worker threads; 0 = the CPUs this
+                                    process may use: the calling thread's CPU
+                                    affinity mask (sched_getaffinity), lowered
+                                    to a cgroup v2 CPU quota (cpu.max:
+                                    quota/period rounded up, at least 1)
+                                    where one is set; at most 4096 */
     size_t stack_size;           /* per task; 0 = 256 KiB, guard page below it;
                                     else at least one page */
     unsigned thread_tokens;      /* default thread limiter size; 0 = 40 */
@@ -101,6 +106,22 @@ typedef struct weft_config_t {
                                     WEFT_DEBUG=1 in the environment, else off;
                                     < 0 = off */
     unsigned flags;              /* WEFT_CONFIG_* below */
+    /* Since 0.2's layout: read only when config_size covers all three (call
+     * weft_config_init).  Hooks for per-thread resources of the blocking
+     * threads (weft/thread.h), as Tokio's on_thread_start / on_thread_stop:
+     * a database connection per thread, say.  Both run on the blocking
+     * thread itself, for every blocking thread the runtime starts, with
+     * thread_hook_arg: on_thread_start once, before the thread's first call
+     * (the thread already carries its name, weft-blocking-N); on_thread_stop
+     * once, when the thread exits: idle for thread_idle_timeout, or at the
+     * end of weft_run, which returns only after every on_thread_stop
+     * returned.  Every start has its stop.  No call runs in them, so
+     * weft_from_thread_run and its plain forms return WEFT_EPERM there (the
+     * _token forms work).  A slow start delays the call the thread was
+     * started for; NULL = nothing to run. */
+    void (*on_thread_start)(void *arg);
+    void (*on_thread_stop)(void *arg);
+    void *thread_hook_arg;
 } weft_config_t;
 
 /* config.flags */
@@ -121,6 +142,13 @@ WEFT_EXTERN void weft_config_init(weft_config_t *c);
 /* [thread] Start a runtime, run main(arg) as its root task, return main's result
  * once every task has finished.  NULL config means defaults.  Several runtimes
  * may run at once, each from its own thread.  From inside a task: WEFT_EPERM.
+ * The calling thread is worker 0 and keeps its own name; the threads weft
+ * starts name themselves weft-worker-N (N = 1 .. workers - 1, the spare
+ * the last), weft-blocking-N, weft-monitor (the blocking detector),
+ * weft-pool-mon (the blocking threads' monitor); a portal's thread is
+ * weft-portal, weft_test_run_timed's weft-test.  A name that would pass
+ * the system's limit (15 bytes on Linux) keeps its number and loses
+ * letters of its prefix.
  * A config it cannot honour (more than 4096 workers, a stack below one page,
  * a flag bit it does not know, a NaN time, a config_size larger than this
  * library's struct) is refused at once: WEFT_EINVAL. */

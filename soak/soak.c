@@ -266,7 +266,8 @@ static int offloader(void *arg)
             return WEFT_ENOMEM;
         o->usec = (unsigned)(rnd(&a->rng) % 500);
         o->hits = &hits;
-        weft_thread_opts_t opts = {NULL, one_in(&a->rng, 2), on_abandoned};
+        weft_thread_opts_t opts = {.abandon_on_cancel = one_in(&a->rng, 2),
+                                   .on_abandoned = on_abandoned};
         int rc;
         LIMITED(&a->rng, rc, weft_to_thread_run_sync(blocking, o, &opts));
         CHECK_RC("weft_to_thread_run_sync", rc, WEFT_ECANCELED);

@@ -17,10 +17,15 @@
 #include "sched/monitor.h"
 #include "sched/registry.h"
 #include "sched/runtime.h"
+#include "sched/thread_name.h"
 #include "thread/bridges.h"
 
+/* Workers 1..n-1 (worker 0 is weft_run's caller, whose name is the
+ * program's to keep). */
 static void *worker_thread(void *arg) {
-    wf_worker_run(arg);
+    wf_worker_t *w = arg;
+    wf_thread_name_set_numbered("weft-worker", w->index);
+    wf_worker_run(w);
     return NULL;
 }
 

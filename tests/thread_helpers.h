@@ -233,4 +233,42 @@ static WT_UNUSED void wt_token_call_both(weft_token_t *t, weft_fn_t fn, void *ar
     *sync_rc = weft_from_thread_run_sync_token(t, fn, arg);
 }
 
+/* ------------------------------------------------------------ calls that meet */
+
+/* In a task: n blocking calls at once from as many tasks; each runs
+ * fn(arg, i) (i = 0 .. n-1, in order of arrival) once all n have arrived,
+ * so every call is on a blocking thread of its own. */
+typedef struct wt_meet {
+    atomic_int arrived;
+    int want;
+    void (*fn)(void *arg, int i);
+    void *arg;
+} wt_meet_t;
+
+static WT_UNUSED int wt_meet_call(void *p)
+{
+    wt_meet_t *m = p;
+    int i = atomic_fetch_add(&m->arrived, 1);
+    if (!wt_spin_until(&m->arrived, m->want, 10.0))
+        wt_failf(__FILE__, __LINE__, "only %d of %d calls arrived", atomic_load(&m->arrived),
+                 m->want);
+    m->fn(m->arg, i);
+    return 0;
+}
+
+static WT_UNUSED int wt_meet_offload(void *p)
+{
+    return weft_to_thread_run_sync(wt_meet_call, p, NULL);
+}
+
+static WT_UNUSED void wt_meet_calls(int n, void (*fn)(void *arg, int i), void *arg)
+{
+    wt_meet_t m = {.want = n, .fn = fn, .arg = arg};
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < n; i++)
+        EXPECT_RC(weft_group_spawn(&g, wt_meet_offload, &m), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+}
+
 #endif /* WEFT_TESTS_THREAD_HELPERS_H */

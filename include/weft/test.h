@@ -60,7 +60,7 @@ extern "C" {
  * background (its runtime cannot be stopped from outside): keep what `arg`
  * points to alive.  WEFT_EINVAL: no body or result, timeout_s not > 0 or
  * grace_s < 0; WEFT_EPERM: called on a worker (it would block it);
- * WEFT_ENOMEM. */
+ * WEFT_ENOMEM.  The thread is named weft-test (it is the runtime's worker 0). */
 WEFT_EXTERN int weft_test_run_timed(weft_fn_t body, void *arg, double timeout_s, double grace_s,
                                     const weft_config_t *config, int *result);
 

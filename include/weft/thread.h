@@ -65,6 +65,11 @@ typedef struct weft_thread_opts_t {
     weft_limiter_t *limiter;        /* NULL = the runtime's default thread limiter */
     int abandon_on_cancel;          /* return WEFT_ECANCELED at once when cancelled */
     void (*on_abandoned)(void *arg, int rc); /* runs on the thread after an abandoned fn returns */
+    const char *thread_name;        /* while fn runs, its blocking thread carries this
+                                       name (cut to the system's limit, 15 bytes on
+                                       Linux; copied: it need not outlive the call),
+                                       then takes back its own, weft-blocking-N;
+                                       NULL or "" = keep weft-blocking-N */
 } weft_thread_opts_t;
 
 /* [fiber][checkpoint] Run fn(arg) on one of the runtime's blocking threads

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sched/cpus.h"
 #include "sched/monitor.h"
 
 #define DEFAULT_STACK_SIZE (256u * 1024u)
@@ -18,9 +19,11 @@
 #define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
 #define DEBUG_BLOCKING_THRESHOLD 0.1
 
-/* What config_size 0 stands for: the layout of weft 0.2.  (When a later
- * version adds fields, this stays the size of 0.2's struct.) */
-#define CONFIG_SIZE_0_2 sizeof(weft_config_t)
+/* What config_size 0 stands for: the layout of weft 0.2, which ended with
+ * `flags` (and its padding). */
+#define CONFIG_SIZE_0_2 offsetof(weft_config_t, on_thread_start)
+/* The thread hooks come as one: a size that ends inside them has none. */
+#define CONFIG_SIZE_HOOKS (offsetof(weft_config_t, thread_hook_arg) + sizeof(void *))
 
 int wf_config_copy(weft_config_t *out, const weft_config_t *in) {
     memset(out, 0, sizeof *out);
@@ -31,6 +34,11 @@ int wf_config_copy(weft_config_t *out, const weft_config_t *in) {
     if (size > sizeof *out || size < offsetof(weft_config_t, config_size) + sizeof in->config_size)
         return WEFT_EINVAL;
     memcpy(out, in, size);
+    if (size < CONFIG_SIZE_HOOKS) {
+        out->on_thread_start = NULL;
+        out->on_thread_stop = NULL;
+        out->thread_hook_arg = NULL;
+    }
     out->config_size = sizeof *out;
     return 0;
 }
@@ -53,10 +61,8 @@ int wf_config_check(const weft_config_t *c) {
 
 weft_config_t wf_config_resolve(const weft_config_t *in) {
     weft_config_t c = *in;
-    if (c.workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        c.workers = n > 0 ? (unsigned)n : 1;
-    }
+    if (c.workers == 0) c.workers = wf_cpus_usable();
+    if (c.workers > MAX_WORKERS) c.workers = MAX_WORKERS; /* a larger machine than we allow */
     if (c.stack_size == 0) c.stack_size = DEFAULT_STACK_SIZE;
     if (c.thread_tokens == 0) c.thread_tokens = DEFAULT_THREAD_TOKENS;
     if (c.thread_idle_timeout <= 0) c.thread_idle_timeout = DEFAULT_THREAD_IDLE_TIMEOUT;

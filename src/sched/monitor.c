@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "sched/clock.h"
+#include "sched/thread_name.h"
 
 #define NAME_MAX_SHOWN 64
 #define DUMP_ONLY_PERIOD 0.05 /* s: how soon SIGQUIT is served without a detector */
@@ -100,6 +101,7 @@ static void detect(wf_monitor_t *m) {
 
 static void *monitor_main(void *arg) {
     wf_monitor_t *m = arg;
+    wf_thread_name_set("weft-monitor");
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
         struct timespec ts = wf_clock_deadline(m->period);

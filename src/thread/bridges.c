@@ -5,7 +5,7 @@
 #include "thread/token.h"
 
 int wf_bridges_init(wf_runtime_t *rt) {
-    if (wf_pool_new(&rt->pool, rt->config.thread_idle_timeout) != 0 ||
+    if (wf_pool_new(&rt->pool, &rt->config) != 0 ||
         weft_limiter_new(&rt->limiter, rt->config.thread_tokens) != 0 ||
         !(rt->token = wf_token_new(rt))) {
         wf_bridges_fini(rt);

@@ -18,8 +18,9 @@
 #ifndef WEFT_THREAD_JOB_H
 #define WEFT_THREAD_JOB_H
 
-#include "thread/pool.h"
 #include "sched/runtime.h"
+#include "sched/thread_name.h"
+#include "thread/pool.h"
 
 typedef struct wf_job {
     wf_pool_job_t base;
@@ -30,6 +31,7 @@ typedef struct wf_job {
     wf_runtime_t *rt;
     wf_task_t *host;       /* the waiting task; abandonable: lock, NULL once it left */
     int abandonable;
+    char name[WF_THREAD_NAME_SIZE]; /* opts.thread_name, cut; "" = none */
     /* Abandonable calls only, guarded by lock. */
     wf_spin_t lock;
     int refs;

@@ -8,8 +8,9 @@
 
 #include "sched/clock.h"
 #include "sched/fault.h"
-#include "thread/park.h"
+#include "sched/thread_name.h"
 #include "sched/util.h"
+#include "thread/park.h"
 #include "weft.h"
 
 /* Threads that finished a job this recently are cycling through short
@@ -22,6 +23,8 @@
 
 typedef struct wf_bthread {
     wf_list_t link;              /* in pool->sleepers while asleep */
+    wf_list_t by_index;          /* in pool->threads */
+    unsigned index;              /* its name's N: weft-blocking-N */
     pthread_t thread;
     struct wf_pool *pool;
     wf_flag_t wake;
@@ -38,9 +41,13 @@ struct wf_pool {
     wf_bthread_t *spinner;       /* an idle thread spinning for work */
     unsigned claimed;            /* spinners a job was counted on, not back yet */
     unsigned alive, busy;
+    unsigned starting;           /* started, not yet through on_thread_start */
+    wf_list_t threads;           /* every thread that took an index, by index */
     int closing;
     wf_bthread_t *exited;        /* to join and free */
     double idle_timeout;
+    void (*on_start)(void *arg), (*on_stop)(void *arg);
+    void *hook_arg;
     pthread_cond_t all_exited;
     /* The monitor (started with the first job that relies on it). */
     pthread_t monitor;
@@ -48,14 +55,18 @@ struct wf_pool {
     pthread_cond_t monitor_cond;
 };
 
-int wf_pool_new(wf_pool_t **out, double idle_timeout) {
+int wf_pool_new(wf_pool_t **out, const weft_config_t *config) {
     wf_pool_t *p = wf_calloc(1, sizeof *p);
     if (!p) return WEFT_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->all_exited, NULL);
     wf_cond_init_monotonic(&p->monitor_cond);
     wf_list_init(&p->sleepers);
-    p->idle_timeout = idle_timeout;
+    wf_list_init(&p->threads);
+    p->idle_timeout = config->thread_idle_timeout;
+    p->on_start = config->on_thread_start;
+    p->on_stop = config->on_thread_stop;
+    p->hook_arg = config->thread_hook_arg;
     *out = p;
     return 0;
 }
@@ -102,8 +113,21 @@ static int create_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
     return wf_fault_hit(WF_FAULT_THREAD) ? EAGAIN : pthread_create(t, NULL, fn, arg);
 }
 
+/* Lock held: the lowest index no live thread has, so that names stay within
+ * the system's 15 bytes (weft-blocking-9) however many threads came and
+ * went.  The list is short: threads that are alive. */
+static void take_index(wf_pool_t *p, wf_bthread_t *bt) {
+    unsigned i = 0;
+    wf_list_t *at = p->threads.next;
+    for (; at != &p->threads; at = at->next, i++)
+        if (WF_CONTAINER_OF(at, wf_bthread_t, by_index)->index != i) break;
+    bt->index = i;
+    wf_list_push_back(at, &bt->by_index); /* before `at`: the list stays sorted */
+}
+
 /* Lock held. */
 static void thread_exits(wf_pool_t *p, wf_bthread_t *bt) {
+    wf_list_remove(&bt->by_index);
     bt->next = p->exited;
     p->exited = bt;
     if (--p->alive == 0) pthread_cond_broadcast(&p->all_exited);
@@ -123,7 +147,7 @@ static void reap(wf_pool_t *p) {
     }
 }
 
-/* Start a thread (lock not held; `alive` already counts it). */
+/* Start a thread (lock not held; `alive` and `starting` already count it). */
 static int start_thread(wf_pool_t *p) {
     reap(p);
     wf_bthread_t *bt = wf_calloc(1, sizeof *bt);
@@ -134,16 +158,22 @@ static int start_thread(wf_pool_t *p) {
         wf_free(bt);
     }
     pthread_mutex_lock(&p->lock);
+    p->starting--;
     if (--p->alive == 0) pthread_cond_broadcast(&p->all_exited);
     pthread_mutex_unlock(&p->lock);
     return WEFT_ENOMEM;
 }
 
 /* Make one more thread look at the queue: the most recently idle sleeper,
- * or (returned 1) a new thread the caller starts after unlocking. */
+ * or (returned 1) a new thread the caller starts after unlocking.  Threads
+ * still starting take a job each once they are up, so while they are as
+ * many as the jobs queued no other starts: a slow on_thread_start would
+ * otherwise have every submit and every monitor period start one more. */
 static int add_looker(wf_pool_t *p) {
     if (wf_list_empty(&p->sleepers)) {
+        if (atomic_load_explicit(&p->queued, memory_order_relaxed) <= p->starting) return 0;
         p->alive++;
+        p->starting++;
         return 1;
     }
     wf_bthread_t *bt = WF_CONTAINER_OF(p->sleepers.prev, wf_bthread_t, link);
@@ -184,10 +214,21 @@ static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
     return 1;
 }
 
+/* A thread's name and the user's on_thread_start, before its first call. */
+static void thread_begins(wf_pool_t *p, wf_bthread_t *bt) {
+    pthread_mutex_lock(&p->lock);
+    take_index(p, bt);
+    pthread_mutex_unlock(&p->lock);
+    wf_thread_name_set_numbered("weft-blocking", bt->index);
+    if (p->on_start) p->on_start(p->hook_arg);
+}
+
 static void *thread_main(void *arg) {
     wf_bthread_t *bt = arg;
     wf_pool_t *p = bt->pool;
+    thread_begins(p, bt);
     pthread_mutex_lock(&p->lock);
+    p->starting--;
     for (;;) {
         wf_pool_job_t *job = dequeue(p);
         if (job) {
@@ -202,6 +243,10 @@ static void *thread_main(void *arg) {
         }
         if (p->closing || !wait_for_work(p, bt)) break;
     }
+    /* Still counted alive: shutdown waits for on_thread_stop too. */
+    pthread_mutex_unlock(&p->lock);
+    if (p->on_stop) p->on_stop(p->hook_arg);
+    pthread_mutex_lock(&p->lock);
     thread_exits(p, bt);
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -211,6 +256,7 @@ static void *thread_main(void *arg) {
 
 static void *monitor_main(void *arg) {
     wf_pool_t *p = arg;
+    wf_thread_name_set("weft-pool-mon");
     unsigned long seen = 0;
     unsigned idle_ticks = 0;
     pthread_mutex_lock(&p->lock);
@@ -227,7 +273,8 @@ static void *monitor_main(void *arg) {
         if (p->head) {
             idle_ticks = 0;
             /* The queue did not move for a whole period: every thread that
-             * could take from it is stuck in a call.  One looker per job. */
+             * could take from it is stuck in a call (or still starting).
+             * One looker per job. */
             if (p->taken == seen && !p->spinner)
                 for (unsigned n = atomic_load(&p->queued); n; n--) starts += (unsigned)add_looker(p);
             seen = p->taken;

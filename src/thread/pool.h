@@ -14,19 +14,26 @@
  * for 200 us and wakes or starts threads for the jobs left in it (as Go's
  * sysmon retakes processors from blocked system calls).
  * Idle threads sleep most recently idle first and exit after the idle
- * timeout; shutdown waits for the busy ones and joins all.
+ * timeout; shutdown waits for the busy ones and joins all.  Each thread
+ * names itself weft-blocking-N (N: the lowest index free when it started)
+ * and runs the config's on_thread_start before its first job and
+ * on_thread_stop when it exits; a thread still starting counts as one on
+ * its way to the queue, so neither a submit nor the monitor starts another
+ * for the job it will take.
  */
 #ifndef WEFT_THREAD_POOL_H
 #define WEFT_THREAD_POOL_H
 
 typedef struct wf_pool wf_pool_t;
+struct weft_config_t;
 
 typedef struct wf_pool_job {
     void (*run)(struct wf_pool_job *job); /* on the blocking thread */
     struct wf_pool_job *next;              /* the pool's queue */
 } wf_pool_job_t;
 
-int wf_pool_new(wf_pool_t **out, double idle_timeout);
+/* The config's thread_idle_timeout and thread hooks (resolved). */
+int wf_pool_new(wf_pool_t **out, const struct weft_config_t *config);
 /* Queue `job`: 0, or WEFT_ENOMEM when it needed a new thread and none
  * could start (the job is then not queued). */
 int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job);

@@ -21,6 +21,7 @@
 #include "sched/config.h"
 #include "sched/group.h"
 #include "sched/inbox.h"
+#include "sched/thread_name.h"
 #include "thread/park.h"
 #include "thread/token.h"
 
@@ -78,6 +79,7 @@ static int portal_main(void *arg) {
 
 static void *portal_thread(void *arg) {
     weft_portal_t *p = arg;
+    wf_thread_name_set("weft-portal"); /* its worker 0 */
     p->rc = weft_run(portal_main, p, &p->config);
     if (!wf_flag_is_set(&p->ready)) wf_flag_set(&p->ready); /* it never started */
     return NULL;

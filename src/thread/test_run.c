@@ -25,6 +25,7 @@
 #include "sched/clock.h"
 #include "sched/config.h"
 #include "sched/runtime.h"
+#include "sched/thread_name.h"
 #include "sched/util.h"
 
 typedef struct test_run {
@@ -65,6 +66,7 @@ static int root(void *p) {
 
 static void *runtime_thread(void *p) {
     test_run_t *st = p;
+    wf_thread_name_set("weft-test"); /* its worker 0 */
     int rc = weft_run(root, st, &st->config);
     pthread_mutex_lock(&st->mu);
     st->rc = rc;

@@ -21,11 +21,23 @@ static void job_unref(wf_job_t *j) {
 
 /* ---------------------------------------------------------------- the thread's side */
 
+/* fn under the call's thread name, if it has one.  The thread's own name
+ * is back before the task can hear of the result. */
+static int run_named(wf_job_t *j) {
+    if (!j->name[0]) return j->fn(j->arg);
+    char own[WF_THREAD_NAME_SIZE];
+    wf_thread_name_get(own);
+    wf_thread_name_set(j->name);
+    int rc = j->fn(j->arg);
+    wf_thread_name_set(own);
+    return rc;
+}
+
 static void job_run(wf_pool_job_t *base) {
     wf_job_t *j = WF_CONTAINER_OF(base, wf_job_t, base);
     wf_runtime_t *rt = j->rt;
     tls_job = j;
-    int rc = j->fn(j->arg);
+    int rc = run_named(j);
     /* The token goes back as soon as fn returns (Trio): a limiter bounds the
      * threads at work, not the tasks still waiting to hear about it. */
     if (!j->abandonable) {
@@ -153,6 +165,7 @@ int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *o
         .refs = 2,
     };
     wf_spin_init(&j->lock);
+    if (opts && opts->thread_name) wf_thread_name_copy(j->name, opts->thread_name);
     if (abandonable) wf_limiter_ref(l);
     wf_task_link_root(t); /* from_thread_run tasks may hang below our scope */
     rc = wf_wait_arm(t, abandonable, WF_WAIT_THREAD, j);
