@@ -82,11 +82,10 @@ typedef int (*weft_fn_t)(void *arg);
  * `config_size` (set by weft_config_init, always at this offset) tells
  * weft_run how much of the struct the caller's header had, so that it never
  * reads past an older caller's struct; fields the caller did not have take
- * their defaults.  0 (a config zeroed with memset or `= {0}` rather than
- * initialised) means the layout of weft 0.2: the fields after `flags` are
- * then not read.  So: call weft_config_init (or zero the whole struct, for
- * 0.2's fields only) before setting fields; never copy one field by field
- * from a struct of another version. */
+ * their defaults.  0 (a config zeroed with memset or `= {...}` rather than
+ * initialised) means the layout of weft 0.2, every field of this header.
+ * So: zero the whole struct or call weft_config_init before setting fields;
+ * never copy one field by field from a struct of another version. */
 typedef struct weft_config_t {
     unsigned workers;            /* scheduler worker threads; 0 = the CPUs this
                                     process may use: the calling thread's CPU
@@ -106,8 +105,8 @@ typedef struct weft_config_t {
                                     WEFT_DEBUG=1 in the environment, else off;
                                     < 0 = off */
     unsigned flags;              /* WEFT_CONFIG_* below */
-    /* Since 0.2's layout: read only when config_size covers all three (call
-     * weft_config_init).  Hooks for per-thread resources of the blocking
+    /* Read only when config_size (or, zeroed, the layout it stands for)
+     * covers all three.  Hooks for per-thread resources of the blocking
      * threads (weft/thread.h), as Tokio's on_thread_start / on_thread_stop:
      * a database connection per thread, say.  Both run on the blocking
      * thread itself, for every blocking thread the runtime starts, with

@@ -109,7 +109,7 @@ static int workload(void *arg)
     EXPECT_RC(weft_to_thread_run_sync(blocking, &hits, NULL), 0);
     EXPECT(hits == 1);
     /* An abandoned call: its arg is freed by on_abandoned, on its thread. */
-    weft_thread_opts_t opts = {NULL, 1, abandoned};
+    weft_thread_opts_t opts = {.abandon_on_cancel = 1, .on_abandoned = abandoned};
     weft_move_on_after(&s, 0.001);
     int rc = weft_to_thread_run_sync(slow_blocking, malloc(16), &opts);
     EXPECT_RC(weft_scope_exit(&s, rc), 0);

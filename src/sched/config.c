@@ -19,9 +19,12 @@
 #define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
 #define DEBUG_BLOCKING_THRESHOLD 0.1
 
-/* What config_size 0 stands for: the layout of weft 0.2, which ended with
- * `flags` (and its padding). */
-#define CONFIG_SIZE_0_2 offsetof(weft_config_t, on_thread_start)
+/* What config_size 0 stands for: the whole layout of weft 0.2, the version
+ * this struct was first versioned in, so that a config zeroed with `= {...}`
+ * has every field its header showed.  0.2 is not released yet, so that is
+ * this struct; when a later version adds fields, this becomes the constant
+ * size of 0.2's struct. */
+#define CONFIG_SIZE_0_2 sizeof(weft_config_t)
 /* The thread hooks come as one: a size that ends inside them has none. */
 #define CONFIG_SIZE_HOOKS (offsetof(weft_config_t, thread_hook_arg) + sizeof(void *))
 
