@@ -101,6 +101,8 @@ typedef struct weft_config_t {
                                     WEFT_DEBUG=1 in the environment, else off;
                                     < 0 = off */
     unsigned flags;              /* WEFT_CONFIG_* below */
+    unsigned long long seed;     /* WEFT_CONFIG_DETERMINISTIC's seed; 0 = WEFT_SEED
+                                    from the environment, or 1 when unset */
 } weft_config_t;
 
 /* config.flags */
@@ -114,6 +116,8 @@ typedef struct weft_config_t {
                                         without holding one is invisible to it */
 #define WEFT_CONFIG_SPARE_WORKER 2u  /* a worker blocked past blocking_threshold
                                         gets a stand-in thread until it is back */
+#define WEFT_CONFIG_DETERMINISTIC 4u /* one worker, seeded task order, virtual clock
+                                        (weft/debug.h) */
 
 /* Zero *c (every field its default) and set c->config_size. */
 WEFT_EXTERN void weft_config_init(weft_config_t *c);

@@ -28,6 +28,26 @@
 extern "C" {
 #endif
 
+/* ---------------------------------------------------------------- deterministic schedules
+ *
+ * With config.flags |= WEFT_CONFIG_DETERMINISTIC the runtime runs every
+ * task on one worker thread, chooses the next task to run among every
+ * runnable one with a PRNG seeded by config.seed (0: WEFT_SEED from the
+ * environment, else 1), and runs the virtual clock frozen between jumps, so
+ * the same program with the same seed makes the same choices, and different
+ * seeds try different orders: a test that fails under one seed fails again
+ * under it (weft_test_explore in weft/test.h looks for one).  Real sockets
+ * and other I/O, and calls from threads outside the runtime's blocking pool
+ * (tokens, portals, plain threads), are outside this promise: their timing
+ * is not the runtime's to choose.  config.workers and the blocking detector
+ * are ignored.  With WEFT_DEBUG=1 the runtime prints its seed and schedule
+ * hash when it ends. */
+
+/* [fiber] A hash of every scheduling choice the caller's runtime made so
+ * far: equal at the same point of two runs that made the same choices.  0
+ * in a runtime that is not deterministic (it does not count choices). */
+WEFT_EXTERN unsigned long long weft_schedule_hash(void);
+
 /* Any thread.  Print the live tree of every running runtime of the process:
  * groups and tasks with their names and states (running on which worker,
  * runnable, or waiting on what: sleep, lock, channel, thread, I/O, ... and

@@ -118,6 +118,7 @@ struct wf_runtime {
     int root_gone;                      /* under root_lock: main has returned */
     atomic_ullong spawned_outside;      /* tasks created off the workers (main) */
     int vclock;                         /* WEFT_CONFIG_VIRTUAL_CLOCK */
+    struct wf_det *det;                 /* WEFT_CONFIG_DETERMINISTIC (det.h), else NULL */
     _Atomic double clock_offset;        /* virtual clock: ahead of the real one by */
     atomic_long vc_active;              /* virtual clock: runnable or running tasks */
     atomic_uint io_waits;               /* virtual clock: tasks waiting on I/O */

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sched/det.h"
 #include "sched/group.h"
 #include "sched/inbox.h"
 #include "sched/vclock.h"
@@ -147,6 +148,7 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     wf_spin_init(&t->wlock);
     wf_timer_init(&t->sleep_timer, NULL);
     t->scope = &t->root;
+    if (WF_UNLIKELY(rt->det)) t->det_id = ++rt->det->next_id;
     wf_scope_init(&t->root, parent_scope, t);
     *out = t;
     return 0;

@@ -75,6 +75,7 @@ typedef struct wf_task {
     struct wf_start *start;     /* launched by weft_group_start, not started yet */
     struct wf_call *call;       /* a detached task: told when it ends (inbox.h) */
     int started;                /* weft_started() already called */
+    unsigned long long det_id;  /* spawn number in a deterministic runtime (det.h) */
 
     /* Wait state (see the protocol above). */
     atomic_int park;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "sched/clock.h"
+#include "sched/det.h"
 #include "sched/inbox.h"
 #include "sched/vclock.h"
 
@@ -158,6 +159,7 @@ static int jump_clock(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     pthread_mutex_lock(&rt->vc_lock);
     int jumped = wf_vclock_try_jump(rt);
+    if (jumped && rt->det) wf_det_note(rt->det, atomic_load(&rt->clock_jumps)); /* a choice too */
     pthread_mutex_unlock(&rt->vc_lock);
     if (jumped) fire_all_timers(w);
     return jumped;
@@ -331,9 +333,34 @@ static wf_task_t *local_task(wf_worker_t *w) {
     return t ? t : wf_lq_pop(&w->queue);
 }
 
+/* A deterministic runtime's choice (det.h): everything runnable, gathered
+ * from the worker's queues in a fixed order, then one of them at random.
+ * I/O is polled every GLOBAL_QUEUE_INTERVAL choices, as the normal path
+ * does, and stays outside the promise. */
+static int det_gather(wf_worker_t *w, wf_task_t *t) {
+    if (wf_det_add(w->rt->det, t)) return 1;
+    lifo_push(w, t); /* no room: it waits for the next choice */
+    return 0;
+}
+
+static wf_task_t *det_next(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    wf_task_t *t;
+    if (++w->tick % GLOBAL_QUEUE_INTERVAL == 0 && uv_loop_alive(&w->loop)) poll_loop(w, UV_RUN_NOWAIT);
+    if (WF_UNLIKELY(wf_inbox_pending(rt))) wf_inbox_drain(w);
+    fire_timers(w);
+    if (pinned_pending(w)) take_pinned(w);
+    int room = 1;
+    while (room && (t = lifo_pop(w))) room = det_gather(w, t);
+    while (room && (t = wf_lq_pop(&w->queue))) room = det_gather(w, t);
+    while (room && (t = wf_inject_pop(&rt->inject))) room = det_gather(w, t);
+    return rt->det->n ? wf_det_choose(rt->det) : NULL;
+}
+
 static wf_task_t *next_task(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     wf_task_t *t;
+    if (WF_UNLIKELY(rt->det)) return det_next(w);
     if (++w->tick % GLOBAL_QUEUE_INTERVAL == 0) {
         /* Fairness: work from outside, then the oldest local task, before
          * the newest. */
@@ -517,7 +544,7 @@ static void spare_sleep(wf_worker_t *w) {
 void wf_worker_run(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     tls_worker = w;
-    if (rt->vclock) wf_clock_bind(&rt->clock_offset);
+    if (rt->vclock) wf_clock_bind(&rt->clock_offset, rt->det != NULL);
     wf_fiber_init_thread(&w->sched_fiber);
     wf_altstack_init(&w->altstack);
     w->now = wf_clock_now();
@@ -532,7 +559,7 @@ void wf_worker_run(wf_worker_t *w) {
     }
     wf_altstack_fini(&w->altstack);
     wf_fiber_destroy(&w->sched_fiber);
-    wf_clock_bind(NULL);
+    wf_clock_bind(NULL, 0);
     tls_worker = NULL;
 }
 
