@@ -238,6 +238,17 @@ typedef struct wt_case {
 #define WT_CASE(body) WT_CASE_ON(body, WT_WORKERS)
 #define WT_TEST(fn) {#fn, NULL, (fn), NULL, 0}
 
+/* After every case, also one that failed with a cmocka assertion before its
+ * own check: in-task failures recorded meanwhile are this case's. */
+static WT_UNUSED int wt_case_teardown(void **state)
+{
+    (void)state;
+    int n = atomic_exchange(&wt_fail_count, 0);
+    if (n)
+        print_error("%d in-task check(s) failed; first: %s\n", n, wt_fail_msg);
+    return n ? -1 : 0;
+}
+
 static WT_UNUSED void wt_case_run(void **state)
 {
     const wt_case_t *c = *state;
@@ -269,6 +280,7 @@ static WT_UNUSED int wt_run_suite(const char *suite, const wt_case_t *cases, siz
     for (size_t i = 0; i < n; i++) {
         tests[i].name = cases[i].name;
         tests[i].test_func = wt_case_run;
+        tests[i].teardown_func = wt_case_teardown;
         tests[i].initial_state = (void *)(uintptr_t)&cases[i];
     }
     wt_apply_filter();

@@ -1,8 +1,9 @@
 /*
  * Running another program from a test and reading what it prints: for the
  * suites that check whole programs (test_examples) or a fresh copy of
- * themselves (test_test_helper, test_signal), and a task body for children
- * that must die of a stack overflow (test_death, test_signal).
+ * themselves (test_test_helper, test_signal, test_death, test_faults;
+ * WT_SUITE_WITH_CHILD is the main of such a suite), and a task body for
+ * children that must die of a stack overflow (test_death, test_signal).
  *
  * A child's stdout and stderr go into one pipe, read by the test thread with
  * a deadline, so that a hung child fails the test instead of hanging it: at
@@ -182,5 +183,18 @@ static WT_UNUSED int wt_recurse_forever(void *arg)
             fail();                                                            \
         }                                                                      \
     } while (0)
+
+/* WT_SUITE for a suite whose cases run a fresh image of this program as a
+ * child (no runtime, thread or sanitizer state inherited across fork): with
+ * `env` in its environment ("<env>=<name>", see wt_proc_start's env_set),
+ * main returns child(<name>) instead of running the table. */
+#define WT_SUITE_WITH_CHILD(cases, env, child)                                 \
+    int main(void)                                                             \
+    {                                                                          \
+        const char *wt_child_ = getenv(env);                                   \
+        if (wt_child_ != NULL)                                                 \
+            return (child)(wt_child_);                                         \
+        return wt_run_suite(__FILE__, (cases), sizeof(cases) / sizeof((cases)[0])); \
+    }
 
 #endif /* WEFT_TESTS_PROC_HELPERS_H */

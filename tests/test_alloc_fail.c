@@ -389,37 +389,25 @@ static void sweep_once(wf_fault_kind_t kind, unsigned workers) {
 
 /* With one worker the k-th operation is nearly the same one every time; two
  * add stealing and cross-worker wakeups, and shift which operation is k-th
- * from round to round (more error paths over the rounds). */
+ * from round to round (more error paths over the rounds).  file_task's file
+ * is named after this process and removed after the sweep. */
 static void sweep(wf_fault_kind_t kind) {
-    for (unsigned workers = 1; workers <= 2; workers++)
-        for (int round = 0; round < WT_TSAN_PICK(3, 1); round++) sweep_once(kind, workers);
-}
-
-static void test_alloc_sweep(void **state) {
-    (void)state;
-    sweep(WF_FAULT_ALLOC);
-}
-
-static void test_thread_sweep(void **state) {
-    (void)state;
-    sweep(WF_FAULT_THREAD);
-}
-
-static void test_stack_sweep(void **state) {
-    (void)state;
-    sweep(WF_FAULT_STACK);
-}
-
-int main(void) {
     signal(SIGALRM, on_alarm);
     snprintf(file_path, sizeof file_path, "/tmp/weft_alloc_fail.%d", (int)getpid());
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alloc_sweep),
-        cmocka_unit_test(test_thread_sweep),
-        cmocka_unit_test(test_stack_sweep),
-    };
-    wt_apply_filter();
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    for (unsigned workers = 1; workers <= 2; workers++)
+        for (int round = 0; round < WT_TSAN_PICK(3, 1); round++) sweep_once(kind, workers);
     unlink(file_path);
-    return failed;
 }
+
+static void alloc_sweep(void) { sweep(WF_FAULT_ALLOC); }
+
+static void thread_sweep(void) { sweep(WF_FAULT_THREAD); }
+
+static void stack_sweep(void) { sweep(WF_FAULT_STACK); }
+
+static const wt_case_t cases[] = {
+    WT_TEST(alloc_sweep),
+    WT_TEST(thread_sweep),
+    WT_TEST(stack_sweep),
+};
+WT_SUITE(cases)

@@ -63,7 +63,7 @@ static int sender(void *p)
 
 /* ------------------------------------------------------------ rendezvous */
 
-static int rendezvous_main(void *p)
+static int rendezvous(void *p)
 {
     (void)p;
     shared_t s = {0};
@@ -96,18 +96,10 @@ static int rendezvous_main(void *p)
     return 0;
 }
 
-static void test_rendezvous(void **st)
-{
-    (void)st;
-    WT_RUN_OK(rendezvous_main, NULL, 1);
-    WT_RUN_OK(rendezvous_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ buffered */
 
-static void test_buffered_nowait(void **st)
+static void buffered_nowait(void)
 {
-    (void)st;
     /* The _nowait forms work from a plain thread. */
     weft_sender_t *tx;
     weft_receiver_t *rx;
@@ -145,9 +137,8 @@ static void test_buffered_nowait(void **st)
 
 /* ------------------------------------------------------------ FIFO */
 
-static int fifo_receivers_main(void *p)
+static void fifo_receivers(void)
 {
-    (void)p;
     shared_t s = {0};
     arg_t args[NW];
     weft_group_t g;
@@ -168,15 +159,14 @@ static int fifo_receivers_main(void *p)
     EXPECT(rx_stats(s.rx).current_buffer_used == 0);
     weft_sender_close(s.tx);
     weft_receiver_close(s.rx);
-    return 0;
 }
 
-static int fifo_senders_main(void *p)
+/* Senders blocked on a full buffer of capacity cap are served in order. */
+static void fifo_senders(size_t cap)
 {
     shared_t s = {0};
     arg_t args[NW];
     weft_group_t g;
-    size_t cap = (size_t)(intptr_t)p;
     void *it;
     EXPECT_RC(weft_channel(cap, &s.tx, &s.rx), 0);
     for (size_t i = 0; i < cap; i++)
@@ -199,22 +189,20 @@ static int fifo_senders_main(void *p)
     EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EAGAIN);
     weft_sender_close(s.tx);
     weft_receiver_close(s.rx);
-    return 0;
 }
 
-static void test_fifo_order(void **st)
+static int fifo_order(void *p)
 {
-    (void)st;
-    WT_RUN_OK(fifo_receivers_main, NULL, 1);
-    WT_RUN_OK(fifo_receivers_main, NULL, 2);
-    WT_RUN_OK(fifo_senders_main, (void *)0, 1);
-    WT_RUN_OK(fifo_senders_main, (void *)0, 2);
-    WT_RUN_OK(fifo_senders_main, (void *)2, 2);
+    (void)p;
+    fifo_receivers();
+    fifo_senders(0);
+    fifo_senders(2);
+    return 0;
 }
 
 /* ------------------------------------------------------------ EOF and EPIPE */
 
-static int eof_main(void *p)
+static int eof(void *p)
 {
     (void)p;
     shared_t s = {0};
@@ -256,14 +244,7 @@ static int eof_main(void *p)
     return 0;
 }
 
-static void test_eof(void **st)
-{
-    (void)st;
-    WT_RUN_OK(eof_main, NULL, 1);
-    WT_RUN_OK(eof_main, NULL, 2);
-}
-
-static int epipe_main(void *p)
+static int epipe(void *p)
 {
     (void)p;
     shared_t s = {0};
@@ -295,17 +276,10 @@ static int epipe_main(void *p)
     return 0;
 }
 
-static void test_epipe(void **st)
-{
-    (void)st;
-    WT_RUN_OK(epipe_main, NULL, 1);
-    WT_RUN_OK(epipe_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ EBADF */
 
 /* Closing a handle wakes the tasks blocked on that handle only. */
-static int ebadf_main(void *p)
+static int ebadf(void *p)
 {
     (void)p;
     shared_t s = {0}, s2 = {0};
@@ -348,13 +322,6 @@ static int ebadf_main(void *p)
     return 0;
 }
 
-static void test_ebadf(void **st)
-{
-    (void)st;
-    WT_RUN_OK(ebadf_main, NULL, 1);
-    WT_RUN_OK(ebadf_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ cancellation */
 
 static int cancellable_receiver(void *p)
@@ -391,10 +358,10 @@ static int cancellable_sender(void *p)
     return weft_scope_exit(&sc, rc);
 }
 
-/* A cancelled receiver takes nothing; a cancelled sender delivers nothing. */
-static int cancel_main(void *p)
+/* A cancelled receiver takes nothing; a cancelled sender delivers nothing
+ * (through a channel of capacity cap). */
+static void cancel_with_capacity(size_t cap)
 {
-    size_t cap = (size_t)(intptr_t)p;
     shared_t s = {0};
     arg_t args[3] = {{&s, 0}, {&s, 1}, {&s, 2}};
     weft_group_t g;
@@ -457,22 +424,20 @@ static int cancel_main(void *p)
     EXPECT_RC(weft_scope_exit(&sc, WEFT_ECANCELED), 0);
     weft_sender_close(s.tx);
     weft_receiver_close(s.rx);
+}
+
+static int cancel_consumes_nothing(void *p)
+{
+    (void)p;
+    cancel_with_capacity(0);
+    cancel_with_capacity(3);
     return 0;
 }
 
-static void test_cancel_consumes_nothing(void **st)
+/* Delivered, then cancelled before the task ran: it has its item (through a
+ * channel of capacity cap). */
+static void delivered_then_cancelled(size_t cap)
 {
-    (void)st;
-    WT_RUN_OK(cancel_main, (void *)0, 1);
-    WT_RUN_OK(cancel_main, (void *)0, 2);
-    WT_RUN_OK(cancel_main, (void *)3, 1);
-    WT_RUN_OK(cancel_main, (void *)3, 2);
-}
-
-/* Delivered, then cancelled before the task ran: it has its item. */
-static int delivered_then_cancelled_main(void *p)
-{
-    size_t cap = (size_t)(intptr_t)p;
     shared_t s = {0};
     arg_t a = {&s, 0};
     weft_group_t g;
@@ -511,22 +476,21 @@ static int delivered_then_cancelled_main(void *p)
     EXPECT_RC(weft_recv_nowait(s.rx, &it), WEFT_EAGAIN);
     weft_sender_close(s.tx);
     weft_receiver_close(s.rx);
-    return 0;
 }
 
-static void test_delivered_wins_over_cancel(void **st)
+static int delivered_wins_over_cancel(void *p)
 {
-    (void)st;
+    (void)p;
     for (int i = 0; i < 10; i++) {
-        WT_RUN_OK(delivered_then_cancelled_main, (void *)0, 1);
-        WT_RUN_OK(delivered_then_cancelled_main, (void *)0, 2);
-        WT_RUN_OK(delivered_then_cancelled_main, (void *)2, 2);
+        delivered_then_cancelled(0);
+        delivered_then_cancelled(2);
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------ stats, misuse */
 
-static int stats_main(void *p)
+static int stats(void *p)
 {
     (void)p;
     weft_sender_t *tx, *tx2;
@@ -555,12 +519,6 @@ static int stats_main(void *p)
     return 0;
 }
 
-static void test_stats(void **st)
-{
-    (void)st;
-    WT_RUN_OK(stats_main, NULL, 1);
-}
-
 static int misuse_main(void *p)
 {
     (void)p;
@@ -579,9 +537,8 @@ static int misuse_main(void *p)
     return 0;
 }
 
-static void test_misuse(void **st)
+static void misuse(void)
 {
-    (void)st;
     weft_sender_t *tx;
     weft_receiver_t *rx;
     weft_channel_stats_t cs;
@@ -623,9 +580,8 @@ static const size_t huge_caps[] = {(size_t)1 << 31, SIZE_MAX / 2, SIZE_MAX};
 
 /* A channel of any capacity costs the items waiting in it, not its capacity
  * (2^31 pointers are 16 GiB). */
-static void test_huge_capacity_is_cheap(void **st)
+static void huge_capacity_is_cheap(void)
 {
-    (void)st;
     for (size_t i = 0; i < sizeof huge_caps / sizeof huge_caps[0]; i++) {
         weft_sender_t *tx;
         weft_receiver_t *rx;
@@ -700,9 +656,8 @@ static void churn(size_t cap, long total, uint64_t seed)
     weft_receiver_close(c.rx);
 }
 
-static void test_growth_keeps_fifo(void **st)
+static void growth_keeps_fifo(void)
 {
-    (void)st;
     long total = WT_TSAN_PICK(200000, 50000);
     for (size_t i = 0; i < sizeof huge_caps / sizeof huge_caps[0]; i++)
         churn(huge_caps[i], total, i);
@@ -712,8 +667,8 @@ static void test_growth_keeps_fifo(void **st)
         churn(caps[i], total / 10, 10 + i);
 }
 
-/* A producer task and a consumer task on two workers: the buffer grows under
- * the consumer's waits and wake-ups. */
+/* A producer task and a consumer task (on two workers, or taking turns on
+ * one): the buffer grows under the consumer's waits and wake-ups. */
 static int grow_producer(void *p)
 {
     weft_sender_t *tx = p;
@@ -724,7 +679,7 @@ static int grow_producer(void *p)
     return 0;
 }
 
-static int grow_concurrent_main(void *p)
+static void grow_concurrent(size_t cap)
 {
     weft_sender_t *tx;
     weft_receiver_t *rx;
@@ -732,10 +687,10 @@ static int grow_concurrent_main(void *p)
     void *it;
     long n = 0;
     int rc;
-    rc = weft_channel(*(size_t *)p, &tx, &rx);
+    rc = weft_channel(cap, &tx, &rx);
     EXPECT_RC(rc, 0);
     if (rc)
-        return 0;
+        return;
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_spawn(&g, grow_producer, tx), 0);
     while ((rc = weft_recv(rx, &it)) == 0) {
@@ -746,26 +701,23 @@ static int grow_concurrent_main(void *p)
     EXPECT(n == WT_TSAN_PICK(100000, 20000));
     EXPECT_RC(weft_group_close(&g, 0), 0);
     weft_receiver_close(rx);
-    return 0;
 }
 
-static void test_growth_while_tasks_wait(void **st)
+static int growth_while_tasks_wait(void *p)
 {
-    (void)st;
-    size_t cap = (size_t)1 << 31;
-    WT_RUN_OK(grow_concurrent_main, &cap, 2);
-    cap = SIZE_MAX;
-    WT_RUN_OK(grow_concurrent_main, &cap, 1);
+    (void)p;
+    grow_concurrent((size_t)1 << 31);
+    grow_concurrent(SIZE_MAX);
     /* Senders waiting on a full buffer that grew to its capacity. */
-    WT_RUN_OK(fifo_senders_main, (void *)1000, 2);
+    fifo_senders(1000);
+    return 0;
 }
 
 /* Growing needs memory: a send that cannot get it returns WEFT_ENOMEM and did
  * not deliver its item (the caller still owns it), what the channel held
  * stays in order, and a later send grows the buffer. */
-static void test_growth_out_of_memory(void **st)
+static void growth_out_of_memory(void)
 {
-    (void)st;
     const size_t caps[] = {1000, SIZE_MAX};
     for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
         churn_t c = {.cap = caps[i]};
@@ -791,7 +743,7 @@ static void test_growth_out_of_memory(void **st)
 
 /* The same through weft_send in a task: it returns at once, it does not wait
  * for room that receivers would make. */
-static int grow_enomem_main(void *p)
+static int growth_out_of_memory_in_task(void *p)
 {
     (void)p;
     weft_sender_t *tx;
@@ -821,12 +773,6 @@ static int grow_enomem_main(void *p)
     return 0;
 }
 
-static void test_growth_out_of_memory_in_task(void **st)
-{
-    (void)st;
-    WT_RUN_OK(grow_enomem_main, NULL, 1);
-}
-
 /* 2^31 pointers under a limit on address space far below their 16 GiB. */
 static int limited_main(void *p)
 {
@@ -850,12 +796,11 @@ static int limited_main(void *p)
     return rc;
 }
 
-static void test_huge_capacity_under_rlimit_as(void **st)
+static void huge_capacity_under_rlimit_as(void)
 {
-    (void)st;
 #if defined(WT_SANITIZED)
     /* ASan and TSan map terabytes of shadow memory: a limit on address space
-     * leaves them none.  test_huge_capacity_is_cheap measures it there. */
+     * leaves them none.  huge_capacity_is_cheap measures it there. */
     skip();
 #else
     fflush(NULL);
@@ -896,7 +841,7 @@ static void *thread_sender(void *p)
 
 /* A plain thread feeds a task through send_nowait; the task's blocked
  * receive is woken from the thread (through the injection queue). */
-static int thread_feed_main(void *p)
+static int thread_feeds_task(void *p)
 {
     (void)p;
     weft_sender_t *tx;
@@ -919,34 +864,23 @@ static int thread_feed_main(void *p)
     return 0;
 }
 
-static void test_thread_feeds_task(void **st)
-{
-    (void)st;
-    WT_RUN_OK(thread_feed_main, NULL, 1);
-    WT_RUN_OK(thread_feed_main, NULL, 2);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rendezvous),
-        cmocka_unit_test(test_buffered_nowait),
-        cmocka_unit_test(test_fifo_order),
-        cmocka_unit_test(test_eof),
-        cmocka_unit_test(test_epipe),
-        cmocka_unit_test(test_ebadf),
-        cmocka_unit_test(test_cancel_consumes_nothing),
-        cmocka_unit_test(test_delivered_wins_over_cancel),
-        cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_misuse),
-        cmocka_unit_test(test_thread_feeds_task),
-        cmocka_unit_test(test_huge_capacity_is_cheap),
-        cmocka_unit_test(test_growth_keeps_fifo),
-        cmocka_unit_test(test_growth_while_tasks_wait),
-        cmocka_unit_test(test_growth_out_of_memory),
-        cmocka_unit_test(test_growth_out_of_memory_in_task),
-        cmocka_unit_test(test_huge_capacity_under_rlimit_as),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE(rendezvous),
+    WT_TEST(buffered_nowait),
+    WT_CASE(fifo_order),
+    WT_CASE(eof),
+    WT_CASE(epipe),
+    WT_CASE(ebadf),
+    WT_CASE(cancel_consumes_nothing),
+    WT_CASE(delivered_wins_over_cancel),
+    WT_CASE_ON(stats, WT_W1),
+    WT_TEST(misuse),
+    WT_CASE(thread_feeds_task),
+    WT_TEST(huge_capacity_is_cheap),
+    WT_TEST(growth_keeps_fifo),
+    WT_CASE(growth_while_tasks_wait),
+    WT_TEST(growth_out_of_memory),
+    WT_CASE_ON(growth_out_of_memory_in_task, WT_W1),
+    WT_TEST(huge_capacity_under_rlimit_as),
+};
+WT_SUITE(cases)

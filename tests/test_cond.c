@@ -86,7 +86,7 @@ static void teardown(shared_t *s)
 
 /* ------------------------------------------------------------ notify */
 
-static int notify_n_main(void *p)
+static int notify_fifo(void *p)
 {
     (void)p;
     shared_t s;
@@ -122,18 +122,11 @@ static int notify_n_main(void *p)
     return 0;
 }
 
-static void test_notify_fifo(void **st)
-{
-    (void)st;
-    WT_RUN_OK(notify_n_main, NULL, 1);
-    WT_RUN_OK(notify_n_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ cancellation */
 
 /* A cancelled wait returns WEFT_ECANCELED holding the lock, waiting for it
  * if another task holds it at that moment. */
-static int cancel_main(void *p)
+static int cancelled_wait_holds_lock(void *p)
 {
     (void)p;
     shared_t s;
@@ -186,14 +179,7 @@ static int cancel_main(void *p)
     return 0;
 }
 
-static void test_cancelled_wait_holds_lock(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_main, NULL, 1);
-    WT_RUN_OK(cancel_main, NULL, 2);
-}
-
-static int already_cancelled_main(void *p)
+static int wait_in_cancelled_scope(void *p)
 {
     (void)p;
     shared_t s;
@@ -214,12 +200,6 @@ static int already_cancelled_main(void *p)
     return 0;
 }
 
-static void test_wait_in_cancelled_scope(void **st)
-{
-    (void)st;
-    WT_RUN_OK(already_cancelled_main, NULL, 1);
-}
-
 /* ------------------------------------------------------------ from a thread */
 
 static void *notify_later(void *p)
@@ -229,7 +209,7 @@ static void *notify_later(void *p)
     return NULL;
 }
 
-static int thread_notify_main(void *p)
+static int notify_from_thread(void *p)
 {
     (void)p;
     shared_t s;
@@ -246,16 +226,9 @@ static int thread_notify_main(void *p)
     return 0;
 }
 
-static void test_notify_from_thread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(thread_notify_main, NULL, 1);
-    WT_RUN_OK(thread_notify_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ stats, misuse */
 
-static int stats_main(void *p)
+static int stats(void *p)
 {
     (void)p;
     shared_t s;
@@ -280,12 +253,6 @@ static int stats_main(void *p)
     return 0;
 }
 
-static void test_stats(void **st)
-{
-    (void)st;
-    WT_RUN_OK(stats_main, NULL, 2);
-}
-
 static int misuse_main(void *p)
 {
     (void)p;
@@ -298,9 +265,8 @@ static int misuse_main(void *p)
     return 0;
 }
 
-static void test_misuse(void **st)
+static void misuse(void)
 {
-    (void)st;
     weft_cond_t *c;
     weft_lock_t *l;
     weft_cond_stats_t cs;
@@ -323,15 +289,12 @@ static void test_misuse(void **st)
     WT_RUN_OK(misuse_main, NULL, 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_notify_fifo),
-        cmocka_unit_test(test_cancelled_wait_holds_lock),
-        cmocka_unit_test(test_wait_in_cancelled_scope),
-        cmocka_unit_test(test_notify_from_thread),
-        cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_misuse),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE(notify_fifo),
+    WT_CASE(cancelled_wait_holds_lock),
+    WT_CASE_ON(wait_in_cancelled_scope, WT_W1),
+    WT_CASE(notify_from_thread),
+    WT_CASE_ON(stats, WT_W2),
+    WT_TEST(misuse),
+};
+WT_SUITE(cases)

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *self_path = "/proc/self/exe";
+#define CASE_ENV "WEFT_DEATH_CASE"
 
 /* ------------------------------------------------------------ child side */
 
@@ -228,8 +228,8 @@ static int run_case(const char *name)
         fprintf(stderr, "unknown death case %s\n", name);
         return 2;
     }
-    int rc = weft_run(spawn_cases, &t, &cfg);
-    fprintf(stderr, "weft_run returned %d\n", rc);
+    int rc = wt_run_config(spawn_cases, &t, &cfg);
+    fprintf(stderr, "the run returned %d\n", rc);
     return rc == 0 ? 0 : 3;
 }
 
@@ -256,9 +256,12 @@ static void run_child(const char *name, death_t *d)
         close(fds[0]);
         close(fds[1]);
         alarm(60); /* a hang becomes SIGALRM, not a stuck test */
-        setenv("WEFT_DEATH_CASE", name, 1);
-        char *argv[] = {(char *)self_path, NULL};
-        execv(self_path, argv);
+        setenv(CASE_ENV, name, 1);
+        char *self = (char *)"/proc/self/exe"; /* argv[0] where /proc is not there */
+        if (access(self, X_OK) != 0)
+            self = program_invocation_name;
+        char *argv[] = {self, NULL};
+        execv(self, argv);
         _exit(127);
     }
     close(fds[1]);
@@ -302,9 +305,8 @@ static void expect_output(const death_t *d, const char *needle)
     }
 }
 
-static void test_harness_sanity(void **state)
+static void harness_sanity(void)
 {
-    (void)state;
     death_t d;
     run_child("ok", &d);
     if (!(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0)) {
@@ -314,9 +316,8 @@ static void test_harness_sanity(void **state)
     }
 }
 
-static void test_out_of_order_scope_exit_aborts(void **state)
+static void out_of_order_scope_exit_aborts(void)
 {
-    (void)state;
     death_t d;
     run_child("bad_order", &d);
     expect_abort(&d, "bad_order");
@@ -324,9 +325,8 @@ static void test_out_of_order_scope_exit_aborts(void **state)
     expect_output(&d, "out of order");
 }
 
-static void test_group_close_with_open_scope_aborts(void **state)
+static void group_close_with_open_scope_aborts(void)
 {
-    (void)state;
     death_t d;
     run_child("bad_close", &d);
     expect_abort(&d, "bad_close");
@@ -334,9 +334,8 @@ static void test_group_close_with_open_scope_aborts(void **state)
     expect_output(&d, "out of order");
 }
 
-static void test_scope_exit_with_open_group_aborts(void **state)
+static void scope_exit_with_open_group_aborts(void)
 {
-    (void)state;
     death_t d;
     run_child("scope_over_group", &d);
     expect_abort(&d, "scope_over_group");
@@ -344,9 +343,8 @@ static void test_scope_exit_with_open_group_aborts(void **state)
     expect_output(&d, "out of order");
 }
 
-static void test_scope_exit_by_other_task_aborts(void **state)
+static void scope_exit_by_other_task_aborts(void)
 {
-    (void)state;
     death_t d;
     run_child("foreign_exit", &d);
     expect_abort(&d, "foreign_exit");
@@ -356,9 +354,8 @@ static void test_scope_exit_by_other_task_aborts(void **state)
     }
 }
 
-static void test_scope_exit_twice_aborts(void **state)
+static void scope_exit_twice_aborts(void)
 {
-    (void)state;
     death_t d;
     run_child("exit_twice", &d);
     expect_abort(&d, "exit_twice");
@@ -370,9 +367,8 @@ static void test_scope_exit_twice_aborts(void **state)
     expect_output(&d, "never entered");
 }
 
-static void test_limiter_free_in_use_aborts(void **state)
+static void limiter_free_in_use_aborts(void)
 {
-    (void)state;
     death_t d;
     run_child("free_lent_limiter", &d);
     expect_abort(&d, "free_lent_limiter");
@@ -387,9 +383,8 @@ static void test_limiter_free_in_use_aborts(void **state)
     expect_output(&d, "belongs to its runtime");
 }
 
-static void test_stack_overflow_message(void **state)
+static void stack_overflow_message(void)
 {
-    (void)state;
 #if defined(WT_SANITIZED)
     /* Sanitizers install their own SIGSEGV handling and grow frames with
      * redzones/shadow; the guard-page handler is not what runs there. */
@@ -402,11 +397,10 @@ static void test_stack_overflow_message(void **state)
 #endif
 }
 
-static void test_stack_overflow_message_custom_size(void **state)
+static void stack_overflow_message_custom_size(void)
 {
-    (void)state;
 #if defined(WT_SANITIZED)
-    skip(); /* see test_stack_overflow_message */
+    skip(); /* see stack_overflow_message */
 #else
     death_t d;
     run_child("overflow_512k", &d);
@@ -415,9 +409,8 @@ static void test_stack_overflow_message_custom_size(void **state)
 #endif
 }
 
-static void test_portal_free_unstopped_aborts(void **state)
+static void portal_free_unstopped_aborts(void)
 {
-    (void)state;
     death_t d;
     run_child("portal_free_unstopped", &d);
     expect_abort(&d, "portal_free_unstopped");
@@ -425,26 +418,16 @@ static void test_portal_free_unstopped_aborts(void **state)
     expect_output(&d, "before stopping it: call weft_portal_stop first");
 }
 
-int main(int argc, char **argv)
-{
-    const char *which = getenv("WEFT_DEATH_CASE");
-    if (which != NULL)
-        return run_case(which);
-    if (access(self_path, X_OK) != 0 && argc > 0)
-        self_path = argv[0];
-
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_harness_sanity),
-        cmocka_unit_test(test_out_of_order_scope_exit_aborts),
-        cmocka_unit_test(test_group_close_with_open_scope_aborts),
-        cmocka_unit_test(test_scope_exit_with_open_group_aborts),
-        cmocka_unit_test(test_scope_exit_by_other_task_aborts),
-        cmocka_unit_test(test_scope_exit_twice_aborts),
-        cmocka_unit_test(test_limiter_free_in_use_aborts),
-        cmocka_unit_test(test_stack_overflow_message),
-        cmocka_unit_test(test_stack_overflow_message_custom_size),
-        cmocka_unit_test(test_portal_free_unstopped_aborts),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(harness_sanity),
+    WT_TEST(out_of_order_scope_exit_aborts),
+    WT_TEST(group_close_with_open_scope_aborts),
+    WT_TEST(scope_exit_with_open_group_aborts),
+    WT_TEST(scope_exit_by_other_task_aborts),
+    WT_TEST(scope_exit_twice_aborts),
+    WT_TEST(limiter_free_in_use_aborts),
+    WT_TEST(stack_overflow_message),
+    WT_TEST(stack_overflow_message_custom_size),
+    WT_TEST(portal_free_unstopped_aborts),
+};
+WT_SUITE_WITH_CHILD(cases, CASE_ENV, run_case)

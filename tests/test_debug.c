@@ -13,14 +13,6 @@
 
 #include "helpers.h"
 
-#define WT_RUN_OK_CFG(fn, arg, cfg)                                            \
-    do {                                                                       \
-        atomic_store(&wt_fail_count, 0);                                       \
-        int rc_ = weft_run((fn), (arg), (cfg));                                \
-        WT_ASSERT_CLEAN();                                                     \
-        assert_rc(rc_, 0);                                                     \
-    } while (0)
-
 static double real_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -103,8 +95,8 @@ static int nested(void *arg) {
     return weft_group_close(&g, 0);
 }
 
-static int dump_main(void *arg) {
-    tree_t *tr = arg;
+/* Dumps (into tr->text) a tree of tasks, each blocked on something else. */
+static int dump_tree(tree_t *tr) {
     EXPECT_RC(weft_event_new(&tr->never), 0);
     EXPECT_RC(weft_event_new(&tr->release), 0);
     EXPECT_RC(weft_lock_new(&tr->lock), 0);
@@ -140,10 +132,10 @@ static int dump_main(void *arg) {
     return rc;
 }
 
-static void test_dump_golden(void **state) {
-    (void)state;
+static int dump_golden(void *arg) {
+    (void)arg;
     tree_t tr = {0};
-    WT_RUN_OK(dump_main, &tr, 1);
+    int rc = dump_tree(&tr);
     char *got = normalise(tr.text);
     /* Tasks link into the tree when they first block, newest spawned first
      * on one worker (its LIFO stack). */
@@ -163,9 +155,11 @@ static void test_dump_golden(void **state) {
         "          task 'lock_waiter': waiting on lock for N s\n"
         "          task 'event_waiter': waiting on event for N s\n"
         "          task 'sleeper': waiting on sleep for N s\n";
-    if (strcmp(got, want) != 0) fail_msg("dump:\n%s\nnormalised:\n%s", tr.text, got);
+    if (strcmp(got, want) != 0) print_error("dump:\n%s\nnormalised:\n%s", tr.text, got);
+    EXPECT(strcmp(got, want) == 0);
     free(got);
     free(tr.text);
+    return rc;
 }
 
 /* Tasks that never blocked are not linked into the tree: a group counts them. */
@@ -175,7 +169,7 @@ static int spin_a_while(void *arg) {
     return 0;
 }
 
-static int unlinked_main(void *arg) {
+static int dump_counts_unlinked(void *arg) {
     (void)arg;
     atomic_int go = 0;
     weft_group_t g;
@@ -193,14 +187,8 @@ static int unlinked_main(void *arg) {
     return rc;
 }
 
-static void test_dump_counts_unlinked(void **state) {
-    (void)state;
-    WT_RUN_OK(unlinked_main, NULL, 1);
-}
-
 /* From a plain thread, with no runtime: nothing but nothing. */
-static void test_dump_no_runtime(void **state) {
-    (void)state;
+static void dump_no_runtime(void) {
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
@@ -225,8 +213,7 @@ static int quit_main(void *arg) {
     return weft_group_close(&g, 0);
 }
 
-static void test_sigquit_dumps_and_goes_on(void **state) {
-    (void)state;
+static void sigquit_dumps_and_goes_on(void) {
     int pipefd[2];
     assert_int_equal(pipe(pipefd), 0);
     pid_t pid = fork();
@@ -235,8 +222,7 @@ static void test_sigquit_dumps_and_goes_on(void **state) {
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         setenv("WEFT_DEBUG", "1", 1);
-        weft_config_t c = {.workers = 2};
-        _exit(weft_run(quit_main, NULL, &c) == 0 ? 0 : 1);
+        _exit(wt_run(quit_main, NULL, 2) == 0 ? 0 : 1);
     }
     close(pipefd[1]);
     char buf[8192];
@@ -310,11 +296,10 @@ static int detect_main(void *arg) {
 
 static void run_detect(void *arg) {
     weft_config_t c = {.workers = 2, .blocking_threshold = 0.05};
-    assert_rc(weft_run(detect_main, arg, &c), 0);
+    assert_rc(wt_run_config(detect_main, arg, &c), 0);
 }
 
-static void test_detector_names_the_task(void **state) {
-    (void)state;
+static void detector_names_the_task(void) {
     detect_t d = {.fn = hog, .seconds = 0.4};
     char *err = capture_stderr(run_detect, &d);
     WT_ASSERT_CLEAN();
@@ -330,8 +315,7 @@ static void test_detector_names_the_task(void **state) {
  * too, which the detector reports (it never overstates one).  So a warning is
  * a false alarm when it claims more than the longest stretch the task could
  * have held its worker (polite's `longest`), only then. */
-static void test_detector_quiet_for_checkpoints(void **state) {
-    (void)state;
+static void detector_quiet_for_checkpoints(void) {
     detect_t d = {.fn = polite, .seconds = 0.4};
     char *err = capture_stderr(run_detect, &d);
     WT_ASSERT_CLEAN();
@@ -385,11 +369,10 @@ static int stand_in_main(void *arg) {
 
 static void run_stand_in(void *arg) {
     weft_config_t c = {.workers = 1, .blocking_threshold = 0.05, .flags = WEFT_CONFIG_SPARE_WORKER};
-    assert_rc(weft_run(stand_in_main, arg, &c), 0);
+    assert_rc(wt_run_config(stand_in_main, arg, &c), 0);
 }
 
-static void test_spare_worker_stands_in(void **state) {
-    (void)state;
+static void spare_worker_stands_in(void) {
     stand_in_t s = {.hog_seconds = 1.0};
     char *err = capture_stderr(run_stand_in, &s);
     WT_ASSERT_CLEAN();
@@ -418,11 +401,9 @@ static int hour_main(void *arg) {
     return 0;
 }
 
-static void test_virtual_hours_pass_at_once(void **state) {
-    (void)state;
+static void virtual_hours_pass_at_once(void) {
     double jumped = 0, t0 = real_now();
-    assert_rc(weft_run(hour_main, &jumped, &virtual_config), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CONFIG_OK(hour_main, &jumped, &virtual_config);
     assert_true(jumped >= 3 * 3600);
     assert_true(jumped < 3 * 3600 + 5);
     assert_true(real_now() - t0 < 2.0 + WT_SLACK);
@@ -442,10 +423,9 @@ static int timeout_main(void *arg) {
     return 0;
 }
 
-static void test_virtual_fail_after(void **state) {
-    (void)state;
+static void virtual_fail_after(void) {
     double t0 = real_now();
-    WT_RUN_OK_CFG(timeout_main, NULL, &virtual_config);
+    WT_RUN_CONFIG_OK(timeout_main, NULL, &virtual_config);
     assert_true(real_now() - t0 < 2.0 + WT_SLACK);
 }
 
@@ -489,14 +469,13 @@ static int foreign_set_with_token(void *arg) {
     return foreign_set_main(f);
 }
 
-static void test_virtual_clock_and_foreign_threads(void **state) {
-    (void)state;
+static void virtual_clock_and_foreign_threads(void) {
     foreign_set_t f = {0};
-    WT_RUN_OK_CFG(foreign_set_main, &f, &virtual_config);
+    WT_RUN_CONFIG_OK(foreign_set_main, &f, &virtual_config);
     assert_rc(f.rc, WEFT_ETIMEDOUT); /* jumped: nothing it knew of could wake the task */
     assert_true(f.waited >= 5);
     memset(&f, 0, sizeof f);
-    WT_RUN_OK_CFG(foreign_set_with_token, &f, &virtual_config);
+    WT_RUN_CONFIG_OK(foreign_set_with_token, &f, &virtual_config);
     assert_rc(f.rc, 0);
     assert_true(f.waited < 5);
 }
@@ -525,10 +504,9 @@ static int order_main(void *arg) {
     return weft_group_close(&g, 0);
 }
 
-static void test_virtual_order_kept(void **state) {
-    (void)state;
+static void virtual_order_kept(void) {
     order_t o = {0};
-    WT_RUN_OK_CFG(order_main, &o, &virtual_config);
+    WT_RUN_CONFIG_OK(order_main, &o, &virtual_config);
     for (int i = 0; i < 64; i++) assert_int_equal(o.seen[i], 63 - i);
 }
 
@@ -566,29 +544,21 @@ static int race_main(void *arg) {
     return weft_group_close(&g, 0);
 }
 
-static void test_virtual_waits_for_threads(void **state) {
-    (void)state;
+static void virtual_waits_for_threads(void) {
     race_t r = {0};
-    WT_RUN_OK_CFG(race_main, &r, &virtual_config);
+    WT_RUN_CONFIG_OK(race_main, &r, &virtual_config);
     assert_int_equal(r.thread_rank, 0);
     assert_int_equal(r.sleeper_rank, 1);
 }
 
 /* Without the flag, time is real. */
-static int real_main(void *arg) {
-    double *elapsed = arg;
-    double t0 = weft_now();
+static int real_clock_by_default(void *arg) {
+    (void)arg;
+    double t0 = weft_now(), real_t0 = real_now();
     EXPECT_RC(weft_sleep(0.05), 0);
-    *elapsed = weft_now() - t0;
+    EXPECT(weft_now() - t0 >= 0.05);
+    EXPECT(real_now() - real_t0 >= 0.05);
     return 0;
-}
-
-static void test_real_clock_by_default(void **state) {
-    (void)state;
-    double elapsed = 0, t0 = real_now();
-    WT_RUN_OK(real_main, &elapsed, 2);
-    assert_true(elapsed >= 0.05);
-    assert_true(real_now() - t0 >= 0.05);
 }
 
 /* ---------------------------------------------------------------- statistics */
@@ -620,30 +590,26 @@ static int stats_main(void *arg) {
     return 0;
 }
 
-static void test_stats(void **state) {
-    (void)state;
+static void stats(void) {
     weft_runtime_stats_t st;
     assert_rc(weft_runtime_stats(&st), WEFT_EPERM);
     WT_RUN_OK(stats_main, NULL, 2);
 }
 
-int main(void) {
-    wt_apply_filter();
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dump_golden),
-        cmocka_unit_test(test_dump_counts_unlinked),
-        cmocka_unit_test(test_dump_no_runtime),
-        cmocka_unit_test(test_sigquit_dumps_and_goes_on),
-        cmocka_unit_test(test_detector_names_the_task),
-        cmocka_unit_test(test_detector_quiet_for_checkpoints),
-        cmocka_unit_test(test_spare_worker_stands_in),
-        cmocka_unit_test(test_virtual_hours_pass_at_once),
-        cmocka_unit_test(test_virtual_fail_after),
-        cmocka_unit_test(test_virtual_order_kept),
-        cmocka_unit_test(test_virtual_clock_and_foreign_threads),
-        cmocka_unit_test(test_virtual_waits_for_threads),
-        cmocka_unit_test(test_real_clock_by_default),
-        cmocka_unit_test(test_stats),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(dump_golden, WT_W1),
+    WT_CASE_ON(dump_counts_unlinked, WT_W1),
+    WT_TEST(dump_no_runtime),
+    WT_TEST(sigquit_dumps_and_goes_on),
+    WT_TEST(detector_names_the_task),
+    WT_TEST(detector_quiet_for_checkpoints),
+    WT_TEST(spare_worker_stands_in),
+    WT_TEST(virtual_hours_pass_at_once),
+    WT_TEST(virtual_fail_after),
+    WT_TEST(virtual_order_kept),
+    WT_TEST(virtual_clock_and_foreign_threads),
+    WT_TEST(virtual_waits_for_threads),
+    WT_CASE_ON(real_clock_by_default, WT_W2),
+    WT_TEST(stats),
+};
+WT_SUITE(cases)

@@ -40,7 +40,7 @@ static int has_loopback4(const struct addrinfo *ai, int port)
 
 /* ------------------------------------------------------------ resolve */
 
-static int resolve_main(void *p)
+static int resolve(void *p)
 {
     (void)p;
     struct addrinfo *res = (struct addrinfo *)1;
@@ -104,16 +104,9 @@ static int resolve_main(void *p)
     return 0;
 }
 
-static void test_resolve(void **st)
-{
-    (void)st;
-    WT_RUN_OK(resolve_main, NULL, 1);
-    WT_RUN_OK(resolve_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ errors */
 
-static int errors_main(void *p)
+static int errors(void *p)
 {
     (void)p;
     struct addrinfo *res = (struct addrinfo *)1;
@@ -149,34 +142,29 @@ static int errors_main(void *p)
     rc = weft_getaddrinfo("127.0.0.1", "http", &h, &res);
     EXPECT(rc == UV_EAI_SERVICE || rc == UV_EAI_SOCKTYPE);
     EXPECT(res == NULL);
-    return 0;
-}
-
-static void test_errors(void **st)
-{
-    (void)st;
-    WT_RUN_OK(errors_main, NULL, 2);
 
     /* weft_strerror / weft_err_name describe libuv's EAI codes ... */
-    assert_string_equal(weft_err_name(UV_EAI_NONAME), "EAI_NONAME");
-    assert_string_equal(weft_strerror(UV_EAI_NONAME), uv_strerror(UV_EAI_NONAME));
-    assert_string_equal(weft_err_name(UV_EAI_AGAIN), "EAI_AGAIN");
-    assert_string_equal(weft_err_name(UV_EAI_FAMILY), "EAI_FAMILY");
-    assert_string_equal(weft_err_name(UV_EAI_OVERFLOW), "EAI_OVERFLOW");
-    assert_string_equal(weft_err_name(UV_EAI_PROTOCOL), "EAI_PROTOCOL");
+    EXPECT_STR(weft_err_name(UV_EAI_NONAME), "EAI_NONAME");
+    EXPECT_STR(weft_strerror(UV_EAI_NONAME), uv_strerror(UV_EAI_NONAME));
+    EXPECT_STR(weft_err_name(UV_EAI_AGAIN), "EAI_AGAIN");
+    EXPECT_STR(weft_err_name(UV_EAI_FAMILY), "EAI_FAMILY");
+    EXPECT_STR(weft_err_name(UV_EAI_OVERFLOW), "EAI_OVERFLOW");
+    EXPECT_STR(weft_err_name(UV_EAI_PROTOCOL), "EAI_PROTOCOL");
     /* ... keep weft's own and the system's ... */
-    assert_string_equal(weft_err_name(WEFT_EOF), "WEFT_EOF");
-    assert_string_equal(weft_err_name(WEFT_ECANCELED), "WEFT_ECANCELED");
-    assert_string_equal(weft_err_name(-ENOENT), "ENOENT");
+    EXPECT_STR(weft_err_name(WEFT_EOF), "WEFT_EOF");
+    EXPECT_STR(weft_err_name(WEFT_ECANCELED), "WEFT_ECANCELED");
+    EXPECT_STR(weft_err_name(-ENOENT), "ENOENT");
     /* ... and still say "unknown" (without leaking) for the rest. */
-    assert_string_equal(weft_strerror(-3999), "unknown error");
-    assert_string_equal(weft_err_name(-3999), "UNKNOWN");
-    assert_string_equal(weft_err_name(-123456), "UNKNOWN");
+    EXPECT_STR(weft_strerror(-3999), "unknown error");
+    EXPECT_STR(weft_err_name(-3999), "UNKNOWN");
+    EXPECT_STR(weft_err_name(-123456), "UNKNOWN");
+    return 0;
 }
 
 /* ------------------------------------------------------------ getnameinfo */
 
-static int nameinfo_main(void *p)
+/* (Not "getnameinfo": <netdb.h> has that name.) */
+static int nameinfo(void *p)
 {
     (void)p;
     struct sockaddr_in sin;
@@ -237,16 +225,9 @@ static int nameinfo_main(void *p)
     return 0;
 }
 
-static void test_getnameinfo(void **st)
-{
-    (void)st;
-    WT_RUN_OK(nameinfo_main, NULL, 1);
-    WT_RUN_OK(nameinfo_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ cancellation */
 
-static int cancelled_main(void *p)
+static int cancelled_scope(void *p)
 {
     (void)p;
     weft_scope_t sc;
@@ -293,13 +274,6 @@ static int cancelled_main(void *p)
     EXPECT(res != NULL);
     weft_freeaddrinfo(res);
     return 0;
-}
-
-static void test_cancelled_scope(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancelled_main, NULL, 1);
-    WT_RUN_OK(cancelled_main, NULL, 2);
 }
 
 /* Many tasks, each doing lookups under tiny random deadlines: some are
@@ -388,9 +362,8 @@ static void run_storm(unsigned workers, unsigned tokens)
     assert_true(atomic_load(&tot.cancelled) > 0);
 }
 
-static void test_deadline_storm(void **st)
+static void deadline_storm(void)
 {
-    (void)st;
     /* Few tokens: calls also queue for a token and get cancelled there. */
     run_storm(4, 3);
     run_storm(2, 0);
@@ -415,9 +388,8 @@ static int null_args_main(void *p)
     return 0;
 }
 
-static void test_wrong_context_and_null(void **st)
+static void wrong_context_and_null(void)
 {
-    (void)st;
     struct addrinfo *res = (struct addrinfo *)1;
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof sin);
@@ -432,16 +404,12 @@ static void test_wrong_context_and_null(void **st)
     WT_RUN_OK(null_args_main, NULL, 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resolve),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_getnameinfo),
-        cmocka_unit_test(test_cancelled_scope),
-        cmocka_unit_test(test_deadline_storm),
-        cmocka_unit_test(test_wrong_context_and_null),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE(resolve),
+    WT_CASE_ON(errors, WT_W2),
+    WT_CASE(nameinfo),
+    WT_CASE(cancelled_scope),
+    WT_TEST(deadline_storm),
+    WT_TEST(wrong_context_and_null),
+};
+WT_SUITE(cases)

@@ -66,55 +66,8 @@ typedef struct {
     void (*more_checks)(const wt_proc_t *p);
 } output_case_t;
 
-static void check_samples_removed(const wt_proc_t *p);
-
-static const output_case_t output_cases[] = {
-    {.name = "showcase", .expect = {
-        "a 5 s operation under a 0.1 s deadline ends with WEFT_ETIMEDOUT",
-        "the checksum computed on a pooled thread: 210",
-        "showcase finished: everything behaved as described"}},
-    /* 1^2 + ... + 3000^2, through 3 producers, 4 squarers and 1 summer */
-    {.name = "pipeline", .expect = {
-        "summed 3000 squares: 9004500500 (expected 9004500500)",
-        "a consumer took 10 items and closed its receiver",
-        "3 of 3 endless producers stopped on WEFT_EPIPE",
-        "pipeline: every item arrived, every task ended"}},
-    {.name = "start_service", .expect = {
-        "weft_group_start returned: the greeter is listening on 127.0.0.1:",
-        "client 3 got: \"hello, client 3 (from the greeter on port ",
-        "a second greeter on the same port: weft_group_start returned EADDRINUSE",
-        /* 3 clients before the failed start, 3 after: the group went on */
-        "services stopped: 6 connection(s) served, group closed with OK",
-        "start_service: done"}},
-    /* A deadline far above what a fast request takes even on a loaded
-     * machine; the slow server never answers, so its 4 requests time out.
-     * "peak": the semaphore's limit of 6 held. */
-    {.name = "fetch_many", .args = {"--timeout", "3"}, .expect = {
-        "#1  fast   ok: \"item 1: 1\"",
-        "#23 fast   ok: \"item 23: 529\"",
-        "#3  closed failed: ECONNREFUSED",
-        "#24 slow   failed: WEFT_ETIMEDOUT",
-        "16 ok, 4 timed out after 3.0 s, 4 refused"},
-     .bounded = "peak ", .max = 6},
-    {.name = "thread_callbacks", .expect = {
-        "token  (weft_from_thread_run_token): 20 readings received, sum 2100 (expected 2100), "
-        "0 lost: OK\n",
-        "portal (weft_portal_call): 20 readings received, sum 2100 (expected 2100), 0 lost: OK\n",
-        "  portal stopped under the running sensor: its callback got WEFT_EBADF and stopped it; "
-        "portal freed after joining it\n",
-        "thread_callbacks: both bridges delivered every reading"}},
-    /* 48 sample files in a temporary directory, removed afterwards */
-    {.name = "offload_blocking", .expect = {
-        "no directory given: wrote 48 sample files into /tmp/weft-offload-",
-        "progress: 100% (48/48 files",
-        "hashed 48 files",
-        "(limiter of 4), 0 failed"},
-     .bounded = "peak ", .max = 4, .more_checks = check_samples_removed},
-};
-
-static void test_output(void **state)
+static void check_output(const output_case_t *c)
 {
-    const output_case_t *c = *state;
     wt_proc_t p;
     run_example(&p, c->name, c->args[0], c->args[1], 0);
     for (size_t i = 0; i < sizeof c->expect / sizeof c->expect[0] && c->expect[i]; i++)
@@ -126,6 +79,80 @@ static void test_output(void **state)
     if (c->more_checks != NULL)
         c->more_checks(&p);
     wt_proc_free(&p);
+}
+
+/* One test per program, named after it. */
+static void showcase(void)
+{
+    static const output_case_t c = {.name = "showcase", .expect = {
+        "a 5 s operation under a 0.1 s deadline ends with WEFT_ETIMEDOUT",
+        "the checksum computed on a pooled thread: 210",
+        "showcase finished: everything behaved as described"}};
+    check_output(&c);
+}
+
+/* 1^2 + ... + 3000^2, through 3 producers, 4 squarers and 1 summer */
+static void pipeline(void)
+{
+    static const output_case_t c = {.name = "pipeline", .expect = {
+        "summed 3000 squares: 9004500500 (expected 9004500500)",
+        "a consumer took 10 items and closed its receiver",
+        "3 of 3 endless producers stopped on WEFT_EPIPE",
+        "pipeline: every item arrived, every task ended"}};
+    check_output(&c);
+}
+
+static void start_service(void)
+{
+    static const output_case_t c = {.name = "start_service", .expect = {
+        "weft_group_start returned: the greeter is listening on 127.0.0.1:",
+        "client 3 got: \"hello, client 3 (from the greeter on port ",
+        "a second greeter on the same port: weft_group_start returned EADDRINUSE",
+        /* 3 clients before the failed start, 3 after: the group went on */
+        "services stopped: 6 connection(s) served, group closed with OK",
+        "start_service: done"}};
+    check_output(&c);
+}
+
+/* A deadline far above what a fast request takes even on a loaded machine;
+ * the slow server never answers, so its 4 requests time out.  "peak": the
+ * semaphore's limit of 6 held. */
+static void fetch_many(void)
+{
+    static const output_case_t c = {.name = "fetch_many", .args = {"--timeout", "3"}, .expect = {
+        "#1  fast   ok: \"item 1: 1\"",
+        "#23 fast   ok: \"item 23: 529\"",
+        "#3  closed failed: ECONNREFUSED",
+        "#24 slow   failed: WEFT_ETIMEDOUT",
+        "16 ok, 4 timed out after 3.0 s, 4 refused"},
+     .bounded = "peak ", .max = 6};
+    check_output(&c);
+}
+
+static void thread_callbacks(void)
+{
+    static const output_case_t c = {.name = "thread_callbacks", .expect = {
+        "token  (weft_from_thread_run_token): 20 readings received, sum 2100 (expected 2100), "
+        "0 lost: OK\n",
+        "portal (weft_portal_call): 20 readings received, sum 2100 (expected 2100), 0 lost: OK\n",
+        "  portal stopped under the running sensor: its callback got WEFT_EBADF and stopped it; "
+        "portal freed after joining it\n",
+        "thread_callbacks: both bridges delivered every reading"}};
+    check_output(&c);
+}
+
+static void check_samples_removed(const wt_proc_t *p);
+
+/* 48 sample files in a temporary directory, removed afterwards */
+static void offload_blocking(void)
+{
+    static const output_case_t c = {.name = "offload_blocking", .expect = {
+        "no directory given: wrote 48 sample files into /tmp/weft-offload-",
+        "progress: 100% (48/48 files",
+        "hashed 48 files",
+        "(limiter of 4), 0 failed"},
+     .bounded = "peak ", .max = 4, .more_checks = check_samples_removed};
+    check_output(&c);
 }
 
 /* ------------------------------------------------------------ offload_blocking */
@@ -157,7 +184,7 @@ static void expect_hash_line(const wt_proc_t *p, const void *data, size_t len, c
     wt_assert_output(p, line);
 }
 
-static void test_offload_blocking_dir(void **state)
+static void offload_blocking_dir(void)
 {
     char dir[] = "/tmp/weft-test-offload-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -214,7 +241,7 @@ static void check_samples_removed(const wt_proc_t *p)
     assert_int_not_equal(access(dir, F_OK), 0);
 }
 
-static void test_offload_blocking_missing_dir(void **state)
+static void offload_blocking_missing_dir(void)
 {
     wt_proc_t p;
     run_example(&p, "offload_blocking", "/nonexistent/weft-test-dir", NULL, 1);
@@ -292,7 +319,7 @@ static void stop_echo_server(wt_proc_t *p, int signum)
     }
 }
 
-static void test_echo_server_graceful_shutdown(void **state)
+static void echo_server_graceful_shutdown(void)
 {
     wt_proc_t p;
     long port = start_echo_server(&p, NULL, NULL); /* idle timeout 30 s */
@@ -316,7 +343,7 @@ static void test_echo_server_graceful_shutdown(void **state)
     wt_proc_free(&p);
 }
 
-static void test_echo_server_idle_timeout(void **state)
+static void echo_server_idle_timeout(void)
 {
     wt_proc_t p;
     long port = start_echo_server(&p, "--idle", "0.3");
@@ -333,22 +360,16 @@ static void test_echo_server_idle_timeout(void **state)
     wt_proc_free(&p);
 }
 
-int main(void)
-{
-    const struct CMUnitTest more[] = {
-        cmocka_unit_test(test_offload_blocking_dir),
-        cmocka_unit_test(test_offload_blocking_missing_dir),
-        cmocka_unit_test(test_echo_server_graceful_shutdown),
-        cmocka_unit_test(test_echo_server_idle_timeout),
-    };
-    enum { N_OUTPUT = sizeof output_cases / sizeof output_cases[0] };
-    struct CMUnitTest tests[N_OUTPUT + sizeof more / sizeof more[0]];
-    for (size_t i = 0; i < N_OUTPUT; i++) /* one test per case, named after the program */
-        tests[i] = (struct CMUnitTest){.name = output_cases[i].name,
-                                       .test_func = test_output,
-                                       .initial_state = (void *)&output_cases[i]};
-    memcpy(tests + N_OUTPUT, more, sizeof more);
-    wt_apply_filter();
-    return _cmocka_run_group_tests("test_examples", tests, sizeof tests / sizeof tests[0], NULL,
-                                   NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(showcase),
+    WT_TEST(pipeline),
+    WT_TEST(start_service),
+    WT_TEST(fetch_many),
+    WT_TEST(thread_callbacks),
+    WT_TEST(offload_blocking),
+    WT_TEST(offload_blocking_dir),
+    WT_TEST(offload_blocking_missing_dir),
+    WT_TEST(echo_server_graceful_shutdown),
+    WT_TEST(echo_server_idle_timeout),
+};
+WT_SUITE(cases)

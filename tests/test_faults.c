@@ -8,7 +8,7 @@
  *    returns it; a portal call returns it instead of hanging;
  *  - out of file descriptors (a child process with a small RLIMIT_NOFILE):
  *    connect returns -EMFILE and works once descriptors are free again
- *    (accept's back-off is test_tcp's test_emfile_on_accept);
+ *    (accept's back-off is test_tcp's emfile_on_accept);
  *  - a blocking function that does not return: abandon_on_cancel lets its
  *    caller go at once with the token still held, and weft_run waits for the
  *    function, as docs/threads.md says, returning once it does.
@@ -32,7 +32,7 @@ static void count_abandoned(void *arg, int rc) {
     atomic_fetch_add(&abandoned_calls, 1);
 }
 
-static int no_thread_main(void *p) {
+static int thread_start_fails(void *p) {
     (void)p;
     atomic_int ran = 0;
     weft_limiter_t *l;
@@ -60,11 +60,6 @@ static int no_thread_main(void *p) {
     return 0;
 }
 
-static void test_thread_start_fails(void **state) {
-    (void)state;
-    WT_RUN_CFG_OK(no_thread_main, NULL, 1, 0, 0);
-}
-
 /* ------------------------------------------------------------ task stacks */
 
 static int started_fn(void *p) {
@@ -72,7 +67,7 @@ static int started_fn(void *p) {
     return weft_started(NULL);
 }
 
-static int no_stack_main(void *p) {
+static int stack_map_fails(void *p) {
     (void)p;
     atomic_int ran = 0;
     weft_group_t g;
@@ -104,15 +99,9 @@ static int no_stack_main(void *p) {
     return 0;
 }
 
-static void test_stack_map_fails(void **state) {
-    (void)state;
-    WT_RUN_CFG_OK(no_stack_main, NULL, 1, 0, 0);
-}
-
 /* The portal's task holds the future its caller waits on: it must get its
  * stack before the call is accepted, or the caller would wait for ever. */
-static void test_stack_map_fails_portal(void **state) {
-    (void)state;
+static void stack_map_fails_portal(void) {
     weft_portal_t *p = wt_portal_start(1);
     atomic_int ran = 0;
     alarm(30); /* a hang becomes SIGALRM */
@@ -180,8 +169,7 @@ static void *stuck_runtime(void *p) {
     return NULL;
 }
 
-static void test_call_never_returns(void **state) {
-    (void)state;
+static void call_never_returns(void) {
     stuck_t *s = &stuck;
     memset(s, 0, sizeof *s);
     pthread_t th;
@@ -242,8 +230,7 @@ static int emfile_connect_main(void *p) {
 
 /* In a fresh image of this program: no runtime, thread or sanitizer state
  * inherited from the tests before. */
-static void test_emfile_on_connect(void **state) {
-    (void)state;
+static void emfile_on_connect(void) {
     char *argv[] = {(char *)"/proc/self/exe", NULL};
     wt_proc_t p;
     wt_proc_start(&p, argv, CHILD_ENV "=emfile");
@@ -253,16 +240,18 @@ static void test_emfile_on_connect(void **state) {
     assert_int_equal(status, 0);
 }
 
-int main(void) {
-    const char *child = getenv(CHILD_ENV);
-    if (child && strcmp(child, "emfile") == 0) return wt_emfile_child(emfile_connect_main);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thread_start_fails),
-        cmocka_unit_test(test_stack_map_fails),
-        cmocka_unit_test(test_stack_map_fails_portal),
-        cmocka_unit_test(test_call_never_returns),
-        cmocka_unit_test(test_emfile_on_connect),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+/* The child's side of emfile_on_connect. */
+static int run_child(const char *name) {
+    if (strcmp(name, "emfile") == 0) return wt_emfile_child(emfile_connect_main);
+    fprintf(stderr, "unknown child %s\n", name);
+    return 2;
 }
+
+static const wt_case_t cases[] = {
+    WT_CASE_ON(thread_start_fails, WT_W1),
+    WT_CASE_ON(stack_map_fails, WT_W1),
+    WT_TEST(stack_map_fails_portal),
+    WT_TEST(call_never_returns),
+    WT_TEST(emfile_on_connect),
+};
+WT_SUITE_WITH_CHILD(cases, CHILD_ENV, run_child)

@@ -6,12 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "helpers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,25 +32,26 @@
 
 #define STACK_SIZE (256 * 1024)
 
+/* The page size, and the suite's stack pool with the test thread's cache of
+ * it: made before main and freed after it, as a group setup and teardown
+ * would (a table of cases has none). */
 static size_t page;
 static wf_stack_pool_t *pool;
 static wf_stack_cache_t cache;
 
-static int group_setup(void **state)
+__attribute__((constructor)) static void suite_setup(void)
 {
-    (void)state;
     page = (size_t)sysconf(_SC_PAGESIZE);
-    if (wf_stack_pool_new(&pool, STACK_SIZE) != 0)
-        return -1;
-    return wf_stack_cache_init(&cache);
+    if (wf_stack_pool_new(&pool, STACK_SIZE) != 0 || wf_stack_cache_init(&cache) != 0) {
+        fprintf(stderr, "test_fiber: no stack pool\n");
+        exit(1);
+    }
 }
 
-static int group_teardown(void **state)
+__attribute__((destructor)) static void suite_teardown(void)
 {
-    (void)state;
     wf_stack_cache_fini(pool, &cache);
     wf_stack_pool_free(pool);
-    return 0;
 }
 
 static wf_stack_t get_stack(void)
@@ -96,12 +92,11 @@ static void pong_entry(void *arg)
     }
 }
 
-static void test_ping_pong(void **state)
+static void ping_pong(void)
 {
     wf_stack_t a = get_stack(), b = get_stack();
     long factor = 2;
 
-    (void)state;
     wf_fiber_init_thread(&main_f);
     wf_fiber_init(&ping_f, &a, a.hi, ping_entry, &factor);
     wf_fiber_init(&pong_f, &b, b.hi, pong_entry, (void *)(intptr_t)3);
@@ -147,13 +142,12 @@ static void run_probe(struct probe *p, const wf_stack_t *s, char *hi)
     assert_ptr_equal(wf_fiber_current(), &here);
 }
 
-static void test_runs_on_own_stack(void **state)
+static void runs_on_own_stack(void)
 {
     wf_stack_t s = get_stack();
     char *hi = s.hi - 200; /* room for a task record, as the scheduler keeps */
     struct probe p;
 
-    (void)state;
     run_probe(&p, &s, hi);
     assert_true(p.frame >= (uintptr_t)s.lo && p.frame < (uintptr_t)hi);
     /* Any call leaves the frame address (saved fp) 16-aligned, on x86-64 and
@@ -166,19 +160,18 @@ static void test_runs_on_own_stack(void **state)
     put_stack(&s);
 }
 
-static void test_thread_fiber_describes_thread_stack(void **state)
+static void thread_fiber_describes_thread_stack(void)
 {
     char *frame = __builtin_frame_address(0);
     wf_fiber_t t;
 
-    (void)state;
     wf_fiber_init_thread(&t);
     assert_ptr_equal(wf_fiber_current(), &t);
     assert_true(frame >= t.stack_lo && frame < t.stack_hi);
     assert_null(t.guard_lo);
 }
 
-static void test_init_touches_only_top_page(void **state)
+static void init_touches_only_top_page(void)
 {
     wf_stack_pool_t *fresh_pool;
     wf_stack_cache_t fresh_cache;
@@ -187,7 +180,6 @@ static void test_init_touches_only_top_page(void **state)
     size_t pages, resident = 0;
     unsigned char *vec;
 
-    (void)state;
     assert_int_equal(wf_stack_pool_new(&fresh_pool, STACK_SIZE), 0);
     assert_int_equal(wf_stack_cache_init(&fresh_cache), 0);
     assert_int_equal(wf_stack_get(fresh_pool, &fresh_cache, &s), 0);
@@ -269,12 +261,11 @@ static __attribute__((noinline)) unsigned long mix(int with_switches)
     return a ^ b ^ c ^ d ^ e ^ g ^ h ^ (unsigned long)x ^ (unsigned long)y;
 }
 
-static void test_callee_saved_and_fp_survive(void **state)
+static void callee_saved_and_fp_survive(void)
 {
     wf_stack_t s = get_stack();
     double harmonic = 0, expected = 0;
 
-    (void)state;
     wf_fiber_init_thread(&regs_main);
     wf_fiber_init(&regs_f, &s, s.hi, clobber_entry, &harmonic);
     assert_int_equal(mix(1), mix(0));
@@ -353,12 +344,11 @@ static void round_entry(void *arg)
     }
 }
 
-static void test_rounding_mode_is_per_fiber(void **state)
+static void rounding_mode_is_per_fiber(void)
 {
     wf_stack_t s = get_stack();
     struct round_state st;
 
-    (void)state;
     set_round(ROUND_UP);
     wf_fiber_init_thread(&round_main);
     wf_fiber_init(&round_f, &s, s.hi, round_entry, &st);
@@ -374,9 +364,8 @@ static void test_rounding_mode_is_per_fiber(void **state)
     put_stack(&s);
 }
 #else
-static void test_rounding_mode_is_per_fiber(void **state)
+static void rounding_mode_is_per_fiber(void)
 {
-    (void)state;
     skip();
 }
 #endif
@@ -409,12 +398,11 @@ static void x87_entry(void *arg)
     }
 }
 
-static void test_x87_control_word_is_per_fiber(void **state)
+static void x87_control_word_is_per_fiber(void)
 {
     wf_stack_t s = get_stack();
     unsigned short mine = get_x87_cw(), seen = 0;
 
-    (void)state;
     wf_fiber_init_thread(&x87_main);
     wf_fiber_init(&x87_f, &s, s.hi, x87_entry, &seen);
     for (int i = 0; i < 3; i++) {
@@ -426,9 +414,8 @@ static void test_x87_control_word_is_per_fiber(void **state)
     put_stack(&s);
 }
 #else
-static void test_x87_control_word_is_per_fiber(void **state)
+static void x87_control_word_is_per_fiber(void)
 {
-    (void)state;
     skip();
 }
 #endif
@@ -467,13 +454,12 @@ static void *host_thread(void *tag)
     return NULL;
 }
 
-static void test_fiber_migrates_between_threads(void **state)
+static void fiber_migrates_between_threads(void)
 {
     wf_stack_t s = get_stack();
     long canary = 41;
     pthread_t t;
 
-    (void)state;
     wf_fiber_init(&migrant, &s, s.hi, migrant_entry, &canary);
     for (intptr_t tag = 1; tag <= 2; tag++) {
         assert_int_equal(pthread_create(&t, NULL, host_thread, (void *)tag), 0);
@@ -488,13 +474,12 @@ static void test_fiber_migrates_between_threads(void **state)
 
 /* ------------------------------------------------------------ stacks */
 
-static void test_stack_geometry(void **state)
+static void stack_geometry(void)
 {
     wf_stack_pool_t *p;
     wf_stack_cache_t c;
     wf_stack_t s;
 
-    (void)state;
     assert_int_equal(wf_stack_pool_new(&p, 10000), 0);
     assert_int_equal(wf_stack_pool_stack_size(p), (10000 + page - 1) / page * page);
     assert_int_equal(wf_stack_cache_init(&c), 0);
@@ -512,14 +497,13 @@ static void test_stack_geometry(void **state)
     assert_int_equal(wf_stack_pool_new(&p, 0), -EINVAL);
 }
 
-static void test_guard_page_is_prot_none(void **state)
+static void guard_page_is_prot_none(void)
 {
     wf_stack_t s = get_stack();
     char line[512], want[32];
     FILE *maps = fopen("/proc/self/maps", "r");
     int found = 0;
 
-    (void)state;
     assert_non_null(maps);
     snprintf(want, sizeof want, "%lx-%lx ---p", (unsigned long)(uintptr_t)s.map,
              (unsigned long)(uintptr_t)s.lo);
@@ -530,11 +514,10 @@ static void test_guard_page_is_prot_none(void **state)
     put_stack(&s);
 }
 
-static void test_cache_reuses_last_stack(void **state)
+static void cache_reuses_last_stack(void)
 {
     wf_stack_t a = get_stack(), b;
 
-    (void)state;
     put_stack(&a);
     b = get_stack();
     assert_ptr_equal(a.lo, b.lo);
@@ -582,7 +565,7 @@ static void *pool_user_thread(void *arg)
     return NULL;
 }
 
-static void test_pool_shared_by_two_threads(void **state)
+static void pool_shared_by_two_threads(void)
 {
     static struct pool_user users[2];
     pthread_barrier_t barrier;
@@ -590,7 +573,6 @@ static void test_pool_shared_by_two_threads(void **state)
     pthread_t t[2];
     void *rc;
 
-    (void)state;
     assert_int_equal(wf_stack_pool_new(&p, 16 * 1024), 0);
     pthread_barrier_init(&barrier, NULL, 2);
     for (long i = 0; i < 2; i++) {
@@ -676,11 +658,10 @@ static void child_touches_guard(void)
     *(volatile char *)(s.lo - 1) = 1;
 }
 
-static void test_guard_page_faults(void **state)
+static void guard_page_faults(void)
 {
     struct outcome o;
 
-    (void)state;
     run_child(child_touches_guard, &o);
     assert_killed_by(&o, SIGSEGV);
 }
@@ -727,11 +708,10 @@ static void child_overflows(void)
     run_in_named_fiber(deep_entry, "deep");
 }
 
-static void test_overflow_names_task(void **state)
+static void overflow_names_task(void)
 {
     struct outcome o;
 
-    (void)state;
     run_child(child_overflows, &o);
     if (!strstr(o.err, "weft: task 'deep' overflowed its 256 KiB stack\n"))
         fail_msg("no overflow message; stderr:\n%s", o.err);
@@ -771,11 +751,10 @@ static void child_wild_write_with_default(void)
     run_in_named_fiber(wild_write_entry, "wild");
 }
 
-static void test_other_faults_are_chained(void **state)
+static void other_faults_are_chained(void)
 {
     struct outcome o;
 
-    (void)state;
     run_child(child_wild_write_with_previous_handler, &o);
     if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 42)
         fail_msg("child status %#x; stderr:\n%s", o.status, o.err);
@@ -798,11 +777,10 @@ static void child_entry_returns(void)
     wf_fiber_switch(&child_main, &child_f);
 }
 
-static void test_returning_entry_traps(void **state)
+static void returning_entry_traps(void)
 {
     struct outcome o;
 
-    (void)state;
     run_child(child_entry_returns, &o);
     if (!WIFSIGNALED(o.status) ||
         (WTERMSIG(o.status) != SIGILL && WTERMSIG(o.status) != SIGTRAP))
@@ -885,14 +863,13 @@ static void child_below_limit(void)
     take_stacks_at_limit(3);
 }
 
-static void test_map_count_fallback(void **state)
+static void map_count_fallback(void)
 {
     static const char msg[] =
         "weft: vm.max_map_count reached; further task stacks have no guard page\n";
     void (*children[])(void) = {child_at_limit, child_below_limit};
     struct outcome o;
 
-    (void)state;
 #ifdef WF_TSAN
     /* TSan maps shadow memory for every new mapping, which fails once the
      * process is at the limit. */
@@ -912,27 +889,23 @@ static void test_map_count_fallback(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ping_pong),
-        cmocka_unit_test(test_runs_on_own_stack),
-        cmocka_unit_test(test_thread_fiber_describes_thread_stack),
-        cmocka_unit_test(test_init_touches_only_top_page),
-        cmocka_unit_test(test_callee_saved_and_fp_survive),
-        cmocka_unit_test(test_rounding_mode_is_per_fiber),
-        cmocka_unit_test(test_x87_control_word_is_per_fiber),
-        cmocka_unit_test(test_fiber_migrates_between_threads),
-        cmocka_unit_test(test_stack_geometry),
-        cmocka_unit_test(test_guard_page_is_prot_none),
-        cmocka_unit_test(test_cache_reuses_last_stack),
-        cmocka_unit_test(test_pool_shared_by_two_threads),
-        cmocka_unit_test(test_guard_page_faults),
-        cmocka_unit_test(test_overflow_names_task),
-        cmocka_unit_test(test_other_faults_are_chained),
-        cmocka_unit_test(test_returning_entry_traps),
-        cmocka_unit_test(test_map_count_fallback),
-    };
-
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(ping_pong),
+    WT_TEST(runs_on_own_stack),
+    WT_TEST(thread_fiber_describes_thread_stack),
+    WT_TEST(init_touches_only_top_page),
+    WT_TEST(callee_saved_and_fp_survive),
+    WT_TEST(rounding_mode_is_per_fiber),
+    WT_TEST(x87_control_word_is_per_fiber),
+    WT_TEST(fiber_migrates_between_threads),
+    WT_TEST(stack_geometry),
+    WT_TEST(guard_page_is_prot_none),
+    WT_TEST(cache_reuses_last_stack),
+    WT_TEST(pool_shared_by_two_threads),
+    WT_TEST(guard_page_faults),
+    WT_TEST(overflow_names_task),
+    WT_TEST(other_faults_are_chained),
+    WT_TEST(returning_entry_traps),
+    WT_TEST(map_count_fallback),
+};
+WT_SUITE(cases)

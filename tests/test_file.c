@@ -21,6 +21,29 @@
 
 static char tmpdir[] = "/tmp/weft-test-file-XXXXXX";
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The suite's directory: made before main, removed with what it holds after
+ * main, as a group setup and teardown would (a table of cases has none). */
+__attribute__((constructor)) static void suite_setup(void)
+{
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+__attribute__((destructor)) static void suite_teardown(void)
+{
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* A path in the test directory (one static buffer per slot). */
 static const char *path_in(int slot, const char *name)
 {
@@ -89,9 +112,10 @@ static unsigned char pattern(size_t i)
 
 #define MIB (1024 * 1024)
 
-static int whole_main(void *p)
+static int whole_file_round_trip(void *p)
 {
-    mode_t um = *(mode_t *)p;
+    (void)p;
+    mode_t um = current_umask();
     void *data = (void *)1;
     size_t len = 12345;
     const char *a = path_in(0, "whole-small");
@@ -147,14 +171,6 @@ static int whole_main(void *p)
     return 0;
 }
 
-static void test_whole_file_round_trip(void **st)
-{
-    (void)st;
-    mode_t um = current_umask();
-    WT_RUN_OK(whole_main, &um, 1);
-    WT_RUN_OK(whole_main, &um, 2);
-}
-
 /* read_all from a FIFO: unknown size, data arriving in pieces, far more than
  * the first buffer holds. */
 #define FIFO_BYTES (300 * 1000)
@@ -183,7 +199,7 @@ static int fifo_writer(void *p)
     return 0;
 }
 
-static int fifo_main(void *p)
+static int read_all_grows(void *p)
 {
     (void)p;
     const char *path = path_in(0, "fifo");
@@ -207,17 +223,12 @@ static int fifo_main(void *p)
     return 0;
 }
 
-static void test_read_all_grows(void **st)
-{
-    (void)st;
-    WT_RUN_OK(fifo_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ open, read, write, ... */
 
-static int ops_main(void *p)
+static int open_read_write(void *p)
 {
-    mode_t um = *(mode_t *)p;
+    (void)p;
+    mode_t um = current_umask();
     const char *path = path_in(0, "ops");
     weft_file_t *f = NULL;
     char buf[64];
@@ -289,14 +300,6 @@ static int ops_main(void *p)
     return 0;
 }
 
-static void test_open_read_write(void **st)
-{
-    (void)st;
-    mode_t um = current_umask();
-    WT_RUN_OK(ops_main, &um, 1);
-    WT_RUN_OK(ops_main, &um, 2);
-}
-
 /* ------------------------------------------------------------ errors */
 
 static int errors_main(void *p)
@@ -338,9 +341,8 @@ static int errors_main(void *p)
     return 0;
 }
 
-static void test_errors(void **st)
+static void errors(void)
 {
-    (void)st;
     int before = fd_count();
     WT_RUN_OK(errors_main, NULL, 2);
     assert_int_equal(fd_count(), before);
@@ -348,7 +350,7 @@ static void test_errors(void **st)
 
 /* ------------------------------------------------------------ O_CLOEXEC, close */
 
-static int cloexec_main(void *p)
+static int cloexec_and_close(void *p)
 {
     (void)p;
     const char *path = path_in(0, "cloexec");
@@ -378,12 +380,6 @@ static int cloexec_main(void *p)
     EXPECT_RC(weft_scope_exit(&sc, weft_checkpoint()), 0);
     EXPECT(fd >= 0 && fcntl(fd, F_GETFD) == -1 && errno == EBADF);
     return 0;
-}
-
-static void test_cloexec_and_close(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cloexec_main, NULL, 1);
 }
 
 /* ------------------------------------------------------------ cancellation */
@@ -442,9 +438,8 @@ static int cancelled_main(void *p)
     return 0;
 }
 
-static void test_cancelled_does_nothing(void **st)
+static void cancelled_does_nothing(void)
 {
-    (void)st;
     int before = fd_count();
     WT_RUN_OK(cancelled_main, NULL, 1);
     WT_RUN_OK(cancelled_main, NULL, 2);
@@ -520,9 +515,8 @@ static int deadline_main(void *p)
     return weft_group_close(&g, 0);
 }
 
-static void test_tiny_deadlines(void **st)
+static void tiny_deadlines(void)
 {
-    (void)st;
     dl_main_t m;
     memset(&m, 0, sizeof m);
     m.big = malloc(MIB);
@@ -568,7 +562,7 @@ static int reader_task(void *p)
     return 0;
 }
 
-static int readers_main(void *p)
+static int concurrent_pread(void *p)
 {
     (void)p;
     const char *path = path_in(0, "shared");
@@ -594,12 +588,6 @@ static int readers_main(void *p)
     EXPECT(atomic_load(&reads) == READERS * WT_TSAN_PICK(50, 10));
     EXPECT_RC(weft_file_close(f), 0);
     return 0;
-}
-
-static void test_concurrent_pread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(readers_main, NULL, 4);
 }
 
 /* ------------------------------------------------------------ reads from the page cache */
@@ -676,9 +664,8 @@ static int cached_main(void *p)
     return 0;
 }
 
-static void test_cached_reads_need_no_thread(void **st)
+static void cached_reads_need_no_thread(void)
 {
-    (void)st;
     /* Where the file system refuses RWF_NOWAIT every read goes to a thread. */
     char probe_path[512];
     snprintf(probe_path, sizeof probe_path, "%s/probe", tmpdir);
@@ -699,7 +686,7 @@ static void test_cached_reads_need_no_thread(void **st)
 /* A read whose start is cached and whose end is not (dropped with
  * POSIX_FADV_DONTNEED, the start read back) still returns every byte: the worker reads the start,
  * a thread the rest, so a short count keeps meaning the end of the file. */
-static int partly_cached_main(void *p)
+static int partly_cached_read(void *p)
 {
     (void)p;
     const char *path = path_in(0, "partly-cached");
@@ -736,12 +723,6 @@ static int partly_cached_main(void *p)
     return 0;
 }
 
-static void test_partly_cached_read(void **st)
-{
-    (void)st;
-    WT_RUN_OK(partly_cached_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ past INT_MAX bytes */
 
 /* The counts are ints: a call for more than INT_MAX bytes is refused before
@@ -758,11 +739,15 @@ static void *huge_buf(void)
     return b == MAP_FAILED ? NULL : b;
 }
 
-static int huge_refused_main(void *p)
+static int huge_requests_refused(void *p)
 {
-    char *buf = p, small[16];
+    (void)p;
+    char *buf = huge_buf(), small[16];
     const char *path = path_in(0, "huge-refused");
     weft_file_t *f, *null;
+    EXPECT(buf != NULL);
+    if (!buf)
+        return 0;
     EXPECT_RC(weft_file_write_all(path, "0123456789", 10), 0);
     EXPECT_RC(weft_file_open(&f, path, O_RDWR, 0), 0);
     EXPECT_RC(weft_file_read(f, buf, HUGE_LEN), WEFT_EINVAL);
@@ -777,16 +762,8 @@ static int huge_refused_main(void *p)
     EXPECT_RC(weft_file_open(&null, "/dev/null", O_WRONLY, 0), 0);
     EXPECT_RC(weft_file_write(null, buf, HUGE_LEN), WEFT_EINVAL);
     EXPECT_RC(weft_file_close(null), 0);
-    return 0;
-}
-
-static void test_huge_requests_refused(void **st)
-{
-    (void)st;
-    void *buf = huge_buf();
-    assert_non_null(buf);
-    WT_RUN_OK(huge_refused_main, buf, 1);
     munmap(buf, HUGE_LEN);
+    return 0;
 }
 
 static int huge_writes_main(void *p)
@@ -802,9 +779,8 @@ static int huge_writes_main(void *p)
     return 0;
 }
 
-static void test_huge_writes_move_everything(void **st)
+static void huge_writes_move_everything(void)
 {
-    (void)st;
 #if defined(WT_TSAN)
     /* TSan's interceptors walk the shadow of every byte moved: some 7 s a
      * call of 2 GiB.  The other builds check it. */
@@ -855,11 +831,10 @@ static long long mem_available(void)
     return kib * 1024;
 }
 
-static void test_huge_reads_get_everything(void **st)
+static void huge_reads_get_everything(void)
 {
-    (void)st;
 #if defined(WT_TSAN)
-    skip(); /* see test_huge_writes_move_everything */
+    skip(); /* see huge_writes_move_everything */
 #endif
     /* What is read is written into the buffer: 2 GiB for a moment. */
     if (mem_available() < 6LL << 30) {
@@ -911,9 +886,8 @@ static int null_args_main(void *p)
     return 0;
 }
 
-static void test_wrong_context_and_null(void **st)
+static void wrong_context_and_null(void)
 {
-    (void)st;
     const char *path = path_in(0, "wrong-context");
     weft_file_t *f = (weft_file_t *)1;
     struct stat sb;
@@ -939,40 +913,20 @@ static void test_wrong_context_and_null(void **st)
     WT_RUN_OK(null_args_main, NULL, 1);
 }
 
-/* ------------------------------------------------------------ main */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-int main(void)
-{
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_whole_file_round_trip),
-        cmocka_unit_test(test_read_all_grows),
-        cmocka_unit_test(test_open_read_write),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_cloexec_and_close),
-        cmocka_unit_test(test_cancelled_does_nothing),
-        cmocka_unit_test(test_tiny_deadlines),
-        cmocka_unit_test(test_concurrent_pread),
-        cmocka_unit_test(test_cached_reads_need_no_thread),
-        cmocka_unit_test(test_partly_cached_read),
-        cmocka_unit_test(test_huge_requests_refused),
-        cmocka_unit_test(test_huge_writes_move_everything),
-        cmocka_unit_test(test_huge_reads_get_everything),
-        cmocka_unit_test(test_wrong_context_and_null),
-    };
-    wt_apply_filter();
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return rc;
-}
+static const wt_case_t cases[] = {
+    WT_CASE(whole_file_round_trip),
+    WT_CASE_ON(read_all_grows, WT_W2),
+    WT_CASE(open_read_write),
+    WT_TEST(errors),
+    WT_CASE_ON(cloexec_and_close, WT_W1),
+    WT_TEST(cancelled_does_nothing),
+    WT_TEST(tiny_deadlines),
+    WT_CASE_ON(concurrent_pread, WT_W4),
+    WT_TEST(cached_reads_need_no_thread),
+    WT_CASE_ON(partly_cached_read, WT_W2),
+    WT_CASE_ON(huge_requests_refused, WT_W1),
+    WT_TEST(huge_writes_move_everything),
+    WT_TEST(huge_reads_get_everything),
+    WT_TEST(wrong_context_and_null),
+};
+WT_SUITE(cases)

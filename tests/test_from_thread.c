@@ -50,7 +50,7 @@ static int blocking_calls(void *p)
     return 0;
 }
 
-static int blocking_main(void *p)
+static int run_from_blocking_thread(void *p)
 {
     (void)p;
     for (int i = 0; i < 3; i++) {
@@ -79,13 +79,6 @@ static int blocking_main(void *p)
         weft_event_free(b.e);
     }
     return 0;
-}
-
-static void test_run_from_blocking_thread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(blocking_main, NULL, 1);
-    WT_RUN_OK(blocking_main, NULL, 2);
 }
 
 /* run_sync's fn may cancel a scope and spawn into a group. */
@@ -129,7 +122,7 @@ static int ctl_blocking(void *p)
     return weft_from_thread_run_sync(cancel_and_spawn, p);
 }
 
-static int ctl_main(void *p)
+static int run_sync_cancels_and_spawns(void *p)
 {
     (void)p;
     ctl_t c;
@@ -146,13 +139,6 @@ static int ctl_main(void *p)
     EXPECT_RC(atomic_load(&c.woken_rc), WEFT_ECANCELED);
     EXPECT(atomic_load(&c.spawned_ran) == 1);
     return 0;
-}
-
-static void test_run_sync_cancels_and_spawns(void **st)
-{
-    (void)st;
-    WT_RUN_OK(ctl_main, NULL, 1);
-    WT_RUN_OK(ctl_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ cancellation through the host */
@@ -194,7 +180,7 @@ static int host_task(void *p)
     return weft_scope_exit(&sc, weft_checkpoint());
 }
 
-static int host_cancel_main(void *p)
+static int run_cancelled_with_host(void *p)
 {
     (void)p;
     host_t h;
@@ -213,13 +199,6 @@ static int host_cancel_main(void *p)
     EXPECT_RC(atomic_load(&h.run_rc), WEFT_ECANCELED);
     EXPECT_RC(atomic_load(&h.host_rc), -55); /* the blocking fn's result */
     return 0;
-}
-
-static void test_run_cancelled_with_host(void **st)
-{
-    (void)st;
-    WT_RUN_OK(host_cancel_main, NULL, 1);
-    WT_RUN_OK(host_cancel_main, NULL, 2);
 }
 
 /* The host was cancelled before the blocking thread calls in: the task runs
@@ -257,7 +236,7 @@ static int late_host(void *p)
     return weft_scope_exit(&sc, weft_checkpoint());
 }
 
-static int late_main(void *p)
+static int run_in_cancelled_host(void *p)
 {
     (void)p;
     late_t l;
@@ -274,13 +253,6 @@ static int late_main(void *p)
     if (atomic_load(&l.ran))
         EXPECT_RC(l.cp_rc, WEFT_ECANCELED);
     return 0;
-}
-
-static void test_run_in_cancelled_host(void **st)
-{
-    (void)st;
-    WT_RUN_OK(late_main, NULL, 1);
-    WT_RUN_OK(late_main, NULL, 2);
 }
 
 /* Once the host abandoned the call, run returns WEFT_ECANCELED without
@@ -316,7 +288,7 @@ static int ab_host(void *p)
     return weft_scope_exit(&sc, rc);
 }
 
-static int abandoned_main(void *p)
+static int run_after_abandon(void *p)
 {
     (void)p;
     ab_t a;
@@ -337,13 +309,6 @@ static int abandoned_main(void *p)
     weft_sleep(0.01);
     EXPECT(atomic_load(&a.ran) == 0);
     return 0;
-}
-
-static void test_run_after_abandon(void **st)
-{
-    (void)st;
-    WT_RUN_OK(abandoned_main, NULL, 1);
-    WT_RUN_OK(abandoned_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ wrong contexts */
@@ -371,33 +336,35 @@ static void *plain_thread(void *p)
     return NULL;
 }
 
-static int from_task_main(void *p)
+static int wrong_contexts_in_task(void *p)
 {
-    wrong_t *w = p;
+    (void)p;
+    wrong_t w;
+    memset(&w, 0, sizeof w);
     weft_token_t *t = WT_CURRENT_TOKEN();
     /* From a task every form would wait for itself. */
-    EXPECT_RC(weft_from_thread_run(wt_count_fn, &w->ran), WEFT_EPERM);
-    EXPECT_RC(weft_from_thread_run_sync(wt_count_fn, &w->ran), WEFT_EPERM);
-    EXPECT_RC(weft_from_thread_run_token(t, wt_count_fn, &w->ran), WEFT_EPERM);
-    EXPECT_RC(weft_from_thread_run_sync_token(t, wt_count_fn, &w->ran), WEFT_EPERM);
+    EXPECT_RC(weft_from_thread_run(wt_count_fn, &w.ran), WEFT_EPERM);
+    EXPECT_RC(weft_from_thread_run_sync(wt_count_fn, &w.ran), WEFT_EPERM);
+    EXPECT_RC(weft_from_thread_run_token(t, wt_count_fn, &w.ran), WEFT_EPERM);
+    EXPECT_RC(weft_from_thread_run_sync_token(t, wt_count_fn, &w.ran), WEFT_EPERM);
     EXPECT_RC(weft_from_thread_check_cancelled(), WEFT_EPERM);
     weft_token_release(t);
     /* A plain thread of our own, no token: not a blocking thread. */
     pthread_t th;
-    w->plain_token = (weft_token_t *)1;
-    WT_THREAD_START(&th, plain_thread, w);
-    WT_THREADS_FINISH(&th, 1, &w->done, 1, 5.0);
-    EXPECT_RC(w->plain_run, WEFT_EPERM);
-    EXPECT_RC(w->plain_run_sync, WEFT_EPERM);
-    EXPECT_RC(w->plain_check, WEFT_EPERM);
-    EXPECT(w->plain_token == NULL);
-    EXPECT(atomic_load(&w->ran) == 0);
+    w.plain_token = (weft_token_t *)1;
+    WT_THREAD_START(&th, plain_thread, &w);
+    WT_THREADS_FINISH(&th, 1, &w.done, 1, 5.0);
+    EXPECT_RC(w.plain_run, WEFT_EPERM);
+    EXPECT_RC(w.plain_run_sync, WEFT_EPERM);
+    EXPECT_RC(w.plain_check, WEFT_EPERM);
+    EXPECT(w.plain_token == NULL);
+    EXPECT(atomic_load(&w.ran) == 0);
     return 0;
 }
 
-static void test_wrong_contexts(void **st)
+/* A plain test: the calls from the test's thread come first. */
+static void wrong_contexts(void)
 {
-    (void)st;
     wrong_t w;
     memset(&w, 0, sizeof w);
     /* The test thread: no runtime at all. */
@@ -409,10 +376,8 @@ static void test_wrong_contexts(void **st)
     assert_rc(weft_from_thread_run_token(NULL, wt_count_fn, &w.ran), WEFT_EINVAL);
     assert_rc(weft_from_thread_run_sync_token(NULL, wt_count_fn, &w.ran), WEFT_EINVAL);
     assert_int_equal(atomic_load(&w.ran), 0);
-    memset(&w, 0, sizeof w);
-    WT_RUN_OK(from_task_main, &w, 1);
-    memset(&w, 0, sizeof w);
-    WT_RUN_OK(from_task_main, &w, 2);
+    WT_RUN_OK(wrong_contexts_in_task, NULL, 1);
+    WT_RUN_OK(wrong_contexts_in_task, NULL, 2);
 }
 
 /* ------------------------------------------------------------ tokens from foreign threads */
@@ -492,11 +457,16 @@ static int token_main(void *p)
     return 0;
 }
 
-static void test_token_from_foreign_thread(void **st)
+/* A plain test: what weft_run leaves on its caller's thread (no token once
+ * it returned) is under test too, so the second run calls weft_run
+ * directly, not through the runner (which runs it on a thread of its own). */
+static void token_from_foreign_thread(void)
 {
-    (void)st;
     WT_RUN_OK(token_main, NULL, 1);
-    WT_RUN_OK(token_main, NULL, 2);
+    weft_config_t cfg = {.workers = 2};
+    int rc = weft_run(token_main, NULL, &cfg);
+    WT_ASSERT_CLEAN();
+    assert_rc(rc, 0);
     assert_null(weft_current_token());
 }
 
@@ -518,9 +488,8 @@ static void *use_dead_token(void *p)
     return (void *)(intptr_t)(a == WEFT_EBADF && b == WEFT_EBADF && atomic_load(&ran) == 0);
 }
 
-static void test_token_after_run(void **st)
+static void token_after_run(void)
 {
-    (void)st;
     weft_token_t *t[2] = {NULL, NULL};
     atomic_int ran = 0;
     WT_RUN_OK(keep_token_main, t, 2);
@@ -579,9 +548,9 @@ static int forever_main(void *p)
     return 0;
 }
 
-static void test_token_task_at_shutdown(void **st)
+/* A plain test: the token task and the foreign thread end with the runtime. */
+static void token_task_at_shutdown(void)
 {
-    (void)st;
     for (unsigned w = 1; w <= 2; w++) {
         forever_t f;
         memset(&f, 0, sizeof f);
@@ -640,42 +609,31 @@ static int many_host(void *p)
     return 0;
 }
 
-static int many_main(void *p)
+static int many_blocking_threads_call_in(void *p)
 {
-    many_t *m = p;
+    (void)p;
+    many_t m;
+    memset(&m, 0, sizeof m);
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < NB; i++)
-        EXPECT_RC(weft_group_spawn(&g, many_host, m), 0);
-    return weft_group_close(&g, 0);
+        EXPECT_RC(weft_group_spawn(&g, many_host, &m), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(&m.tasks) == NB * NCALLS);
+    EXPECT(atomic_load(&m.syncs) == NB * NCALLS);
+    return 0;
 }
 
-static void test_many_blocking_threads_call_in(void **st)
-{
-    (void)st;
-    for (unsigned w = 1; w <= 4; w *= 2) {
-        many_t m;
-        memset(&m, 0, sizeof m);
-        WT_RUN_OK(many_main, &m, w);
-        assert_int_equal(atomic_load(&m.tasks), NB * NCALLS);
-        assert_int_equal(atomic_load(&m.syncs), NB * NCALLS);
-    }
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_from_blocking_thread),
-        cmocka_unit_test(test_run_sync_cancels_and_spawns),
-        cmocka_unit_test(test_run_cancelled_with_host),
-        cmocka_unit_test(test_run_in_cancelled_host),
-        cmocka_unit_test(test_run_after_abandon),
-        cmocka_unit_test(test_wrong_contexts),
-        cmocka_unit_test(test_token_from_foreign_thread),
-        cmocka_unit_test(test_token_after_run),
-        cmocka_unit_test(test_token_task_at_shutdown),
-        cmocka_unit_test(test_many_blocking_threads_call_in),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE(run_from_blocking_thread),
+    WT_CASE(run_sync_cancels_and_spawns),
+    WT_CASE(run_cancelled_with_host),
+    WT_CASE(run_in_cancelled_host),
+    WT_CASE(run_after_abandon),
+    WT_TEST(wrong_contexts),
+    WT_TEST(token_from_foreign_thread),
+    WT_TEST(token_after_run),
+    WT_TEST(token_task_at_shutdown),
+    WT_CASE_ON(many_blocking_threads_call_in, WT_W1 | WT_W2 | WT_W4),
+};
+WT_SUITE(cases)

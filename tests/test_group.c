@@ -1,7 +1,6 @@
 /* Task groups: spawn, close, failures, cancellation, start/started. */
 #define _GNU_SOURCE
 #include "helpers.h"
-#include "weft/test.h"
 
 typedef struct {
     weft_group_t *g;
@@ -68,27 +67,20 @@ static int has_failure(const weft_group_t *g, int err, const char *name)
 
 /* ------------------------------------------------------------ basics */
 
-static int basic_main(void *arg)
+static int open_spawn_close(void *arg)
 {
-    atomic_int *ran = arg;
+    (void)arg;
+    atomic_int ran = 0;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, mark_ran, ran), 0);
+    EXPECT_RC(weft_group_spawn(&g, mark_ran, &ran), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT(atomic_load(ran) == 1);
+    EXPECT(atomic_load(&ran) == 1);
     EXPECT(weft_group_failure_count(&g) == 0);
     /* An empty group. */
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
     return 0;
-}
-
-static void test_open_spawn_close(void **state)
-{
-    (void)state;
-    atomic_int ran = 0;
-    WT_RUN_OK(basic_main, &ran, 2);
-    assert_int_equal(atomic_load(&ran), 1);
 }
 
 typedef struct {
@@ -105,52 +97,35 @@ static int count_once(void *arg)
     return 0;
 }
 
-static int many_main(void *arg)
+static int many_tasks_all_run(void *arg)
 {
-    many_t *m = arg;
+    (void)arg;
+    many_t m = {.n = WT_TSAN_PICK(2000, 300)};
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < m->n; i++)
-        EXPECT_RC(weft_group_spawn(&g, count_once, m), 0);
+    for (int i = 0; i < m.n; i++)
+        EXPECT_RC(weft_group_spawn(&g, count_once, &m), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT(atomic_load(&m->count) == m->n);
+    EXPECT(atomic_load(&m.count) == m.n);
     return 0;
 }
 
-static void test_many_tasks_all_run(void **state)
+static int close_waits_for_children(void *arg)
 {
-    (void)state;
-    many_t m = {.n = WT_TSAN_PICK(2000, 300)};
-    WT_RUN_OK(many_main, &m, 4);
-    assert_int_equal(atomic_load(&m.count), m.n);
-    many_t one = {.n = WT_TSAN_PICK(500, 100)};
-    WT_RUN_OK(many_main, &one, 1);
-    assert_int_equal(atomic_load(&one.count), one.n);
-}
-
-static int close_waits_main(void *arg)
-{
-    kids_t *k = arg;
+    (void)arg;
+    kids_t k = {.sleep_s = 0.05};
     weft_group_t g;
     double t0 = weft_now();
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < 10; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleeper, k), 0);
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &k), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
     double dt = weft_now() - t0;
-    EXPECT(atomic_load(&k->completed) == 10);
-    EXPECT(dt >= k->sleep_s);
-    EXPECT(dt < k->sleep_s + WT_SLACK);
+    EXPECT(atomic_load(&k.completed) == 10);
+    EXPECT(dt >= k.sleep_s);
+    EXPECT(dt < k.sleep_s + WT_SLACK);
+    EXPECT(atomic_load(&k.ran) == 10);
     return 0;
-}
-
-static void test_close_waits_for_children(void **state)
-{
-    (void)state;
-    kids_t k = {.sleep_s = 0.05};
-    WT_RUN_OK(close_waits_main, &k, 2);
-    assert_int_equal(atomic_load(&k.ran), 10);
-    assert_int_equal(atomic_load(&k.completed), 10);
 }
 
 /* ------------------------------------------------------------ failures */
@@ -179,91 +154,73 @@ static void collect(fail_ctx_t *c, weft_group_t *g, int close_rc)
     c->has_custom = has_failure(g, -EIO, "custom-worker");
 }
 
-static int one_failure_main(void *arg)
+static int failing_child_cancels_siblings(void *arg)
 {
-    fail_ctx_t *c = arg;
+    (void)arg;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
     weft_group_t g;
     double t0 = weft_now();
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < 5; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
     EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
-    collect(c, &g, weft_group_close(&g, 0));
-    c->elapsed = weft_now() - t0;
+    collect(&c, &g, weft_group_close(&g, 0));
+    c.elapsed = weft_now() - t0;
+    EXPECT_RC(c.close_rc, -EIO);
+    EXPECT(c.nfail == 1);
+    EXPECT_RC(c.err0, -EIO);
+    EXPECT_STR(c.name0, "fail_eio");
+    EXPECT(atomic_load(&c.k.ran) == 5);
+    EXPECT(atomic_load(&c.k.cancelled) == 5);
+    EXPECT(c.elapsed < 5.0);
     return 0;
 }
 
-static void test_failing_child_cancels_siblings(void **state)
+static int two_failures_egroup(void *arg)
 {
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 10.0;
-    WT_RUN_OK(one_failure_main, &c, 2);
-    assert_rc(c.close_rc, -EIO);
-    assert_int_equal(c.nfail, 1);
-    assert_rc(c.err0, -EIO);
-    assert_string_equal(c.name0, "fail_eio");
-    assert_int_equal(atomic_load(&c.k.ran), 5);
-    assert_int_equal(atomic_load(&c.k.cancelled), 5);
-    assert_true(c.elapsed < 5.0);
-}
-
-static int two_failures_main(void *arg)
-{
-    fail_ctx_t *c = arg;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < 3; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
     EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
     EXPECT_RC(weft_group_spawn(&g, fail_enoent, NULL), 0);
-    collect(c, &g, weft_group_close(&g, 0));
+    collect(&c, &g, weft_group_close(&g, 0));
     /* Out of range. */
     int e = 0;
     const char *nm = NULL;
     EXPECT_RC(weft_group_failure(&g, 2, &e, &nm), WEFT_EINVAL);
     EXPECT_RC(weft_group_failure(&g, (size_t)-1, &e, &nm), WEFT_EINVAL);
+    EXPECT_RC(c.close_rc, WEFT_EGROUP);
+    EXPECT(c.nfail == 2);
+    EXPECT(c.has_eio);
+    EXPECT(c.has_enoent);
+    EXPECT(atomic_load(&c.k.cancelled) == 3);
     return 0;
 }
 
-static void test_two_failures_egroup(void **state)
+static int child_ecanceled_is_not_failure(void *arg)
 {
-    (void)state;
-    fail_ctx_t c;
-    memset(&c, 0, sizeof c);
-    c.k.sleep_s = 10.0;
-    WT_RUN_OK(two_failures_main, &c, 2);
-    assert_rc(c.close_rc, WEFT_EGROUP);
-    assert_int_equal(c.nfail, 2);
-    assert_true(c.has_eio);
-    assert_true(c.has_enoent);
-    assert_int_equal(atomic_load(&c.k.cancelled), 3);
-}
-
-static int ecanceled_main(void *arg)
-{
-    fail_ctx_t *c = arg;
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
-    EXPECT_RC(weft_group_spawn(&g, returns_ecanceled, NULL), 0);
-    collect(c, &g, weft_group_close(&g, 0));
-    return 0;
-}
-
-static void test_child_ecanceled_is_not_failure(void **state)
-{
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 0.05;
-    WT_RUN_OK(ecanceled_main, &c, 2);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(c.nfail, 0);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
+    EXPECT_RC(weft_group_spawn(&g, returns_ecanceled, NULL), 0);
+    collect(&c, &g, weft_group_close(&g, 0));
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(c.nfail == 0);
     /* ... and it does not cancel the group either. */
-    assert_int_equal(atomic_load(&c.k.completed), 1);
-    assert_int_equal(atomic_load(&c.k.cancelled), 0);
+    EXPECT(atomic_load(&c.k.completed) == 1);
+    EXPECT(atomic_load(&c.k.cancelled) == 0);
+    return 0;
 }
 
 static int host_fails(void *arg)
@@ -279,27 +236,23 @@ static int host_fails(void *arg)
     return 0;
 }
 
-static int host_fails_main(void *arg)
+static int host_rc_recorded_and_cancels(void *arg)
 {
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, host_fails, arg), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_host_rc_recorded_and_cancels(void **state)
-{
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 10.0;
-    WT_RUN_OK(host_fails_main, &c, 2);
-    assert_rc(c.close_rc, -EIO);
-    assert_int_equal(c.nfail, 1);
-    assert_rc(c.err0, -EIO);
-    assert_string_equal(c.name0, "host_fails");
-    assert_true(c.has_host);
-    assert_int_equal(atomic_load(&c.k.cancelled), 3);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, host_fails, &c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(c.close_rc, -EIO);
+    EXPECT(c.nfail == 1);
+    EXPECT_RC(c.err0, -EIO);
+    EXPECT_STR(c.name0, "host_fails");
+    EXPECT(c.has_host);
+    EXPECT(atomic_load(&c.k.cancelled) == 3);
+    return 0;
 }
 
 static int host_and_child_fail(void *arg)
@@ -314,47 +267,37 @@ static int host_and_child_fail(void *arg)
     return 0;
 }
 
-static int host_and_child_main(void *arg)
+static int host_and_child_failures_egroup(void *arg)
 {
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, host_and_child_fail, arg), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_host_and_child_failures_egroup(void **state)
-{
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 10.0;
-    WT_RUN_OK(host_and_child_main, &c, 2);
-    assert_rc(c.close_rc, WEFT_EGROUP);
-    assert_int_equal(c.nfail, 2);
-    assert_true(c.has_host);
-    assert_true(c.has_enoent);
-}
-
-static int named_failure_main(void *arg)
-{
-    fail_ctx_t *c = arg;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn_named(&g, fail_eio, NULL, "custom-worker"), 0);
-    collect(c, &g, weft_group_close(&g, 0));
+    EXPECT_RC(weft_group_spawn(&g, host_and_child_fail, &c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(c.close_rc, WEFT_EGROUP);
+    EXPECT(c.nfail == 2);
+    EXPECT(c.has_host);
+    EXPECT(c.has_enoent);
     return 0;
 }
 
-static void test_spawn_named_name_in_failure(void **state)
+static int spawn_named_name_in_failure(void *arg)
 {
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(named_failure_main, &c, 2);
-    assert_rc(c.close_rc, -EIO);
-    assert_int_equal(c.nfail, 1);
-    assert_string_equal(c.name0, "custom-worker");
-    assert_true(c.has_custom);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn_named(&g, fail_eio, NULL, "custom-worker"), 0);
+    collect(&c, &g, weft_group_close(&g, 0));
+    EXPECT_RC(c.close_rc, -EIO);
+    EXPECT(c.nfail == 1);
+    EXPECT_STR(c.name0, "custom-worker");
+    EXPECT(c.has_custom);
+    return 0;
 }
 
 /* Failures keep the task's whole name, however long. */
@@ -376,61 +319,52 @@ static int long_named_fails(void *arg)
     return -EIO;
 }
 
-static int long_name_main(void *arg)
+static int long_task_name_in_failure(void *arg)
 {
-    long_ctx_t *c = arg;
+    (void)arg;
+    long_ctx_t c;
+    memset(&c, 0, sizeof c);
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn_named(&g, long_named_fails, c, long_name), 0);
-    c->close_rc = weft_group_close(&g, 0);
+    EXPECT_RC(weft_group_spawn_named(&g, long_named_fails, &c, long_name), 0);
+    c.close_rc = weft_group_close(&g, 0);
     int e = 0;
     const char *nm = NULL;
     EXPECT_RC(weft_group_failure(&g, 0, &e, &nm), 0);
     EXPECT_RC(e, -EIO);
-    snprintf(c->got, sizeof c->got, "%s", nm ? nm : "(null)");
+    snprintf(c.got, sizeof c.got, "%s", nm ? nm : "(null)");
+    EXPECT_RC(c.close_rc, -EIO);
+    EXPECT_STR(c.current, long_name);
+    EXPECT_STR(c.got, long_name);
     return 0;
-}
-
-static void test_long_task_name_in_failure(void **state)
-{
-    (void)state;
-    long_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(long_name_main, &c, 2);
-    assert_rc(c.close_rc, -EIO);
-    assert_string_equal(c.current, long_name);
-    assert_string_equal(c.got, long_name);
 }
 
 /* The group is cancelled by a failure while the host is still in its body:
  * the host sees ECANCELED; the failure takes precedence at close. */
-static int host_sees_failure_cancel_main(void *arg)
+static int failure_cancels_host_body(void *arg)
 {
-    fail_ctx_t *c = arg;
+    (void)arg;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
     int rc = weft_sleep(10.0);
     EXPECT_RC(rc, WEFT_ECANCELED);
-    collect(c, &g, weft_group_close(&g, rc));
+    collect(&c, &g, weft_group_close(&g, rc));
+    EXPECT_RC(c.close_rc, -EIO);
+    EXPECT(c.nfail == 1);
+    EXPECT_STR(c.name0, "fail_eio");
     return 0;
 }
 
-static void test_failure_cancels_host_body(void **state)
+/* Failures are readable until the group is opened again. */
+static int reopen_after_failure(void *arg)
 {
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(host_sees_failure_cancel_main, &c, 2);
-    assert_rc(c.close_rc, -EIO);
-    assert_int_equal(c.nfail, 1);
-    assert_string_equal(c.name0, "fail_eio");
-}
-
-/* Failures are readable until the group is opened again. */
-static int reopen_main(void *arg)
-{
-    fail_ctx_t *c = arg;
+    c.k.sleep_s = 0.01;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
@@ -440,61 +374,49 @@ static int reopen_main(void *arg)
     EXPECT(weft_group_failure_count(&g) == 1);
     EXPECT(has_failure(&g, -EIO, "fail_eio"));
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
-    collect(c, &g, weft_group_close(&g, 0));
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
+    collect(&c, &g, weft_group_close(&g, 0));
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(c.nfail == 0);
+    EXPECT(atomic_load(&c.k.completed) == 1);
     return 0;
-}
-
-static void test_reopen_after_failure(void **state)
-{
-    (void)state;
-    fail_ctx_t c;
-    memset(&c, 0, sizeof c);
-    c.k.sleep_s = 0.01;
-    WT_RUN_OK(reopen_main, &c, 2);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(c.nfail, 0);
-    assert_int_equal(atomic_load(&c.k.completed), 1);
 }
 
 /* ------------------------------------------------------------ cancellation */
 
-static int group_cancel_main(void *arg)
+static int group_cancel_absorbed(void *arg)
 {
-    fail_ctx_t *c = arg;
+    (void)arg;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
     weft_group_t g;
     double t0 = weft_now();
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < 4; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
     EXPECT_RC(weft_sleep(0.02), 0);
     weft_group_cancel(&g);
-    collect(c, &g, weft_group_close(&g, 0));
-    c->elapsed = weft_now() - t0;
+    collect(&c, &g, weft_group_close(&g, 0));
+    c.elapsed = weft_now() - t0;
     /* The cancellation was absorbed: the host is not cancelled. */
     EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(c.nfail == 0);
+    EXPECT(atomic_load(&c.k.cancelled) == 4);
+    EXPECT(c.elapsed < 5.0);
     return 0;
 }
 
-static void test_group_cancel_absorbed(void **state)
+static int host_body_inside_group_scope(void *arg)
 {
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 10.0;
-    WT_RUN_OK(group_cancel_main, &c, 2);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(c.nfail, 0);
-    assert_int_equal(atomic_load(&c.k.cancelled), 4);
-    assert_true(c.elapsed < 5.0);
-}
-
-static int host_body_cancelled_main(void *arg)
-{
-    fail_ctx_t *c = arg;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
     EXPECT_RC(weft_checkpoint(), 0);
     weft_group_cancel(&g);
     /* The host's own code runs inside the group's scope. */
@@ -502,21 +424,12 @@ static int host_body_cancelled_main(void *arg)
     EXPECT(weft_current_effective_deadline() == -INFINITY);
     int rc = weft_sleep(10.0);
     EXPECT_RC(rc, WEFT_ECANCELED);
-    collect(c, &g, weft_group_close(&g, rc));
+    collect(&c, &g, weft_group_close(&g, rc));
     EXPECT_RC(weft_checkpoint(), 0);
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(c.nfail == 0);
+    EXPECT(atomic_load(&c.k.cancelled) == 1);
     return 0;
-}
-
-static void test_host_body_inside_group_scope(void **state)
-{
-    (void)state;
-    fail_ctx_t c;
-    memset(&c, 0, sizeof c);
-    c.k.sleep_s = 10.0;
-    WT_RUN_OK(host_body_cancelled_main, &c, 2);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(c.nfail, 0);
-    assert_int_equal(atomic_load(&c.k.cancelled), 1);
 }
 
 static int child_cancels_group(void *arg)
@@ -528,29 +441,23 @@ static int child_cancels_group(void *arg)
     return 0;
 }
 
-static int child_cancel_main(void *arg)
+static int child_cancels_own_group(void *arg)
 {
-    fail_ctx_t *c = arg;
-    weft_group_t g;
-    c->k.g = &g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < 3; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
-    EXPECT_RC(weft_group_spawn(&g, child_cancels_group, &c->k), 0);
-    collect(c, &g, weft_group_close(&g, 0));
-    return 0;
-}
-
-static void test_child_cancels_own_group(void **state)
-{
-    (void)state;
+    (void)arg;
     fail_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 10.0;
-    WT_RUN_OK(child_cancel_main, &c, 2);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(c.nfail, 0);
-    assert_int_equal(atomic_load(&c.k.cancelled), 3);
+    weft_group_t g;
+    c.k.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
+    EXPECT_RC(weft_group_spawn(&g, child_cancels_group, &c.k), 0);
+    collect(&c, &g, weft_group_close(&g, 0));
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(c.nfail == 0);
+    EXPECT(atomic_load(&c.k.cancelled) == 3);
+    return 0;
 }
 
 typedef struct {
@@ -568,43 +475,39 @@ static int cancel_outer_scope(void *arg)
     return 0;
 }
 
-static int outer_cancel_main(void *arg)
+static int group_in_cancelled_scope_propagates(void *arg)
 {
-    outer_ctx_t *o = arg;
-    weft_scope_t s;
-    weft_group_t g;
-    weft_scope_enter(&s, WEFT_FOREVER, 0);
-    o->outer = &s;
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < 3; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleeper, &o->f.k), 0);
-    EXPECT_RC(weft_group_spawn(&g, cancel_outer_scope, o), 0);
-    int rc = weft_group_close(&g, 0);
-    collect(&o->f, &g, rc);
-    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
-    o->exit_rc = weft_scope_exit(&s, rc);
-    o->caught = weft_scope_cancelled_caught(&s);
-    return 0;
-}
-
-static void test_group_in_cancelled_scope_propagates(void **state)
-{
-    (void)state;
+    (void)arg;
     outer_ctx_t o;
     memset(&o, 0, sizeof o);
     o.f.k.sleep_s = 10.0;
-    WT_RUN_OK(outer_cancel_main, &o, 2);
-    assert_rc(o.f.close_rc, WEFT_ECANCELED);
-    assert_int_equal(o.f.nfail, 0);
-    assert_int_equal(atomic_load(&o.f.k.cancelled), 3);
-    assert_rc(o.exit_rc, 0);
-    assert_true(o.caught);
+    weft_scope_t s;
+    weft_group_t g;
+    weft_scope_enter(&s, WEFT_FOREVER, 0);
+    o.outer = &s;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &o.f.k), 0);
+    EXPECT_RC(weft_group_spawn(&g, cancel_outer_scope, &o), 0);
+    int rc = weft_group_close(&g, 0);
+    collect(&o.f, &g, rc);
+    EXPECT_RC(weft_checkpoint(), WEFT_ECANCELED);
+    o.exit_rc = weft_scope_exit(&s, rc);
+    o.caught = weft_scope_cancelled_caught(&s);
+    EXPECT_RC(o.f.close_rc, WEFT_ECANCELED);
+    EXPECT(o.f.nfail == 0);
+    EXPECT(atomic_load(&o.f.k.cancelled) == 3);
+    EXPECT_RC(o.exit_rc, 0);
+    EXPECT(o.caught);
+    return 0;
 }
 
 /* Recorded failures take precedence over an enclosing cancellation. */
-static int failure_beats_cancel_main(void *arg)
+static int failure_precedes_cancellation(void *arg)
 {
-    outer_ctx_t *o = arg;
+    (void)arg;
+    outer_ctx_t o;
+    memset(&o, 0, sizeof o);
     weft_scope_t s;
     weft_group_t g;
     weft_scope_enter(&s, WEFT_FOREVER, 0);
@@ -612,22 +515,14 @@ static int failure_beats_cancel_main(void *arg)
     weft_scope_cancel(&s);
     EXPECT_RC(weft_group_spawn(&g, fail_eio, NULL), 0);
     int rc = weft_group_close(&g, 0);
-    collect(&o->f, &g, rc);
-    o->exit_rc = weft_scope_exit(&s, rc);
-    o->caught = weft_scope_cancelled_caught(&s);
+    collect(&o.f, &g, rc);
+    o.exit_rc = weft_scope_exit(&s, rc);
+    o.caught = weft_scope_cancelled_caught(&s);
+    EXPECT_RC(o.f.close_rc, -EIO);
+    EXPECT(o.f.nfail == 1);
+    EXPECT_RC(o.exit_rc, -EIO);
+    EXPECT(!o.caught);
     return 0;
-}
-
-static void test_failure_precedes_cancellation(void **state)
-{
-    (void)state;
-    outer_ctx_t o;
-    memset(&o, 0, sizeof o);
-    WT_RUN_OK(failure_beats_cancel_main, &o, 2);
-    assert_rc(o.f.close_rc, -EIO);
-    assert_int_equal(o.f.nfail, 1);
-    assert_rc(o.exit_rc, -EIO);
-    assert_false(o.caught);
 }
 
 static int first_checkpoint_probe(void *arg)
@@ -641,27 +536,21 @@ static int first_checkpoint_probe(void *arg)
     return 0;
 }
 
-static int spawn_into_cancelled_main(void *arg)
+static int spawn_into_cancelled_group_runs(void *arg)
 {
-    fail_ctx_t *c = arg;
+    (void)arg;
+    fail_ctx_t c;
+    memset(&c, 0, sizeof c);
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     weft_group_cancel(&g);
     for (int i = 0; i < 5; i++)
-        EXPECT_RC(weft_group_spawn(&g, first_checkpoint_probe, &c->k), 0);
-    collect(c, &g, weft_group_close(&g, WEFT_ECANCELED));
+        EXPECT_RC(weft_group_spawn(&g, first_checkpoint_probe, &c.k), 0);
+    collect(&c, &g, weft_group_close(&g, WEFT_ECANCELED));
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(atomic_load(&c.k.ran) == 5);
+    EXPECT(atomic_load(&c.k.first_cp_cancelled) == 5);
     return 0;
-}
-
-static void test_spawn_into_cancelled_group_runs(void **state)
-{
-    (void)state;
-    fail_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(spawn_into_cancelled_main, &c, 2);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(atomic_load(&c.k.ran), 5);
-    assert_int_equal(atomic_load(&c.k.first_cp_cancelled), 5);
 }
 
 typedef struct {
@@ -671,27 +560,21 @@ typedef struct {
     int start_rc;
 } closed_ctx_t;
 
-static int spawn_after_close_main(void *arg)
+static int spawn_after_close_ebadf(void *arg)
 {
-    closed_ctx_t *c = arg;
+    (void)arg;
+    closed_ctx_t c;
+    memset(&c, 0, sizeof c);
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    c->spawn_rc = weft_group_spawn(&g, mark_ran, &c->ran);
-    c->spawn_named_rc = weft_group_spawn_named(&g, mark_ran, &c->ran, "x");
+    c.spawn_rc = weft_group_spawn(&g, mark_ran, &c.ran);
+    c.spawn_named_rc = weft_group_spawn_named(&g, mark_ran, &c.ran, "x");
     EXPECT_RC(weft_sleep(0.01), 0);
+    EXPECT_RC(c.spawn_rc, WEFT_EBADF);
+    EXPECT_RC(c.spawn_named_rc, WEFT_EBADF);
+    EXPECT(atomic_load(&c.ran) == 0);
     return 0;
-}
-
-static void test_spawn_after_close_ebadf(void **state)
-{
-    (void)state;
-    closed_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(spawn_after_close_main, &c, 2);
-    assert_rc(c.spawn_rc, WEFT_EBADF);
-    assert_rc(c.spawn_named_rc, WEFT_EBADF);
-    assert_int_equal(atomic_load(&c.ran), 0);
 }
 
 /* ------------------------------------------------------------ spawning from children */
@@ -703,28 +586,21 @@ static int spawn_grandchild(void *arg)
     return 0;
 }
 
-static int child_spawns_main(void *arg)
+static int child_spawns_into_parent_group(void *arg)
 {
-    kids_t *k = arg;
-    weft_group_t g;
-    k->g = &g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    for (int i = 0; i < 4; i++)
-        EXPECT_RC(weft_group_spawn(&g, spawn_grandchild, k), 0);
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    /* Close waited for the grandchildren too. */
-    EXPECT(atomic_load(&k->completed) == 4);
-    return 0;
-}
-
-static void test_child_spawns_into_parent_group(void **state)
-{
-    (void)state;
+    (void)arg;
     kids_t k;
     memset(&k, 0, sizeof k);
     k.sleep_s = 0.05;
-    WT_RUN_OK(child_spawns_main, &k, 2);
-    assert_int_equal(atomic_load(&k.completed), 4);
+    weft_group_t g;
+    k.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < 4; i++)
+        EXPECT_RC(weft_group_spawn(&g, spawn_grandchild, &k), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    /* Close waited for the grandchildren too. */
+    EXPECT(atomic_load(&k.completed) == 4);
+    return 0;
 }
 
 typedef struct {
@@ -744,24 +620,17 @@ static int chain_link(void *arg)
     return 0;
 }
 
-static int chain_main(void *arg)
+static int spawn_chain_keeps_group_open(void *arg)
 {
-    chain_t *c = arg;
-    weft_group_t g;
-    c->g = &g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, chain_link, c), 0);
-    EXPECT_RC(weft_group_close(&g, 0), 0);
-    EXPECT(atomic_load(&c->count) == c->depth);
-    return 0;
-}
-
-static void test_spawn_chain_keeps_group_open(void **state)
-{
-    (void)state;
+    (void)arg;
     chain_t c = {.depth = 200};
-    WT_RUN_OK(chain_main, &c, 4);
-    assert_int_equal(atomic_load(&c.count), 200);
+    weft_group_t g;
+    c.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, chain_link, &c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(&c.count) == c.depth);
+    return 0;
 }
 
 /* ------------------------------------------------------------ nesting */
@@ -785,32 +654,26 @@ static int middle_task(void *arg)
     return n->inner_rc;
 }
 
-static int nested_main(void *arg)
+static int nested_group_failure_propagates(void *arg)
 {
-    nest_ctx_t *n = arg;
-    weft_group_t outer;
-    EXPECT_RC(weft_group_open(&outer), 0);
-    EXPECT_RC(weft_group_spawn(&outer, sleeper, &n->k), 0);
-    EXPECT_RC(weft_group_spawn(&outer, middle_task, n), 0);
-    n->outer_rc = weft_group_close(&outer, 0);
-    n->outer_nfail = weft_group_failure_count(&outer);
-    n->middle_recorded = has_failure(&outer, -EIO, "middle_task");
-    return 0;
-}
-
-static void test_nested_group_failure_propagates(void **state)
-{
-    (void)state;
+    (void)arg;
     nest_ctx_t n;
     memset(&n, 0, sizeof n);
     n.k.sleep_s = 10.0;
-    WT_RUN_OK(nested_main, &n, 4);
-    assert_rc(n.inner_rc, -EIO);
-    assert_rc(n.outer_rc, -EIO);
-    assert_int_equal(n.outer_nfail, 1);
-    assert_true(n.middle_recorded);
+    weft_group_t outer;
+    EXPECT_RC(weft_group_open(&outer), 0);
+    EXPECT_RC(weft_group_spawn(&outer, sleeper, &n.k), 0);
+    EXPECT_RC(weft_group_spawn(&outer, middle_task, &n), 0);
+    n.outer_rc = weft_group_close(&outer, 0);
+    n.outer_nfail = weft_group_failure_count(&outer);
+    n.middle_recorded = has_failure(&outer, -EIO, "middle_task");
+    EXPECT_RC(n.inner_rc, -EIO);
+    EXPECT_RC(n.outer_rc, -EIO);
+    EXPECT(n.outer_nfail == 1);
+    EXPECT(n.middle_recorded);
     /* Both sleepers (inner and outer group) were cancelled. */
-    assert_int_equal(atomic_load(&n.k.cancelled), 2);
+    EXPECT(atomic_load(&n.k.cancelled) == 2);
+    return 0;
 }
 
 typedef struct {
@@ -857,41 +720,36 @@ static int outer_canceller_task(void *arg)
     return 0;
 }
 
-static int nested_cancel_main(void *arg)
+static int cancel_outer_group_cancels_nested(void *arg)
 {
-    nest_cancel_t *n = arg;
+    (void)arg;
+    nest_cancel_t n;
+    memset(&n, 0, sizeof n);
     weft_group_t top, outer;
     weft_scope_t safety; /* a lost wake-up fails the test instead of hanging */
     weft_move_on_after(&safety, 20.0);
-    n->outer = &outer;
+    n.outer = &outer;
     EXPECT_RC(weft_group_open(&top), 0);
-    EXPECT_RC(weft_group_spawn(&top, outer_canceller_task, n), 0);
+    EXPECT_RC(weft_group_spawn(&top, outer_canceller_task, &n), 0);
     nest_arg_t args[3];
     EXPECT_RC(weft_group_open(&outer), 0);
     for (int i = 0; i < 3; i++) {
-        args[i].n = n;
+        args[i].n = &n;
         args[i].idx = i;
         EXPECT_RC(weft_group_spawn(&outer, inner_group_task, &args[i]), 0);
     }
-    n->outer_rc = weft_group_close(&outer, 0);
+    n.outer_rc = weft_group_close(&outer, 0);
     int rc = weft_group_close(&top, 0);
     rc = weft_scope_exit(&safety, rc);
     EXPECT(!weft_scope_cancelled_caught(&safety));
-    return rc;
-}
-
-static void test_cancel_outer_group_cancels_nested(void **state)
-{
-    (void)state;
-    nest_cancel_t n;
-    memset(&n, 0, sizeof n);
-    WT_RUN_OK(nested_cancel_main, &n, 4);
-    assert_int_equal(atomic_load(&n.cancelled), 9);
+    EXPECT_RC(rc, 0);
+    EXPECT(atomic_load(&n.cancelled) == 9);
     /* Inner groups were cancelled by an enclosing scope: they propagate. */
     for (int i = 0; i < 3; i++)
-        assert_rc(n.inner_rcs[i], WEFT_ECANCELED);
+        EXPECT_RC(n.inner_rcs[i], WEFT_ECANCELED);
     /* The outer group absorbs its own cancellation. */
-    assert_rc(n.outer_rc, 0);
+    EXPECT_RC(n.outer_rc, 0);
+    return 0;
 }
 
 /* ------------------------------------------------------------ start / started */
@@ -922,31 +780,24 @@ static int server_task(void *arg)
     return 0;
 }
 
-static int start_main(void *arg)
+static int start_delivers_value(void *arg)
 {
-    start_ctx_t *c = arg;
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    c->start_rc = weft_group_start(&g, server_task, c, &c->value);
-    EXPECT(atomic_load(&c->before_started) == 1);
-    c->done_at_start = atomic_load(&c->done);
-    c->close_rc = weft_group_close(&g, 0);
-    EXPECT(atomic_load(&c->done) == 1);
-    return 0;
-}
-
-static void test_start_delivers_value(void **state)
-{
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(start_main, &c, 2);
-    assert_rc(c.start_rc, 0);
-    assert_ptr_equal(c.value, &c.token);
-    assert_rc(c.started_rc, 0);
-    assert_int_equal(c.done_at_start, 0);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(atomic_load(&c.done), 1);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c.start_rc = weft_group_start(&g, server_task, &c, &c.value);
+    EXPECT(atomic_load(&c.before_started) == 1);
+    c.done_at_start = atomic_load(&c.done);
+    c.close_rc = weft_group_close(&g, 0);
+    EXPECT(atomic_load(&c.done) == 1);
+    EXPECT_RC(c.start_rc, 0);
+    EXPECT(c.value == &c.token);
+    EXPECT_RC(c.started_rc, 0);
+    EXPECT(c.done_at_start == 0);
+    EXPECT_RC(c.close_rc, 0);
+    return 0;
 }
 
 static int fail_before_started(void *arg)
@@ -956,33 +807,27 @@ static int fail_before_started(void *arg)
     return -EIO;
 }
 
-static int start_fails_main(void *arg)
+static int start_task_fails_before_started(void *arg)
 {
-    start_ctx_t *c = arg;
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
-    c->value = &c->token;
-    c->start_rc = weft_group_start(&g, fail_before_started, c, &c->value);
-    /* The group is not cancelled. */
-    EXPECT_RC(weft_checkpoint(), 0);
-    c->close_rc = weft_group_close(&g, 0);
-    c->nfail = weft_group_failure_count(&g);
-    return 0;
-}
-
-static void test_start_task_fails_before_started(void **state)
-{
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 0.05;
-    WT_RUN_OK(start_fails_main, &c, 2);
-    assert_rc(c.start_rc, -EIO);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(c.nfail, 0);
-    assert_int_equal(atomic_load(&c.k.completed), 1);
-    assert_int_equal(atomic_load(&c.k.cancelled), 0);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
+    c.value = &c.token;
+    c.start_rc = weft_group_start(&g, fail_before_started, &c, &c.value);
+    /* The group is not cancelled. */
+    EXPECT_RC(weft_checkpoint(), 0);
+    c.close_rc = weft_group_close(&g, 0);
+    c.nfail = weft_group_failure_count(&g);
+    EXPECT_RC(c.start_rc, -EIO);
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(c.nfail == 0);
+    EXPECT(atomic_load(&c.k.completed) == 1);
+    EXPECT(atomic_load(&c.k.cancelled) == 0);
+    return 0;
 }
 
 static int never_started(void *arg)
@@ -992,29 +837,23 @@ static int never_started(void *arg)
     return 0;
 }
 
-static int not_started_main(void *arg)
+static int start_without_started_enotstarted(void *arg)
 {
-    start_ctx_t *c = arg;
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
-    c->start_rc = weft_group_start(&g, never_started, c, &c->value);
-    c->close_rc = weft_group_close(&g, 0);
-    c->nfail = weft_group_failure_count(&g);
-    return 0;
-}
-
-static void test_start_without_started_enotstarted(void **state)
-{
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 0.02;
-    WT_RUN_OK(not_started_main, &c, 2);
-    assert_rc(c.start_rc, WEFT_ENOTSTARTED);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(c.nfail, 0);
-    assert_int_equal(atomic_load(&c.k.completed), 1);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
+    c.start_rc = weft_group_start(&g, never_started, &c, &c.value);
+    c.close_rc = weft_group_close(&g, 0);
+    c.nfail = weft_group_failure_count(&g);
+    EXPECT_RC(c.start_rc, WEFT_ENOTSTARTED);
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(c.nfail == 0);
+    EXPECT(atomic_load(&c.k.completed) == 1);
+    return 0;
 }
 
 static int started_twice(void *arg)
@@ -1025,27 +864,21 @@ static int started_twice(void *arg)
     return 0;
 }
 
-static int started_twice_main(void *arg)
+static int started_twice_eperm(void *arg)
 {
-    start_ctx_t *c = arg;
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    c->start_rc = weft_group_start(&g, started_twice, c, &c->value);
-    c->close_rc = weft_group_close(&g, 0);
-    return 0;
-}
-
-static void test_started_twice_eperm(void **state)
-{
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(started_twice_main, &c, 2);
-    assert_rc(c.start_rc, 0);
-    assert_ptr_equal(c.value, &c.token);
-    assert_rc(c.started_rc, 0);
-    assert_rc(c.started_again_rc, WEFT_EPERM);
-    assert_rc(c.close_rc, 0);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c.start_rc = weft_group_start(&g, started_twice, &c, &c.value);
+    c.close_rc = weft_group_close(&g, 0);
+    EXPECT_RC(c.start_rc, 0);
+    EXPECT(c.value == &c.token);
+    EXPECT_RC(c.started_rc, 0);
+    EXPECT_RC(c.started_again_rc, WEFT_EPERM);
+    EXPECT_RC(c.close_rc, 0);
+    return 0;
 }
 
 static int started_in_spawned(void *arg)
@@ -1056,26 +889,20 @@ static int started_in_spawned(void *arg)
     return 0;
 }
 
-static int started_spawned_main(void *arg)
+static int started_in_spawned_task_is_noop(void *arg)
 {
-    start_ctx_t *c = arg;
-    weft_group_t g;
-    c->started_rc = -1;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, started_in_spawned, c), 0);
-    c->close_rc = weft_group_close(&g, 0);
-    return 0;
-}
-
-static void test_started_in_spawned_task_is_noop(void **state)
-{
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(started_spawned_main, &c, 2);
-    assert_int_equal(atomic_load(&c.done), 1);
-    assert_rc(c.started_rc, 0);
-    assert_rc(c.close_rc, 0);
+    weft_group_t g;
+    c.started_rc = -1;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, started_in_spawned, &c), 0);
+    c.close_rc = weft_group_close(&g, 0);
+    EXPECT(atomic_load(&c.done) == 1);
+    EXPECT_RC(c.started_rc, 0);
+    EXPECT_RC(c.close_rc, 0);
+    return 0;
 }
 
 static int start_then_fail(void *arg)
@@ -1086,58 +913,46 @@ static int start_then_fail(void *arg)
     return -EIO;
 }
 
-static int start_then_fail_main(void *arg)
+static int started_task_failure_is_group_failure(void *arg)
 {
-    start_ctx_t *c = arg;
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
-    c->start_rc = weft_group_start(&g, start_then_fail, c, &c->value);
-    c->close_rc = weft_group_close(&g, 0);
-    c->nfail = weft_group_failure_count(&g);
-    const char *nm = NULL;
-    int e = 0;
-    if (c->nfail > 0 && weft_group_failure(&g, 0, &e, &nm) == 0 && nm)
-        snprintf(c->name0, sizeof c->name0, "%s", nm);
-    return 0;
-}
-
-static void test_started_task_failure_is_group_failure(void **state)
-{
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 10.0;
-    WT_RUN_OK(start_then_fail_main, &c, 2);
-    assert_rc(c.start_rc, 0);
-    assert_rc(c.close_rc, -EIO);
-    assert_int_equal(c.nfail, 1);
-    assert_string_equal(c.name0, "start_then_fail");
-    assert_int_equal(atomic_load(&c.k.cancelled), 1);
-}
-
-static int start_named_main(void *arg)
-{
-    start_ctx_t *c = arg;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
-    c->start_rc = weft_group_start_named(&g, start_then_fail, c, &c->value, "listener");
-    c->close_rc = weft_group_close(&g, 0);
-    c->nfail = weft_group_failure_count(&g);
-    EXPECT(has_failure(&g, -EIO, "listener"));
+    EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
+    c.start_rc = weft_group_start(&g, start_then_fail, &c, &c.value);
+    c.close_rc = weft_group_close(&g, 0);
+    c.nfail = weft_group_failure_count(&g);
+    const char *nm = NULL;
+    int e = 0;
+    if (c.nfail > 0 && weft_group_failure(&g, 0, &e, &nm) == 0 && nm)
+        snprintf(c.name0, sizeof c.name0, "%s", nm);
+    EXPECT_RC(c.start_rc, 0);
+    EXPECT_RC(c.close_rc, -EIO);
+    EXPECT(c.nfail == 1);
+    EXPECT_STR(c.name0, "start_then_fail");
+    EXPECT(atomic_load(&c.k.cancelled) == 1);
     return 0;
 }
 
-static void test_start_named_name_in_failure(void **state)
+static int start_named_name_in_failure(void *arg)
 {
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(start_named_main, &c, 2);
-    assert_rc(c.start_rc, 0);
-    assert_ptr_equal(c.value, &c.token);
-    assert_rc(c.close_rc, -EIO);
-    assert_int_equal(c.nfail, 1);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c.start_rc = weft_group_start_named(&g, start_then_fail, &c, &c.value, "listener");
+    c.close_rc = weft_group_close(&g, 0);
+    c.nfail = weft_group_failure_count(&g);
+    EXPECT(has_failure(&g, -EIO, "listener"));
+    EXPECT_RC(c.start_rc, 0);
+    EXPECT(c.value == &c.token);
+    EXPECT_RC(c.close_rc, -EIO);
+    EXPECT(c.nfail == 1);
+    return 0;
 }
 
 /* The started task may itself spawn into the group it was started in. */
@@ -1149,29 +964,23 @@ static int starter_spawns(void *arg)
     return 0;
 }
 
-static int starter_spawns_main(void *arg)
+static int started_task_spawns_into_group(void *arg)
 {
-    start_ctx_t *c = arg;
-    weft_group_t g;
-    c->k.g = &g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    c->start_rc = weft_group_start(&g, starter_spawns, c, &c->value);
-    c->close_rc = weft_group_close(&g, 0);
-    return 0;
-}
-
-static void test_started_task_spawns_into_group(void **state)
-{
-    (void)state;
+    (void)arg;
     start_ctx_t c;
     memset(&c, 0, sizeof c);
     c.k.sleep_s = 0.02;
     c.value = &c;
-    WT_RUN_OK(starter_spawns_main, &c, 2);
-    assert_rc(c.start_rc, 0);
-    assert_null(c.value);
-    assert_rc(c.close_rc, 0);
-    assert_int_equal(atomic_load(&c.k.completed), 1);
+    weft_group_t g;
+    c.k.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    c.start_rc = weft_group_start(&g, starter_spawns, &c, &c.value);
+    c.close_rc = weft_group_close(&g, 0);
+    EXPECT_RC(c.start_rc, 0);
+    EXPECT(c.value == NULL);
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT(atomic_load(&c.k.completed) == 1);
+    return 0;
 }
 
 /* The wait of weft_group_start completed (the value was delivered) when the
@@ -1195,9 +1004,8 @@ static int start_then_cancel_starter(void *arg)
     return 0;
 }
 
-static int completed_start_main(void *arg)
+static void completed_start(race_start_t *c)
 {
-    race_start_t *c = arg;
     weft_scope_t s;
     weft_group_t g;
     weft_scope_enter(&s, WEFT_FOREVER, 0);
@@ -1208,24 +1016,22 @@ static int completed_start_main(void *arg)
     c->close_rc = weft_group_close(&g, c->cp_after_start);
     c->exit_rc = weft_scope_exit(&s, c->close_rc);
     c->caught = weft_scope_cancelled_caught(&s);
-    return 0;
 }
 
-static void test_completed_start_not_cancelled(void **state)
+static int completed_start_not_cancelled(void *arg)
 {
-    (void)state;
-    for (unsigned workers = 1; workers <= 2; workers++) {
-        race_start_t c;
-        memset(&c, 0, sizeof c);
-        WT_RUN_OK(completed_start_main, &c, workers);
-        assert_rc(c.start_rc, 0);
-        assert_ptr_equal(c.value, &c.token);
-        assert_rc(c.cp_after_start, WEFT_ECANCELED);
-        assert_rc(c.task_cp_rc, WEFT_ECANCELED);
-        assert_rc(c.close_rc, WEFT_ECANCELED);
-        assert_rc(c.exit_rc, 0);
-        assert_true(c.caught);
-    }
+    (void)arg;
+    race_start_t c;
+    memset(&c, 0, sizeof c);
+    completed_start(&c);
+    EXPECT_RC(c.start_rc, 0);
+    EXPECT(c.value == &c.token);
+    EXPECT_RC(c.cp_after_start, WEFT_ECANCELED);
+    EXPECT_RC(c.task_cp_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.close_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.exit_rc, 0);
+    EXPECT(c.caught);
+    return 0;
 }
 
 /* Until it calls weft_started, the task runs under the starter's scope:
@@ -1257,34 +1063,29 @@ static int cancel_starter_scope(void *arg)
     return 0;
 }
 
-static int cancelled_start_main(void *arg)
+static int start_cancelled_before_started(void *arg)
 {
-    slow_start_t *c = arg;
+    (void)arg;
+    slow_start_t c;
+    memset(&c, 0, sizeof c);
     weft_scope_t s;
     weft_group_t helpers, g;
     EXPECT_RC(weft_group_open(&helpers), 0);
     weft_scope_enter(&s, WEFT_FOREVER, 0);
-    c->starter_scope = &s;
-    EXPECT_RC(weft_group_spawn(&helpers, cancel_starter_scope, c), 0);
+    c.starter_scope = &s;
+    EXPECT_RC(weft_group_spawn(&helpers, cancel_starter_scope, &c), 0);
     EXPECT_RC(weft_group_open(&g), 0);
-    c->start_rc = weft_group_start(&g, slow_starter, c, &c->value);
-    c->close_rc = weft_group_close(&g, c->start_rc);
-    c->nfail = weft_group_failure_count(&g);
-    c->exit_rc = weft_scope_exit(&s, c->close_rc);
-    return weft_group_close(&helpers, 0);
-}
-
-static void test_start_cancelled_before_started(void **state)
-{
-    (void)state;
-    slow_start_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(cancelled_start_main, &c, 2);
-    assert_rc(c.sleep_rc, WEFT_ECANCELED);
-    assert_rc(c.start_rc, WEFT_ECANCELED);
-    assert_rc(c.close_rc, WEFT_ECANCELED);
-    assert_int_equal(c.nfail, 0);
-    assert_rc(c.exit_rc, 0);
+    c.start_rc = weft_group_start(&g, slow_starter, &c, &c.value);
+    c.close_rc = weft_group_close(&g, c.start_rc);
+    c.nfail = weft_group_failure_count(&g);
+    c.exit_rc = weft_scope_exit(&s, c.close_rc);
+    EXPECT_RC(weft_group_close(&helpers, 0), 0);
+    EXPECT_RC(c.sleep_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.start_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.close_rc, WEFT_ECANCELED);
+    EXPECT(c.nfail == 0);
+    EXPECT_RC(c.exit_rc, 0);
+    return 0;
 }
 
 /* Once started, the task belongs to the group: cancelling the scope of the
@@ -1317,26 +1118,21 @@ static int starter_in_own_scope(void *arg)
     return 0;
 }
 
-static int moved_main(void *arg)
+static int started_task_leaves_starter_scope(void *arg)
 {
-    moved_t *c = arg;
-    weft_group_t g;
-    c->g = &g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, starter_in_own_scope, c), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_started_task_leaves_starter_scope(void **state)
-{
-    (void)state;
+    (void)arg;
     moved_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(moved_main, &c, 2);
-    assert_rc(c.start_rc, 0);
-    assert_rc(c.starter_cp, WEFT_ECANCELED);
-    assert_int_equal(atomic_load(&c.server_done), 1);
-    assert_rc(c.server_rc, 0);
+    weft_group_t g;
+    c.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, starter_in_own_scope, &c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(c.start_rc, 0);
+    EXPECT_RC(c.starter_cp, WEFT_ECANCELED);
+    EXPECT(atomic_load(&c.server_done) == 1);
+    EXPECT_RC(c.server_rc, 0);
+    return 0;
 }
 
 /* The deadline of the scope around a group applies to its tasks. */
@@ -1355,39 +1151,33 @@ static int read_effective_deadline(void *arg)
     return 0;
 }
 
-static int deadline_group_main(void *arg)
+static int enclosing_deadline_cancels_children(void *arg)
 {
-    dl_group_t *c = arg;
+    (void)arg;
+    dl_group_t c;
+    memset(&c, 0, sizeof c);
+    c.k.sleep_s = 10.0;
     weft_scope_t s;
     weft_group_t g;
     double t0 = weft_now();
     weft_move_on_after(&s, 0.1);
-    c->deadline = weft_scope_deadline(&s);
+    c.deadline = weft_scope_deadline(&s);
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, read_effective_deadline, c), 0);
+    EXPECT_RC(weft_group_spawn(&g, read_effective_deadline, &c), 0);
     for (int i = 0; i < 3; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleeper, &c->k), 0);
-    c->close_rc = weft_group_close(&g, 0);
-    c->elapsed = weft_now() - t0;
-    c->exit_rc = weft_scope_exit(&s, c->close_rc);
-    c->caught = weft_scope_cancelled_caught(&s);
+        EXPECT_RC(weft_group_spawn(&g, sleeper, &c.k), 0);
+    c.close_rc = weft_group_close(&g, 0);
+    c.elapsed = weft_now() - t0;
+    c.exit_rc = weft_scope_exit(&s, c.close_rc);
+    c.caught = weft_scope_cancelled_caught(&s);
+    EXPECT(fabs(c.child_eff - c.deadline) < 1e-3);
+    EXPECT(atomic_load(&c.k.cancelled) == 3);
+    EXPECT_RC(c.close_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.exit_rc, 0);
+    EXPECT(c.caught);
+    EXPECT(c.elapsed >= 0.1);
+    EXPECT(c.elapsed < 0.1 + WT_SLACK);
     return 0;
-}
-
-static void test_enclosing_deadline_cancels_children(void **state)
-{
-    (void)state;
-    dl_group_t c;
-    memset(&c, 0, sizeof c);
-    c.k.sleep_s = 10.0;
-    WT_RUN_OK(deadline_group_main, &c, 2);
-    assert_true(fabs(c.child_eff - c.deadline) < 1e-3);
-    assert_int_equal(atomic_load(&c.k.cancelled), 3);
-    assert_rc(c.close_rc, WEFT_ECANCELED);
-    assert_rc(c.exit_rc, 0);
-    assert_true(c.caught);
-    assert_true(c.elapsed >= 0.1);
-    assert_true(c.elapsed < 0.1 + WT_SLACK);
 }
 
 /* ------------------------------------------------------------ started into a cancelled group */
@@ -1448,9 +1238,8 @@ static int target_host(void *arg)
     return weft_group_close(&target, rc);
 }
 
-static int moved_into_cancelled_main(void *arg)
+static int moved_into_cancelled(moved_into_cancelled_t *c)
 {
-    moved_into_cancelled_t *c = arg;
     weft_group_t outer;
     EXPECT_RC(weft_group_open(&outer), 0);
     c->outer = &outer;
@@ -1464,25 +1253,24 @@ static int moved_into_cancelled_main(void *arg)
     return weft_group_close(&outer, 0);
 }
 
-static void test_started_into_cancelled_group_wakes_children(void **state)
+static int started_into_cancelled_group_wakes_children(void *arg)
 {
-    (void)state;
-    for (int variant = 0; variant < 2; variant++)
-        for (unsigned workers = 1; workers <= 2; workers++) {
-            moved_into_cancelled_t c;
-            memset(&c, 0, sizeof c);
-            c.cancel_outer = variant;
-            /* A hang here is the defect: the sleepers never hear of it. */
-            weft_config_t cfg = {.workers = workers};
-            assert_rc(weft_test_run(moved_into_cancelled_main, &c, 10.0, &cfg), 0);
-            WT_ASSERT_CLEAN();
-            assert_rc(c.start_rc, 0);
-            for (int i = 0; i < 2; i++) {
-                assert_int_equal(atomic_load(&c.woken[i]), 1);
-                assert_rc(c.sleep_rc[i], WEFT_ECANCELED);
-            }
-            assert_rc(c.inner_close_rc, WEFT_ECANCELED);
+    (void)arg;
+    for (int variant = 0; variant < 2; variant++) {
+        moved_into_cancelled_t c;
+        memset(&c, 0, sizeof c);
+        c.cancel_outer = variant;
+        /* A hang here is the defect (the sleepers never hear of it): the
+         * case's timeout reports it with the task tree. */
+        EXPECT_RC(moved_into_cancelled(&c), 0);
+        EXPECT_RC(c.start_rc, 0);
+        for (int i = 0; i < 2; i++) {
+            EXPECT(atomic_load(&c.woken[i]) == 1);
+            EXPECT_RC(c.sleep_rc[i], WEFT_ECANCELED);
         }
+        EXPECT_RC(c.inner_close_rc, WEFT_ECANCELED);
+    }
+    return 0;
 }
 
 /* The reproduction as a user wrote it: weft_started() moves a task whose
@@ -1513,9 +1301,8 @@ static int user_child(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static int user_started_main(void *arg)
+static int user_program(user_started_t *u)
 {
-    user_started_t *u = arg;
     weft_group_t t;
     weft_group_open(&t);
     u->t = &t;
@@ -1527,14 +1314,15 @@ static int user_started_main(void *arg)
     return weft_group_close(&t, rc);
 }
 
-static void test_started_into_cancelled_group_user_program(void **state)
+static int started_into_cancelled_group_user_program(void *arg)
 {
-    (void)state;
+    (void)arg;
     user_started_t u;
     memset(&u, 0, sizeof u);
-    assert_rc(weft_test_run(user_started_main, &u, 10.0, NULL), 0);
-    assert_rc(u.sleep_rc, WEFT_ECANCELED);
-    assert_true(u.slept < 2.0);
+    EXPECT_RC(user_program(&u), 0);
+    EXPECT_RC(u.sleep_rc, WEFT_ECANCELED);
+    EXPECT(u.slept < 2.0);
+    return 0;
 }
 
 /* ------------------------------------------------------------ start in a cancelled scope */
@@ -1570,9 +1358,8 @@ static int start_in_cancelled(void *arg)
     return weft_started(NULL);
 }
 
-static int start_cancelled_main(void *arg)
+static void start_cancelled(start_cancelled_t *c)
 {
-    start_cancelled_t *c = arg;
     weft_scope_t s;
     weft_group_t g;
     weft_scope_enter(&s, WEFT_FOREVER, 0);
@@ -1581,76 +1368,71 @@ static int start_cancelled_main(void *arg)
     c->start_rc = weft_group_start(&g, start_in_cancelled, c, &c->value);
     c->close_rc = weft_group_close(&g, 0);
     c->exit_rc = weft_scope_exit(&s, c->close_rc);
+}
+
+static int start_in_cancelled_scope_runs_task(void *arg)
+{
+    (void)arg;
+    for (int first = 0; first < 2; first++) {
+        start_cancelled_t c;
+        memset(&c, 0, sizeof c);
+        c.call_started_first = first;
+        c.owned = malloc(sizeof *c.owned);
+        EXPECT(c.owned != NULL);
+        start_cancelled(&c);
+        EXPECT(atomic_load(&c.ran) == 1);
+        EXPECT(c.owned == NULL); /* LSan: freed by the task */
+        EXPECT_RC(c.task_cp_rc, WEFT_ECANCELED);
+        if (first) {
+            EXPECT_RC(c.start_rc, 0);
+            EXPECT(c.value == &c.token);
+        } else {
+            EXPECT_RC(c.start_rc, WEFT_ECANCELED);
+        }
+        EXPECT_RC(c.close_rc, WEFT_ECANCELED);
+        EXPECT_RC(c.exit_rc, 0);
+    }
     return 0;
 }
 
-static void test_start_in_cancelled_scope_runs_task(void **state)
-{
-    (void)state;
-    for (int first = 0; first < 2; first++)
-        for (unsigned workers = 1; workers <= 2; workers++) {
-            start_cancelled_t c;
-            memset(&c, 0, sizeof c);
-            c.call_started_first = first;
-            c.owned = malloc(sizeof *c.owned);
-            assert_non_null(c.owned);
-            WT_RUN_OK(start_cancelled_main, &c, workers);
-            assert_int_equal(atomic_load(&c.ran), 1);
-            assert_null(c.owned); /* LSan: freed by the task */
-            assert_rc(c.task_cp_rc, WEFT_ECANCELED);
-            if (first) {
-                assert_rc(c.start_rc, 0);
-                assert_ptr_equal(c.value, &c.token);
-            } else {
-                assert_rc(c.start_rc, WEFT_ECANCELED);
-            }
-            assert_rc(c.close_rc, WEFT_ECANCELED);
-            assert_rc(c.exit_rc, 0);
-        }
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_spawn_close),
-        cmocka_unit_test(test_many_tasks_all_run),
-        cmocka_unit_test(test_close_waits_for_children),
-        cmocka_unit_test(test_failing_child_cancels_siblings),
-        cmocka_unit_test(test_two_failures_egroup),
-        cmocka_unit_test(test_child_ecanceled_is_not_failure),
-        cmocka_unit_test(test_host_rc_recorded_and_cancels),
-        cmocka_unit_test(test_host_and_child_failures_egroup),
-        cmocka_unit_test(test_spawn_named_name_in_failure),
-        cmocka_unit_test(test_long_task_name_in_failure),
-        cmocka_unit_test(test_failure_cancels_host_body),
-        cmocka_unit_test(test_reopen_after_failure),
-        cmocka_unit_test(test_group_cancel_absorbed),
-        cmocka_unit_test(test_host_body_inside_group_scope),
-        cmocka_unit_test(test_child_cancels_own_group),
-        cmocka_unit_test(test_group_in_cancelled_scope_propagates),
-        cmocka_unit_test(test_failure_precedes_cancellation),
-        cmocka_unit_test(test_spawn_into_cancelled_group_runs),
-        cmocka_unit_test(test_spawn_after_close_ebadf),
-        cmocka_unit_test(test_child_spawns_into_parent_group),
-        cmocka_unit_test(test_spawn_chain_keeps_group_open),
-        cmocka_unit_test(test_nested_group_failure_propagates),
-        cmocka_unit_test(test_cancel_outer_group_cancels_nested),
-        cmocka_unit_test(test_start_delivers_value),
-        cmocka_unit_test(test_start_task_fails_before_started),
-        cmocka_unit_test(test_start_without_started_enotstarted),
-        cmocka_unit_test(test_started_twice_eperm),
-        cmocka_unit_test(test_started_in_spawned_task_is_noop),
-        cmocka_unit_test(test_started_task_failure_is_group_failure),
-        cmocka_unit_test(test_start_named_name_in_failure),
-        cmocka_unit_test(test_started_task_spawns_into_group),
-        cmocka_unit_test(test_completed_start_not_cancelled),
-        cmocka_unit_test(test_start_cancelled_before_started),
-        cmocka_unit_test(test_started_task_leaves_starter_scope),
-        cmocka_unit_test(test_enclosing_deadline_cancels_children),
-        cmocka_unit_test(test_started_into_cancelled_group_wakes_children),
-        cmocka_unit_test(test_started_into_cancelled_group_user_program),
-        cmocka_unit_test(test_start_in_cancelled_scope_runs_task),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(open_spawn_close, WT_W2),
+    WT_CASE_ON(many_tasks_all_run, WT_W1 | WT_W4),
+    WT_CASE_ON(close_waits_for_children, WT_W2),
+    WT_CASE_ON(failing_child_cancels_siblings, WT_W2),
+    WT_CASE_ON(two_failures_egroup, WT_W2),
+    WT_CASE_ON(child_ecanceled_is_not_failure, WT_W2),
+    WT_CASE_ON(host_rc_recorded_and_cancels, WT_W2),
+    WT_CASE_ON(host_and_child_failures_egroup, WT_W2),
+    WT_CASE_ON(spawn_named_name_in_failure, WT_W2),
+    WT_CASE_ON(long_task_name_in_failure, WT_W2),
+    WT_CASE_ON(failure_cancels_host_body, WT_W2),
+    WT_CASE_ON(reopen_after_failure, WT_W2),
+    WT_CASE_ON(group_cancel_absorbed, WT_W2),
+    WT_CASE_ON(host_body_inside_group_scope, WT_W2),
+    WT_CASE_ON(child_cancels_own_group, WT_W2),
+    WT_CASE_ON(group_in_cancelled_scope_propagates, WT_W2),
+    WT_CASE_ON(failure_precedes_cancellation, WT_W2),
+    WT_CASE_ON(spawn_into_cancelled_group_runs, WT_W2),
+    WT_CASE_ON(spawn_after_close_ebadf, WT_W2),
+    WT_CASE_ON(child_spawns_into_parent_group, WT_W2),
+    WT_CASE_ON(spawn_chain_keeps_group_open, WT_W4),
+    WT_CASE_ON(nested_group_failure_propagates, WT_W4),
+    WT_CASE_ON(cancel_outer_group_cancels_nested, WT_W4),
+    WT_CASE_ON(start_delivers_value, WT_W2),
+    WT_CASE_ON(start_task_fails_before_started, WT_W2),
+    WT_CASE_ON(start_without_started_enotstarted, WT_W2),
+    WT_CASE_ON(started_twice_eperm, WT_W2),
+    WT_CASE_ON(started_in_spawned_task_is_noop, WT_W2),
+    WT_CASE_ON(started_task_failure_is_group_failure, WT_W2),
+    WT_CASE_ON(start_named_name_in_failure, WT_W2),
+    WT_CASE_ON(started_task_spawns_into_group, WT_W2),
+    WT_CASE(completed_start_not_cancelled),
+    WT_CASE_ON(start_cancelled_before_started, WT_W2),
+    WT_CASE_ON(started_task_leaves_starter_scope, WT_W2),
+    WT_CASE_ON(enclosing_deadline_cancels_children, WT_W2),
+    WT_CASE(started_into_cancelled_group_wakes_children),
+    WT_CASE(started_into_cancelled_group_user_program),
+    WT_CASE(start_in_cancelled_scope_runs_task),
+};
+WT_SUITE(cases)

@@ -125,9 +125,9 @@ static int workload(void *arg)
     return 0;
 }
 
-static void test_weft_run_leaks_nothing(void **state)
+/* A plain test: the leak check runs after each runtime has ended. */
+static void weft_run_leaks_nothing(void)
 {
-    (void)state;
     for (int round = 0; round < 3; round++) {
         WT_RUN_CFG_OK(workload, NULL, 2, 4, 0.05);
 #ifdef WT_ASAN
@@ -139,11 +139,7 @@ static void test_weft_run_leaks_nothing(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_weft_run_leaks_nothing),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(weft_run_leaks_nothing),
+};
+WT_SUITE(cases)

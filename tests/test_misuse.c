@@ -14,9 +14,9 @@ static int trivial(void *arg)
 
 /* ------------------------------------------------------------ weft_run */
 
-static void test_run_null_fn(void **state)
+/* weft_run itself is under test here, so it is called directly. */
+static void run_null_fn(void)
 {
-    (void)state;
     weft_config_t cfg = {.workers = 1};
     assert_rc(weft_run(NULL, NULL, NULL), WEFT_EINVAL);
     assert_rc(weft_run(NULL, NULL, &cfg), WEFT_EINVAL);
@@ -77,9 +77,8 @@ static void plain_thread_calls(plain_ctx_t *c)
     c->ok = 1;
 }
 
-static void test_fiber_calls_from_test_thread(void **state)
+static void fiber_calls_from_test_thread(void)
 {
-    (void)state;
     plain_ctx_t c;
     memset(&c, 0, sizeof c);
     plain_thread_calls(&c);
@@ -100,9 +99,8 @@ static void *plain_thread(void *arg)
     return NULL;
 }
 
-static void test_fiber_calls_from_other_pthread(void **state)
+static void fiber_calls_from_other_pthread(void)
 {
-    (void)state;
     plain_ctx_t c;
     memset(&c, 0, sizeof c);
     pthread_t t;
@@ -133,9 +131,8 @@ static void *plain_thread_during(void *arg)
     return NULL;
 }
 
-static int during_main(void *arg)
+static int plain_calls_during_run(during_ctx_t *d)
 {
-    during_ctx_t *d = arg;
     pthread_t t;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
@@ -152,35 +149,37 @@ static int during_main(void *arg)
     return 0;
 }
 
-static void test_fiber_calls_from_thread_while_runtime_runs(void **state)
+static int fiber_calls_from_thread_while_runtime_runs(void *arg)
 {
-    (void)state;
+    (void)arg;
     during_ctx_t d;
     memset(&d, 0, sizeof d);
-    WT_RUN_OK(during_main, &d, 2);
-    assert_true(d.plain.ok);
-    assert_rc(d.plain.checkpoint, WEFT_EPERM);
-    assert_rc(d.plain.sleep, WEFT_EPERM);
-    assert_rc(d.plain.group_open, WEFT_EPERM);
-    assert_rc(d.plain.started, WEFT_EPERM);
-    assert_rc(d.plain.group_start, WEFT_EPERM);
-    assert_rc(d.plain.group_close, WEFT_EPERM);
-    assert_int_equal(atomic_load(&d.plain.ran), 0);
-    assert_null(d.plain.name);
+    EXPECT_RC(plain_calls_during_run(&d), 0);
+    EXPECT(d.plain.ok);
+    EXPECT_RC(d.plain.checkpoint, WEFT_EPERM);
+    EXPECT_RC(d.plain.sleep, WEFT_EPERM);
+    EXPECT_RC(d.plain.group_open, WEFT_EPERM);
+    EXPECT_RC(d.plain.started, WEFT_EPERM);
+    EXPECT_RC(d.plain.group_start, WEFT_EPERM);
+    EXPECT_RC(d.plain.group_close, WEFT_EPERM);
+    EXPECT(atomic_load(&d.plain.ran) == 0);
+    EXPECT(d.plain.name == NULL);
+    return 0;
 }
 
 /* weft_group_close is a checkpoint, i.e. fiber-only: from a plain thread it
  * must return WEFT_EPERM ("elsewhere it returns WEFT_EPERM, it never
  * crashes", API.md Conventions) and leave the group open for its host. */
-static void test_group_close_from_plain_thread_eperm(void **state)
+static int group_close_from_plain_thread_eperm(void *arg)
 {
-    (void)state;
+    (void)arg;
     during_ctx_t d;
     memset(&d, 0, sizeof d);
     d.plain.close_open_group = 1;
-    WT_RUN_OK(during_main, &d, 2);
-    assert_true(d.plain.ok);
-    assert_rc(d.plain.group_close, WEFT_EPERM);
+    EXPECT_RC(plain_calls_during_run(&d), 0);
+    EXPECT(d.plain.ok);
+    EXPECT_RC(d.plain.group_close, WEFT_EPERM);
+    return 0;
 }
 
 /* ------------------------------------------------------------ NULL arguments in tasks */
@@ -194,49 +193,43 @@ typedef struct {
     atomic_int ran;
 } null_ctx_t;
 
-static int null_args_main(void *arg)
+static int null_arguments_einval(void *arg)
 {
-    null_ctx_t *c = arg;
+    (void)arg;
+    null_ctx_t c;
+    memset(&c, 0, sizeof c);
     weft_group_t g;
     void *value = NULL;
-    c->open_null = weft_group_open(NULL);
+    c.open_null = weft_group_open(NULL);
     EXPECT_RC(weft_group_open(&g), 0);
-    c->spawn_null_group = weft_group_spawn(NULL, trivial, &c->ran);
-    c->spawn_null_fn = weft_group_spawn(&g, NULL, &c->ran);
-    c->spawn_named_null_group = weft_group_spawn_named(NULL, trivial, &c->ran, "t");
-    c->spawn_named_null_fn = weft_group_spawn_named(&g, NULL, &c->ran, "t");
-    c->start_null_group = weft_group_start_named(NULL, trivial, &c->ran, &value, "t");
-    c->start_null_fn = weft_group_start(&g, NULL, &c->ran, &value);
-    c->close_rc = weft_group_close(&g, 0);
-    c->failure_oob_empty = weft_group_failure(&g, 0, NULL, NULL);
+    c.spawn_null_group = weft_group_spawn(NULL, trivial, &c.ran);
+    c.spawn_null_fn = weft_group_spawn(&g, NULL, &c.ran);
+    c.spawn_named_null_group = weft_group_spawn_named(NULL, trivial, &c.ran, "t");
+    c.spawn_named_null_fn = weft_group_spawn_named(&g, NULL, &c.ran, "t");
+    c.start_null_group = weft_group_start_named(NULL, trivial, &c.ran, &value, "t");
+    c.start_null_fn = weft_group_start(&g, NULL, &c.ran, &value);
+    c.close_rc = weft_group_close(&g, 0);
+    c.failure_oob_empty = weft_group_failure(&g, 0, NULL, NULL);
 
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_spawn_named(&g, trivial, NULL, "ok"), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
     int e = 1;
     const char *nm = "unchanged";
-    c->failure_oob = weft_group_failure(&g, 3, &e, &nm);
-    return 0;
-}
-
-static void test_null_arguments_einval(void **state)
-{
-    (void)state;
-    null_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(null_args_main, &c, 2);
-    assert_rc(c.open_null, WEFT_EINVAL);
-    assert_rc(c.spawn_null_group, WEFT_EINVAL);
-    assert_rc(c.spawn_null_fn, WEFT_EINVAL);
-    assert_rc(c.spawn_named_null_group, WEFT_EINVAL);
-    assert_rc(c.spawn_named_null_fn, WEFT_EINVAL);
-    assert_rc(c.start_null_group, WEFT_EINVAL);
-    assert_rc(c.start_null_fn, WEFT_EINVAL);
-    assert_rc(c.close_rc, 0);
-    assert_rc(c.failure_oob_empty, WEFT_EINVAL);
-    assert_rc(c.failure_oob, WEFT_EINVAL);
+    c.failure_oob = weft_group_failure(&g, 3, &e, &nm);
+    EXPECT_RC(c.open_null, WEFT_EINVAL);
+    EXPECT_RC(c.spawn_null_group, WEFT_EINVAL);
+    EXPECT_RC(c.spawn_null_fn, WEFT_EINVAL);
+    EXPECT_RC(c.spawn_named_null_group, WEFT_EINVAL);
+    EXPECT_RC(c.spawn_named_null_fn, WEFT_EINVAL);
+    EXPECT_RC(c.start_null_group, WEFT_EINVAL);
+    EXPECT_RC(c.start_null_fn, WEFT_EINVAL);
+    EXPECT_RC(c.close_rc, 0);
+    EXPECT_RC(c.failure_oob_empty, WEFT_EINVAL);
+    EXPECT_RC(c.failure_oob, WEFT_EINVAL);
     /* None of the rejected spawns ran anything. */
-    assert_int_equal(atomic_load(&c.ran), 0);
+    EXPECT(atomic_load(&c.ran) == 0);
+    return 0;
 }
 
 /* ------------------------------------------------------------ closed groups */
@@ -246,29 +239,23 @@ typedef struct {
     atomic_int ran;
 } closed_ctx_t;
 
-static int closed_group_main(void *arg)
+static int closed_group_ebadf(void *arg)
 {
-    closed_ctx_t *c = arg;
+    (void)arg;
+    closed_ctx_t c;
+    memset(&c, 0, sizeof c);
     weft_group_t g;
     void *value = NULL;
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, trivial, &c->ran), 0);
+    EXPECT_RC(weft_group_spawn(&g, trivial, &c.ran), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
-    c->spawn_rc = weft_group_spawn(&g, trivial, &c->ran);
-    c->start_rc = weft_group_start(&g, trivial, &c->ran, &value);
+    c.spawn_rc = weft_group_spawn(&g, trivial, &c.ran);
+    c.start_rc = weft_group_start(&g, trivial, &c.ran, &value);
     EXPECT_RC(weft_sleep(0.01), 0);
+    EXPECT_RC(c.spawn_rc, WEFT_EBADF);
+    EXPECT_RC(c.start_rc, WEFT_EBADF);
+    EXPECT(atomic_load(&c.ran) == 1);
     return 0;
-}
-
-static void test_closed_group_ebadf(void **state)
-{
-    (void)state;
-    closed_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(closed_group_main, &c, 2);
-    assert_rc(c.spawn_rc, WEFT_EBADF);
-    assert_rc(c.start_rc, WEFT_EBADF);
-    assert_int_equal(atomic_load(&c.ran), 1);
 }
 
 /* A child that spawns into its group after the group closed (the child was
@@ -288,53 +275,42 @@ static int late_spawner(void *arg)
     return 0;
 }
 
-static int late_main(void *arg)
+static int spawn_from_other_task_after_close_ebadf(void *arg)
 {
-    late_ctx_t *c = arg;
-    weft_group_t outer, inner;
-    c->closed = &inner;
-    EXPECT_RC(weft_group_open(&outer), 0);
-    EXPECT_RC(weft_group_spawn(&outer, late_spawner, c), 0);
-    EXPECT_RC(weft_group_open(&inner), 0);
-    EXPECT_RC(weft_group_close(&inner, 0), 0);
-    atomic_store(&c->closed_flag, 1);
-    EXPECT_RC(weft_group_close(&outer, 0), 0);
-    return 0;
-}
-
-static void test_spawn_from_other_task_after_close_ebadf(void **state)
-{
-    (void)state;
+    (void)arg;
     late_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(late_main, &c, 2);
-    assert_rc(c.late_rc, WEFT_EBADF);
-    assert_int_equal(atomic_load(&c.ran), 0);
+    weft_group_t outer, inner;
+    c.closed = &inner;
+    EXPECT_RC(weft_group_open(&outer), 0);
+    EXPECT_RC(weft_group_spawn(&outer, late_spawner, &c), 0);
+    EXPECT_RC(weft_group_open(&inner), 0);
+    EXPECT_RC(weft_group_close(&inner, 0), 0);
+    atomic_store(&c.closed_flag, 1);
+    EXPECT_RC(weft_group_close(&outer, 0), 0);
+    EXPECT_RC(c.late_rc, WEFT_EBADF);
+    EXPECT(atomic_load(&c.ran) == 0);
+    return 0;
 }
 
 /* ------------------------------------------------------------ misc */
 
-static void test_failure_null_group_einval(void **state)
+static void failure_null_group_einval(void)
 {
-    (void)state;
     int e = 0;
     const char *nm = NULL;
     assert_rc(weft_group_failure(NULL, 0, &e, &nm), WEFT_EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_null_fn),
-        cmocka_unit_test(test_fiber_calls_from_test_thread),
-        cmocka_unit_test(test_fiber_calls_from_other_pthread),
-        cmocka_unit_test(test_fiber_calls_from_thread_while_runtime_runs),
-        cmocka_unit_test(test_null_arguments_einval),
-        cmocka_unit_test(test_closed_group_ebadf),
-        cmocka_unit_test(test_spawn_from_other_task_after_close_ebadf),
-        cmocka_unit_test(test_failure_null_group_einval),
-        cmocka_unit_test(test_group_close_from_plain_thread_eperm),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(run_null_fn),
+    WT_TEST(fiber_calls_from_test_thread),
+    WT_TEST(fiber_calls_from_other_pthread),
+    WT_CASE_ON(fiber_calls_from_thread_while_runtime_runs, WT_W2),
+    WT_CASE_ON(null_arguments_einval, WT_W2),
+    WT_CASE_ON(closed_group_ebadf, WT_W2),
+    WT_CASE_ON(spawn_from_other_task_after_close_ebadf, WT_W2),
+    WT_TEST(failure_null_group_einval),
+    WT_CASE_ON(group_close_from_plain_thread_eperm, WT_W2),
+};
+WT_SUITE(cases)

@@ -7,7 +7,7 @@
  *
  * Every check is an EXPECT_RC (thread-safe), so the same checking functions
  * run on the test thread, in tasks and on plain threads started by a task;
- * each test ends with WT_ASSERT_CLEAN().
+ * WT_SUITE checks them after each case.
  */
 #define _GNU_SOURCE
 #include "thread_helpers.h"
@@ -220,10 +220,8 @@ static void any_context_checks(void)
 }
 
 /* On the test thread, no runtime anywhere. */
-static void test_null_args_plain_thread(void **state)
+static void null_args_plain_thread(void)
 {
-    (void)state;
-    atomic_store(&wt_fail_count, 0);
     any_context_checks();
     /* Plain-thread answers of the context queries. */
     EXPECT(weft_default_thread_limiter() == NULL);
@@ -245,7 +243,6 @@ static void test_null_args_plain_thread(void **state)
     EXPECT_RC(weft_test_run_timed(nop, NULL, 1, -1, NULL, &result), WEFT_EINVAL);
     EXPECT_RC(weft_test_run_timed(nop, NULL, 1, NAN, NULL, &result), WEFT_EINVAL);
     EXPECT(result == 1);
-    WT_ASSERT_CLEAN();
 }
 
 /* ------------------------------------------------------------ in a task: NULL / invalid */
@@ -477,18 +474,12 @@ static int null_args_task(void *arg)
     return 0;
 }
 
-static int null_args_main(void *arg)
+static int null_args_in_task(void *arg)
 {
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_spawn(&g, null_args_task, arg), 0);
     return weft_group_close(&g, 0);
-}
-
-static void test_null_args_in_task(void **state)
-{
-    (void)state;
-    WT_RUN_OK(null_args_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ [fiber] calls from a plain thread */
@@ -671,7 +662,7 @@ static void live_close(live_t *o)
         EXPECT_RC(weft_process_free(o->proc), 0);
 }
 
-static int fiber_calls_main(void *arg)
+static int fiber_calls_from_plain_thread_eperm(void *arg)
 {
     (void)arg;
     live_t o;
@@ -695,16 +686,10 @@ static int fiber_calls_main(void *arg)
     return 0;
 }
 
-static void test_fiber_calls_from_plain_thread_eperm(void **state)
-{
-    (void)state;
-    WT_RUN_OK(fiber_calls_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ closed and finished handles */
 
 /* A process's stdin stays safe to pass after weft_stream_close: EBADF. */
-static int closed_stdin_main(void *arg)
+static int closed_process_stream_ebadf(void *arg)
 {
     (void)arg;
     static const char *const cat_argv[] = {"cat", NULL};
@@ -725,12 +710,6 @@ static int closed_stdin_main(void *arg)
     return 0;
 }
 
-static void test_closed_process_stream_ebadf(void **state)
-{
-    (void)state;
-    WT_RUN_OK(closed_stdin_main, NULL, 2);
-}
-
 static int keep_token(void *arg)
 {
     *(weft_token_t **)arg = WT_CURRENT_TOKEN();
@@ -738,9 +717,8 @@ static int keep_token(void *arg)
 }
 
 /* A token outlives its runtime: calls through it get EBADF. */
-static void test_finished_runtime_token_ebadf(void **state)
+static void finished_runtime_token_ebadf(void)
 {
-    (void)state;
     weft_token_t *t = NULL;
     WT_RUN_OK(keep_token, &t, 1);
     assert_non_null(t);
@@ -765,9 +743,8 @@ static int portal_task(void *arg)
     return 0;
 }
 
-static void test_portal_misuse(void **state)
+static void portal_misuse(void)
 {
-    (void)state;
     portal_ctx_t c;
     weft_future_t *f = NULL;
     memset(&c, 0, sizeof c);
@@ -787,16 +764,12 @@ static void test_portal_misuse(void **state)
     wt_portal_stop_free(c.p, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_null_args_plain_thread),
-        cmocka_unit_test(test_null_args_in_task),
-        cmocka_unit_test(test_fiber_calls_from_plain_thread_eperm),
-        cmocka_unit_test(test_closed_process_stream_ebadf),
-        cmocka_unit_test(test_finished_runtime_token_ebadf),
-        cmocka_unit_test(test_portal_misuse),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(null_args_plain_thread),
+    WT_CASE_ON(null_args_in_task, WT_W2),
+    WT_CASE_ON(fiber_calls_from_plain_thread_eperm, WT_W2),
+    WT_CASE_ON(closed_process_stream_ebadf, WT_W2),
+    WT_TEST(finished_runtime_token_ebadf),
+    WT_TEST(portal_misuse),
+};
+WT_SUITE(cases)

@@ -35,9 +35,8 @@ static int call_fn(void *p)
     return c->ret;
 }
 
-static void test_call_returns_result(void **st)
+static void call_returns_result(void)
 {
-    (void)st;
     for (int k = 0; k < 2; k++) {
         weft_portal_t *p = NULL;
         if (k == 0) {
@@ -112,9 +111,8 @@ static void forever_job_init(job_t *j)
     atomic_store(&j->rc, 1);
 }
 
-static void test_spawn_and_wait(void **st)
+static void spawn_and_wait(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t j;
     memset(&j, 0, sizeof j);
@@ -162,9 +160,8 @@ static void test_spawn_and_wait(void **st)
 
 /* ------------------------------------------------------------ failure isolation */
 
-static void test_failure_goes_to_future(void **st)
+static void failure_goes_to_future(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t slow, bad, after;
     memset(&slow, 0, sizeof slow);
@@ -202,9 +199,8 @@ static void test_failure_goes_to_future(void **st)
 
 /* ------------------------------------------------------------ future_cancel */
 
-static void test_future_cancel(void **st)
+static void future_cancel(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t forever, other;
     forever_job_init(&forever);
@@ -247,9 +243,8 @@ static void *cancel_later(void *p)
     return NULL;
 }
 
-static void test_future_cancel_from_other_thread(void **st)
+static void future_cancel_from_other_thread(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(1);
     job_t forever;
     memset(&forever, 0, sizeof forever);
@@ -266,9 +261,8 @@ static void test_future_cancel_from_other_thread(void **st)
 
 /* ------------------------------------------------------------ free before the task finished */
 
-static void test_free_before_finish(void **st)
+static void free_before_finish(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t slow, forever;
     memset(&slow, 0, sizeof slow);
@@ -306,9 +300,8 @@ static void test_free_before_finish(void **st)
 
 /* ------------------------------------------------------------ stop */
 
-static void test_stop_cancels_remaining(void **st)
+static void stop_cancels_remaining(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t js[3];
     memset(js, 0, sizeof js);
@@ -345,9 +338,8 @@ static void test_stop_cancels_remaining(void **st)
     wt_portal_stop_free(p, 0);
 }
 
-static void test_stop_waits_for_tasks(void **st)
+static void stop_waits_for_tasks(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t j;
     memset(&j, 0, sizeof j);
@@ -367,9 +359,8 @@ static void test_stop_waits_for_tasks(void **st)
 
 /* Stop, then call and spawn: WEFT_EBADF, nothing runs; stop again: WEFT_EBADF;
  * the handle stays valid until weft_portal_free. */
-static void test_stop_then_use(void **st)
+static void stop_then_use(void)
 {
-    (void)st;
     for (int cancel = 0; cancel < 2; cancel++) {
         weft_portal_t *p = wt_portal_start(1);
         atomic_int ran = 0;
@@ -389,9 +380,8 @@ static void test_stop_then_use(void **st)
 }
 
 /* Futures obtained before the stop stay valid after stop and free. */
-static void test_future_outlives_portal(void **st)
+static void future_outlives_portal(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(2);
     job_t quick, forever;
     memset(&quick, 0, sizeof quick);
@@ -430,9 +420,8 @@ static void *stop_on_thread(void *arg)
     return NULL;
 }
 
-static void test_free_during_stop(void **st)
+static void free_during_stop(void)
 {
-    (void)st;
     stopper_t s = {.p = wt_portal_start(1), .cancel = 0, .rc = 1};
     job_t gated;
     memset(&gated, 0, sizeof gated);
@@ -543,9 +532,8 @@ static void race_round(int round)
     assert_int_equal(atomic_load(&r.ran), atomic_load(&r.returned));
 }
 
-static void test_stop_while_in_use(void **st)
+static void stop_while_in_use(void)
 {
-    (void)st;
     int rounds = WT_TSAN_PICK(60, 10);
     for (int round = 0; round < rounds; round++)
         race_round(round);
@@ -559,9 +547,8 @@ static int which_runtime(void *p)
     return 0;
 }
 
-static void test_several_portals(void **st)
+static void several_portals(void)
 {
-    (void)st;
     enum { NP = 3 };
     weft_portal_t *ps[NP];
     weft_limiter_t *ids[NP];
@@ -618,9 +605,8 @@ static int thread_calls_in_task(void *arg)
     return 0;
 }
 
-static void test_misuse(void **st)
+static void misuse(void)
 {
-    (void)st;
     weft_future_t *f = (weft_future_t *)1;
     assert_rc(weft_portal_start(NULL, NULL), WEFT_EINVAL);
     assert_rc(weft_portal_call(NULL, quick_job, NULL), WEFT_EINVAL);
@@ -670,7 +656,7 @@ typedef struct {
     job_t j;
 } spawner_t;
 
-static int spawn_from_task(void *arg)
+static int spawn_quick_job(void *arg)
 {
     spawner_t *sp = arg;
     sp->j.ret = -41;
@@ -678,14 +664,13 @@ static int spawn_from_task(void *arg)
     return 0;
 }
 
-static void test_spawn_from_task(void **st)
+static void spawn_from_task(void)
 {
-    (void)st;
     weft_portal_t *p = wt_portal_start(1);
     spawner_t sp;
     memset(&sp, 0, sizeof sp);
     sp.p = p;
-    assert_rc(weft_portal_call(p, spawn_from_task, &sp), 0);
+    assert_rc(weft_portal_call(p, spawn_quick_job, &sp), 0);
     int rc1 = sp.spawn_rc;
     if (rc1 == 0) {
         assert_rc(weft_future_wait(sp.spawned), -41);
@@ -693,7 +678,7 @@ static void test_spawn_from_task(void **st)
     }
     memset(&sp, 0, sizeof sp);
     sp.p = p;
-    WT_RUN_OK(spawn_from_task, &sp, 1);
+    WT_RUN_OK(spawn_quick_job, &sp, 1);
     int rc2 = sp.spawn_rc;
     if (rc2 == 0) {
         assert_rc(weft_future_wait(sp.spawned), -41);
@@ -756,9 +741,8 @@ static void *many_thread(void *p)
     return NULL;
 }
 
-static void test_many_threads(void **st)
+static void many_threads(void)
 {
-    (void)st;
     many_t m;
     memset(&m, 0, sizeof m);
     m.p = wt_portal_start(2);
@@ -780,26 +764,22 @@ static void test_many_threads(void **st)
     wt_portal_stop_free(m.p, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_returns_result),
-        cmocka_unit_test(test_spawn_and_wait),
-        cmocka_unit_test(test_failure_goes_to_future),
-        cmocka_unit_test(test_future_cancel),
-        cmocka_unit_test(test_future_cancel_from_other_thread),
-        cmocka_unit_test(test_free_before_finish),
-        cmocka_unit_test(test_stop_cancels_remaining),
-        cmocka_unit_test(test_stop_waits_for_tasks),
-        cmocka_unit_test(test_stop_then_use),
-        cmocka_unit_test(test_future_outlives_portal),
-        cmocka_unit_test(test_free_during_stop),
-        cmocka_unit_test(test_stop_while_in_use),
-        cmocka_unit_test(test_several_portals),
-        cmocka_unit_test(test_misuse),
-        cmocka_unit_test(test_spawn_from_task),
-        cmocka_unit_test(test_many_threads),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(call_returns_result),
+    WT_TEST(spawn_and_wait),
+    WT_TEST(failure_goes_to_future),
+    WT_TEST(future_cancel),
+    WT_TEST(future_cancel_from_other_thread),
+    WT_TEST(free_before_finish),
+    WT_TEST(stop_cancels_remaining),
+    WT_TEST(stop_waits_for_tasks),
+    WT_TEST(stop_then_use),
+    WT_TEST(future_outlives_portal),
+    WT_TEST(free_during_stop),
+    WT_TEST(stop_while_in_use),
+    WT_TEST(several_portals),
+    WT_TEST(misuse),
+    WT_TEST(spawn_from_task),
+    WT_TEST(many_threads),
+};
+WT_SUITE(cases)

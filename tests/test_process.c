@@ -47,7 +47,7 @@ static int recv_all(weft_stream_t *s, char *buf, size_t cap)
 
 /* ------------------------------------------------------------ run_process */
 
-static int cat_main(void *p)
+static int run_cat(void *p)
 {
     (void)p;
     const char *const cat[] = {"/bin/cat", NULL};
@@ -86,15 +86,8 @@ static int cat_main(void *p)
     EXPECT_RC(weft_process_run(echo, NULL, 0, &res), 0);
     EXPECT_STR(res.out, "a b c\n");
     weft_process_result_free(&res);
+    EXPECT(no_children());
     return 0;
-}
-
-static void test_run_cat(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cat_main, NULL, 1);
-    WT_RUN_OK(cat_main, NULL, 4);
-    assert_true(no_children());
 }
 
 static int status_of(const char *script, const char *input)
@@ -108,7 +101,7 @@ static int status_of(const char *script, const char *input)
     return rc;
 }
 
-static int status_main(void *p)
+static int exit_status(void *p)
 {
     (void)p;
     EXPECT_RC(status_of("exit 0", NULL), 0);
@@ -123,17 +116,11 @@ static int status_main(void *p)
     lots[(1u << 20) - 1] = '\0';
     EXPECT_RC(status_of("exit 5", lots), 5);
     free(lots);
+    EXPECT(no_children());
     return 0;
 }
 
-static void test_exit_status(void **st)
-{
-    (void)st;
-    WT_RUN_OK(status_main, NULL, 2);
-    assert_true(no_children());
-}
-
-static int stderr_main(void *p)
+static int stderr_capture(void *p)
 {
     (void)p;
     const char *const argv[] = {"/bin/sh", "-c",
@@ -148,13 +135,7 @@ static int stderr_main(void *p)
     return 0;
 }
 
-static void test_stderr_capture(void **st)
-{
-    (void)st;
-    WT_RUN_OK(stderr_main, NULL, 1);
-}
-
-static int missing_main(void *p)
+static int program_missing(void *p)
 {
     (void)p;
     const char *const argv[] = {"/nonexistent/program", NULL};
@@ -173,19 +154,13 @@ static int missing_main(void *p)
     o.stdout_mode = WEFT_STDIO_NULL;
     EXPECT_RC(weft_process_open(&pr, argv, &o), -ENOENT);
     EXPECT(pr == NULL);
+    EXPECT(no_children());
     return 0;
-}
-
-static void test_program_missing(void **st)
-{
-    (void)st;
-    WT_RUN_OK(missing_main, NULL, 2);
-    assert_true(no_children());
 }
 
 /* ------------------------------------------------------------ open_process, streams */
 
-static int streams_main(void *p)
+static int open_streams(void *p)
 {
     (void)p;
     const char *const cat[] = {"/bin/cat", NULL};
@@ -225,19 +200,12 @@ static int streams_main(void *p)
     EXPECT_RC(weft_process_terminate(pr), 0);
     EXPECT_RC(weft_process_wait(pr), 0);
     EXPECT_RC(weft_process_free(pr), 0);
+    EXPECT(no_children());
     return 0;
 }
 
-static void test_open_streams(void **st)
-{
-    (void)st;
-    WT_RUN_OK(streams_main, NULL, 1);
-    WT_RUN_OK(streams_main, NULL, 3);
-    assert_true(no_children());
-}
-
 /* The user closes streams; free closes the rest. */
-static int user_close_main(void *p)
+static int streams_closed_by_user(void *p)
 {
     (void)p;
     const char *const argv[] = {"/bin/sh", "-c", "cat; echo done >&2", NULL};
@@ -260,15 +228,9 @@ static int user_close_main(void *p)
     return 0;
 }
 
-static void test_streams_closed_by_user(void **st)
-{
-    (void)st;
-    WT_RUN_OK(user_close_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ options */
 
-static int opts_main(void *p)
+static int options(void *p)
 {
     (void)p;
     char buf[256];
@@ -328,19 +290,13 @@ static int opts_main(void *p)
     EXPECT_RC(weft_process_open(&pr, quiet, &bad), WEFT_EINVAL);
     bad.stderr_mode = -1;
     EXPECT_RC(weft_process_open(&pr, quiet, &bad), WEFT_EINVAL);
+    EXPECT(no_children());
     return 0;
-}
-
-static void test_options(void **st)
-{
-    (void)st;
-    WT_RUN_OK(opts_main, NULL, 2);
-    assert_true(no_children());
 }
 
 /* ------------------------------------------------------------ cancellation */
 
-static int cancel_run_main(void *p)
+static int cancel_run_process(void *p)
 {
     (void)p;
     const char *const sleep10[] = {"/bin/sleep", "10", NULL};
@@ -385,15 +341,7 @@ static int cancel_run_main(void *p)
     return 0;
 }
 
-static void test_cancel_run_process(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_run_main, NULL, 1);
-    WT_RUN_OK(cancel_run_main, NULL, 4);
-    assert_true(no_children());
-}
-
-static int cancel_wait_main(void *p)
+static int cancel_wait_terminate_kill(void *p)
 {
     (void)p;
     const char *const sleep10[] = {"/bin/sleep", "10", NULL};
@@ -448,14 +396,6 @@ static int cancel_wait_main(void *p)
     return 0;
 }
 
-static void test_cancel_wait_terminate_kill(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_wait_main, NULL, 1);
-    WT_RUN_OK(cancel_wait_main, NULL, 3);
-    assert_true(no_children());
-}
-
 /* ------------------------------------------------------------ several waiters */
 
 typedef struct {
@@ -470,7 +410,7 @@ static int waiter_task(void *p)
     return 0;
 }
 
-static int waiters_main(void *p)
+static int several_waiters(void *p)
 {
     (void)p;
     const char *const argv[] = {"/bin/sh", "-c", "sleep 0.1; exit 7", NULL};
@@ -492,13 +432,6 @@ static int waiters_main(void *p)
         EXPECT_RC(w[i].rc, 7);
     EXPECT_RC(weft_process_free(pr), 0);
     return 0;
-}
-
-static void test_several_waiters(void **st)
-{
-    (void)st;
-    WT_RUN_OK(waiters_main, NULL, 1);
-    WT_RUN_OK(waiters_main, NULL, 4);
 }
 
 /* ------------------------------------------------------------ descriptors */
@@ -536,7 +469,7 @@ static int count_fds(void)
     return n - 3; /* ".", ".." and the directory's own */
 }
 
-static int fd_main(void *p)
+static int no_fd_leak(void *p)
 {
     (void)p;
     /* Descriptors of every kind weft holds: other children's pipes, a
@@ -589,13 +522,6 @@ static int fd_main(void *p)
     return 0;
 }
 
-static void test_no_fd_leak(void **st)
-{
-    (void)st;
-    WT_RUN_OK(fd_main, NULL, 1);
-    WT_RUN_OK(fd_main, NULL, 4);
-}
-
 /* ------------------------------------------------------------ many at once */
 
 typedef struct {
@@ -631,7 +557,7 @@ static int many_task(void *p)
     return 0;
 }
 
-static int many_main(void *p)
+static int many_processes(void *p)
 {
     (void)p;
     enum { TASKS = 12 };
@@ -644,15 +570,8 @@ static int many_main(void *p)
         weft_group_spawn(&g, many_task, &m[i]);
     }
     EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(no_children());
     return 0;
-}
-
-static void test_many_processes(void **st)
-{
-    (void)st;
-    WT_RUN_OK(many_main, NULL, 4);
-    WT_RUN_OK(many_main, NULL, 1);
-    assert_true(no_children());
 }
 
 /* ------------------------------------------------------------ wrong contexts */
@@ -696,9 +615,9 @@ static int wrong_main(void *p)
     return 0;
 }
 
-static void test_wrong_context(void **st)
+/* A plain test: the calls outside any runtime come first. */
+static void wrong_context(void)
 {
-    (void)st;
     const char *const sh[] = {"/bin/sh", "-c", "exit 0", NULL};
     weft_process_t *pr = NULL;
     weft_process_result_t res;
@@ -712,23 +631,19 @@ static void test_wrong_context(void **st)
     assert_true(no_children());
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_cat),
-        cmocka_unit_test(test_exit_status),
-        cmocka_unit_test(test_stderr_capture),
-        cmocka_unit_test(test_program_missing),
-        cmocka_unit_test(test_open_streams),
-        cmocka_unit_test(test_streams_closed_by_user),
-        cmocka_unit_test(test_options),
-        cmocka_unit_test(test_cancel_run_process),
-        cmocka_unit_test(test_cancel_wait_terminate_kill),
-        cmocka_unit_test(test_several_waiters),
-        cmocka_unit_test(test_no_fd_leak),
-        cmocka_unit_test(test_many_processes),
-        cmocka_unit_test(test_wrong_context),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(run_cat, WT_W1 | WT_W4),
+    WT_CASE_ON(exit_status, WT_W2),
+    WT_CASE_ON(stderr_capture, WT_W1),
+    WT_CASE_ON(program_missing, WT_W2),
+    WT_CASE_ON(open_streams, WT_W1 | WT_W4),
+    WT_CASE_ON(streams_closed_by_user, WT_W2),
+    WT_CASE_ON(options, WT_W2),
+    WT_CASE_ON(cancel_run_process, WT_W1 | WT_W4),
+    WT_CASE_ON(cancel_wait_terminate_kill, WT_W1 | WT_W4),
+    WT_CASE_ON(several_waiters, WT_W1 | WT_W4),
+    WT_CASE_ON(no_fd_leak, WT_W1 | WT_W4),
+    WT_CASE_ON(many_processes, WT_W1 | WT_W4),
+    WT_TEST(wrong_context),
+};
+WT_SUITE(cases)

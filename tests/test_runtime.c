@@ -22,9 +22,8 @@ static int return_given(void *arg)
     return c->ret;
 }
 
-static void test_run_returns_main_result(void **state)
+static void run_returns_main_result(void)
 {
-    (void)state;
     static const int values[] = {0, -77, WEFT_EINVAL, WEFT_EGROUP, -12345};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         ret_ctx_t c = {.ret = values[i]};
@@ -35,9 +34,10 @@ static void test_run_returns_main_result(void **state)
     WT_ASSERT_CLEAN();
 }
 
-static void test_run_null_config_defaults(void **state)
+/* weft_run itself is under test here (a NULL config), so it is called
+ * directly. */
+static void run_null_config_defaults(void)
 {
-    (void)state;
     ret_ctx_t c = {.ret = -42};
     assert_rc(weft_run(return_given, &c, NULL), -42);
     assert_int_equal(atomic_load(&c.runs), 1);
@@ -70,9 +70,9 @@ static int spawn_n_main(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static void test_run_worker_counts(void **state)
+/* A plain test: 0 workers (as many as CPUs) is no worker count of a case. */
+static void run_worker_counts(void)
 {
-    (void)state;
     static const unsigned workers[] = {1, 2, 4, 0, 16};
     for (size_t i = 0; i < sizeof workers / sizeof workers[0]; i++) {
         count_ctx_t c = {.n = 64};
@@ -81,9 +81,8 @@ static void test_run_worker_counts(void **state)
     }
 }
 
-static void test_run_many_runtimes_in_sequence(void **state)
+static void run_many_runtimes_in_sequence(void)
 {
-    (void)state;
     for (int i = 0; i < 20; i++) {
         count_ctx_t c = {.n = 8};
         WT_RUN_OK(spawn_n_main, &c, (unsigned)(1 + i % 4));
@@ -120,20 +119,25 @@ static int nested_run_in_child(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static void test_run_inside_task_is_eperm(void **state)
+static void expect_nested_refused(const nested_ctx_t *c)
 {
-    (void)state;
+    EXPECT_RC(c->rc_null_cfg, WEFT_EPERM);
+    EXPECT_RC(c->rc_cfg, WEFT_EPERM);
+    EXPECT(atomic_load(&c->inner_ran) == 0);
+}
+
+/* From the root task, then from a child. */
+static int run_inside_task_is_eperm(void *arg)
+{
+    (void)arg;
     nested_ctx_t c = {0};
-    WT_RUN_OK(nested_run_main, &c, 2);
-    assert_rc(c.rc_null_cfg, WEFT_EPERM);
-    assert_rc(c.rc_cfg, WEFT_EPERM);
-    assert_int_equal(atomic_load(&c.inner_ran), 0);
+    EXPECT_RC(nested_run_main(&c), 0);
+    expect_nested_refused(&c);
 
     nested_ctx_t d = {0};
-    WT_RUN_OK(nested_run_in_child, &d, 2);
-    assert_rc(d.rc_null_cfg, WEFT_EPERM);
-    assert_rc(d.rc_cfg, WEFT_EPERM);
-    assert_int_equal(atomic_load(&d.inner_ran), 0);
+    EXPECT_RC(nested_run_in_child(&d), 0);
+    expect_nested_refused(&d);
+    return 0;
 }
 
 /* Two runtimes at once, each from its own thread: each root task waits until
@@ -171,15 +175,12 @@ static int side_main(void *arg)
 static void *side_thread(void *arg)
 {
     side_ctx_t *s = arg;
-    weft_config_t cfg = {.workers = 2};
-    s->rc = weft_run(side_main, s, &cfg);
+    s->rc = wt_run(side_main, s, 2);
     return NULL;
 }
 
-static void test_two_runtimes_in_two_threads(void **state)
+static void two_runtimes_in_two_threads(void)
 {
-    (void)state;
-    atomic_store(&wt_fail_count, 0);
     pair_ctx_t pair = {0};
     side_ctx_t a = {.pair = &pair, .me = 0}, b = {.pair = &pair, .me = 1};
     pthread_t ta, tb;
@@ -198,9 +199,8 @@ static void test_two_runtimes_in_two_threads(void **state)
 
 /* ------------------------------------------------------------ clock */
 
-static void test_now_monotonic_outside_runtime(void **state)
+static void now_monotonic_outside_runtime(void)
 {
-    (void)state;
     double prev = weft_now();
     assert_true(isfinite(prev));
     for (int i = 0; i < 100000; i++) {
@@ -216,7 +216,7 @@ static void test_now_monotonic_outside_runtime(void **state)
     assert_true(dt < 0.02 + 5.0);
 }
 
-static int now_in_task(void *arg)
+static int now_monotonic_in_tasks(void *arg)
 {
     (void)arg;
     double prev = weft_now();
@@ -230,15 +230,9 @@ static int now_in_task(void *arg)
     return 0;
 }
 
-static void test_now_monotonic_in_tasks(void **state)
-{
-    (void)state;
-    WT_RUN_OK(now_in_task, NULL, 2);
-}
-
 /* ------------------------------------------------------------ sleeping */
 
-static int sleep_durations(void *arg)
+static int sleep_at_least_delay(void *arg)
 {
     (void)arg;
     static const double delays[] = {0.001, 0.01, 0.05, 0.1};
@@ -255,14 +249,7 @@ static int sleep_durations(void *arg)
     return 0;
 }
 
-static void test_sleep_at_least_delay(void **state)
-{
-    (void)state;
-    WT_RUN_OK(sleep_durations, NULL, 2);
-    WT_RUN_OK(sleep_durations, NULL, 1);
-}
-
-static int sleep_until_checks(void *arg)
+static int sleep_until_reaches_deadline(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 5; i++) {
@@ -276,13 +263,7 @@ static int sleep_until_checks(void *arg)
     return 0;
 }
 
-static void test_sleep_until_reaches_deadline(void **state)
-{
-    (void)state;
-    WT_RUN_OK(sleep_until_checks, NULL, 2);
-}
-
-static int sleep_until_past(void *arg)
+static int sleep_until_past_returns_at_once(void *arg)
 {
     (void)arg;
     double t0 = weft_now();
@@ -292,12 +273,6 @@ static int sleep_until_past(void *arg)
     EXPECT_RC(weft_sleep(0), 0);
     EXPECT(weft_now() - t0 < WT_SLACK);
     return 0;
-}
-
-static void test_sleep_until_past_returns_at_once(void **state)
-{
-    (void)state;
-    WT_RUN_OK(sleep_until_past, NULL, 2);
 }
 
 /* Many sleepers at once all wake, in about the time of one sleep, far less
@@ -318,13 +293,15 @@ static int sleep_a_while(void *arg)
     return 0;
 }
 
-static int many_sleepers_main(void *arg)
+static int sleepers_sleep_concurrently(void *arg)
 {
+    (void)arg;
+    sleepers_ctx_t c = {0};
     weft_group_t g;
     double t0 = weft_now();
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < NSLEEPERS; i++)
-        EXPECT_RC(weft_group_spawn(&g, sleep_a_while, arg), 0);
+        EXPECT_RC(weft_group_spawn(&g, sleep_a_while, &c), 0);
     EXPECT_RC(weft_group_close(&g, 0), 0);
     double dt = weft_now() - t0;
     EXPECT(dt >= SLEEPER_DELAY);
@@ -332,15 +309,8 @@ static int many_sleepers_main(void *arg)
     if (!(dt < bound))
         wt_failf(__FILE__, __LINE__, "%d sleepers of %g s took %.3f s", NSLEEPERS,
                  SLEEPER_DELAY, dt);
+    EXPECT(atomic_load(&c.woke) == NSLEEPERS);
     return 0;
-}
-
-static void test_sleepers_sleep_concurrently(void **state)
-{
-    (void)state;
-    sleepers_ctx_t c = {0};
-    WT_RUN_OK(many_sleepers_main, &c, 2);
-    assert_int_equal(atomic_load(&c.woke), NSLEEPERS);
 }
 
 /* A sleep ends on time even when the worker that armed its timer is kept
@@ -371,27 +341,21 @@ static int sleeper_with_hog(void *arg)
     return 0;
 }
 
-static int hog_main(void *arg)
+static int sleep_wakes_while_worker_busy(void *arg)
 {
-    hog_ctx_t *c = arg;
-    weft_group_t g;
-    c->g = &g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper_with_hog, c), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_sleep_wakes_while_worker_busy(void **state)
-{
-    (void)state;
+    (void)arg;
     hog_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(hog_main, &c, 2);
-    assert_rc(c.rc, 0);
-    if (!(c.slept >= 0.05 && c.slept < 1.0)) {
-        print_error("weft_sleep(0.05) took %.3f s (the hog ran 2.5 s)\n", c.slept);
-        fail();
-    }
+    weft_group_t g;
+    c.g = &g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sleeper_with_hog, &c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(c.rc, 0);
+    if (!(c.slept >= 0.05 && c.slept < 1.0))
+        wt_failf(__FILE__, __LINE__, "weft_sleep(0.05) took %.3f s (the hog ran 2.5 s)",
+                 c.slept);
+    return 0;
 }
 
 /* ------------------------------------------------------------ checkpoints */
@@ -424,22 +388,17 @@ static int interleave_b(void *arg)
     return 0;
 }
 
-static int interleave_main(void *arg)
+static int checkpoint_lets_others_run(void *arg)
 {
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, interleave_a, arg), 0);
-    EXPECT_RC(weft_group_spawn(&g, interleave_b, arg), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_checkpoint_lets_others_run(void **state)
-{
-    (void)state;
+    (void)arg;
     interleave_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(interleave_main, &c, 1);
-    assert_int_equal(atomic_load(&c.pos), 2 * INTERLEAVE_N);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, interleave_a, &c), 0);
+    EXPECT_RC(weft_group_spawn(&g, interleave_b, &c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(atomic_load(&c.pos) == 2 * INTERLEAVE_N);
     int switches = 0, a = 0, b = 0;
     for (int i = 0; i < 2 * INTERLEAVE_N; i++) {
         a += c.log[i] == 'A';
@@ -447,28 +406,21 @@ static void test_checkpoint_lets_others_run(void **state)
         if (i > 0 && c.log[i] != c.log[i - 1])
             switches++;
     }
-    assert_int_equal(a, INTERLEAVE_N);
-    assert_int_equal(b, INTERLEAVE_N);
+    EXPECT(a == INTERLEAVE_N);
+    EXPECT(b == INTERLEAVE_N);
     /* One worker: the only way B runs before A is done is A's checkpoint. */
-    if (switches < INTERLEAVE_N / 2) {
-        print_error("only %d switches: %.*s\n", switches, 2 * INTERLEAVE_N, c.log);
-        fail();
-    }
+    if (switches < INTERLEAVE_N / 2)
+        wt_failf(__FILE__, __LINE__, "only %d switches: %.*s", switches, 2 * INTERLEAVE_N,
+                 c.log);
+    return 0;
 }
 
-static int checkpoint_plain(void *arg)
+static int checkpoint_returns_zero_when_not_cancelled(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 1000; i++)
         EXPECT_RC(weft_checkpoint(), 0);
     return 0;
-}
-
-static void test_checkpoint_returns_zero_when_not_cancelled(void **state)
-{
-    (void)state;
-    WT_RUN_OK(checkpoint_plain, NULL, 1);
-    WT_RUN_OK(checkpoint_plain, NULL, 4);
 }
 
 /* ------------------------------------------------------------ task names */
@@ -512,13 +464,18 @@ static int names_main(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static void test_current_task_name(void **state)
+/* What weft_run leaves on its caller's thread is under test too (no task
+ * name once it returned), so weft_run is called directly, not through the
+ * runner (which runs it on a thread of its own). */
+static void current_task_name(void)
 {
-    (void)state;
     assert_null(weft_current_task_name());
     names_ctx_t c;
     memset(&c, 0, sizeof c);
-    WT_RUN_OK(names_main, &c, 2);
+    weft_config_t cfg = {.workers = 2};
+    int rc = weft_run(names_main, &c, &cfg);
+    WT_ASSERT_CLEAN();
+    assert_rc(rc, 0);
     assert_false(c.root_null);
     assert_true(strlen(c.root) > 0);
     assert_false(c.child_null);
@@ -557,23 +514,21 @@ static int big_stack_main(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static void test_config_stack_size_is_honoured(void **state)
+/* A plain test: a case cannot choose the stack size. */
+static void config_stack_size_is_honoured(void)
 {
-    (void)state;
     weft_config_t cfg = {.workers = 2, .stack_size = 2 * 1024 * 1024};
-    atomic_store(&wt_fail_count, 0);
-    assert_rc(weft_run(big_stack_main, NULL, &cfg), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CONFIG_OK(big_stack_main, NULL, &cfg);
 }
 
 /* ------------------------------------------------------------ errors */
 
 /* A config weft cannot honour is refused at once, before any thread or
  * memory is set up (an absurd worker count used to fail with WEFT_ENOMEM
- * after almost a second, an unknown flag was ignored). */
-static void test_run_refuses_bad_config(void **state)
+ * after almost a second, an unknown flag was ignored).  weft_run itself is
+ * under test, so it is called directly. */
+static void run_refuses_bad_config(void)
 {
-    (void)state;
     long page = sysconf(_SC_PAGESIZE);
     weft_config_t bad[] = {
         {.workers = (unsigned)-1},
@@ -604,7 +559,8 @@ static void test_run_refuses_bad_config(void **state)
 
 /* The config's layout is versioned: a caller whose header had a shorter
  * struct says so in config_size, and weft_run reads nothing past it (the
- * struct is allocated at that size, so ASan sees any read beyond). */
+ * struct is allocated at that size, so ASan sees any read beyond).  weft_run
+ * itself is under test, so it is called directly. */
 static int report_workers(void *arg)
 {
     weft_runtime_stats_t st;
@@ -613,9 +569,8 @@ static int report_workers(void *arg)
     return 0;
 }
 
-static void test_config_versioned_layout(void **state)
+static void config_versioned_layout(void)
 {
-    (void)state;
     weft_config_t c;
     memset(&c, 0xff, sizeof c);
     weft_config_init(&c);
@@ -665,9 +620,8 @@ static void test_config_versioned_layout(void **state)
     assert_int_equal(seen, 1);
 }
 
-static void test_version_at_run_time(void **state)
+static void version_at_run_time(void)
 {
-    (void)state;
     assert_int_equal(weft_version(), WEFT_VERSION_HEX);
     char want[32];
     snprintf(want, sizeof want, "%d.%d.%d", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR,
@@ -713,9 +667,9 @@ static int worker_stats_main(void *arg)
     return 0;
 }
 
-static void test_worker_stats_for_every_worker(void **state)
+/* A plain test: 70 workers is no worker count of a case. */
+static void worker_stats_for_every_worker(void)
 {
-    (void)state;
     worker_stats_t w;
     memset(&w, 0, sizeof w);
     WT_RUN_OK(worker_stats_main, &w, 70);
@@ -731,9 +685,8 @@ static void test_worker_stats_for_every_worker(void **state)
 /* weft's own codes lie outside libuv's: an unknown libuv error passed
  * through by the I/O functions (UV__UNKNOWN, -4094) must not read as
  * "several tasks failed". */
-static void test_error_codes_outside_libuv(void **state)
+static void error_codes_outside_libuv(void)
 {
-    (void)state;
     assert_int_equal(WEFT_EGROUP, -4194);
     assert_int_equal(WEFT_ENOTSTARTED, -4193);
     assert_int_equal(WEFT_EOF, -4095);
@@ -754,9 +707,8 @@ static void check_name_contains(int err, const char *needle)
     }
 }
 
-static void test_error_strings(void **state)
+static void error_strings(void)
 {
-    (void)state;
     static const int codes[] = {
         WEFT_ECANCELED, WEFT_ETIMEDOUT, WEFT_EINVAL, WEFT_ENOMEM,   WEFT_EPERM,
         WEFT_EAGAIN,    WEFT_EPIPE,     WEFT_EBADF,  WEFT_EOF,      WEFT_EGROUP,
@@ -806,33 +758,29 @@ static void test_error_strings(void **state)
         assert_string_not_equal(u, weft_err_name(known[i]));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_returns_main_result),
-        cmocka_unit_test(test_run_null_config_defaults),
-        cmocka_unit_test(test_run_worker_counts),
-        cmocka_unit_test(test_run_many_runtimes_in_sequence),
-        cmocka_unit_test(test_run_inside_task_is_eperm),
-        cmocka_unit_test(test_two_runtimes_in_two_threads),
-        cmocka_unit_test(test_now_monotonic_outside_runtime),
-        cmocka_unit_test(test_now_monotonic_in_tasks),
-        cmocka_unit_test(test_sleep_at_least_delay),
-        cmocka_unit_test(test_sleep_until_reaches_deadline),
-        cmocka_unit_test(test_sleep_until_past_returns_at_once),
-        cmocka_unit_test(test_sleepers_sleep_concurrently),
-        cmocka_unit_test(test_sleep_wakes_while_worker_busy),
-        cmocka_unit_test(test_checkpoint_lets_others_run),
-        cmocka_unit_test(test_checkpoint_returns_zero_when_not_cancelled),
-        cmocka_unit_test(test_current_task_name),
-        cmocka_unit_test(test_config_stack_size_is_honoured),
-        cmocka_unit_test(test_error_strings),
-        cmocka_unit_test(test_run_refuses_bad_config),
-        cmocka_unit_test(test_error_codes_outside_libuv),
-        cmocka_unit_test(test_config_versioned_layout),
-        cmocka_unit_test(test_version_at_run_time),
-        cmocka_unit_test(test_worker_stats_for_every_worker),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(run_returns_main_result),
+    WT_TEST(run_null_config_defaults),
+    WT_TEST(run_worker_counts),
+    WT_TEST(run_many_runtimes_in_sequence),
+    WT_CASE_ON(run_inside_task_is_eperm, WT_W2),
+    WT_TEST(two_runtimes_in_two_threads),
+    WT_TEST(now_monotonic_outside_runtime),
+    WT_CASE_ON(now_monotonic_in_tasks, WT_W2),
+    WT_CASE(sleep_at_least_delay),
+    WT_CASE_ON(sleep_until_reaches_deadline, WT_W2),
+    WT_CASE_ON(sleep_until_past_returns_at_once, WT_W2),
+    WT_CASE_ON(sleepers_sleep_concurrently, WT_W2),
+    WT_CASE_ON(sleep_wakes_while_worker_busy, WT_W2),
+    WT_CASE_ON(checkpoint_lets_others_run, WT_W1),
+    WT_CASE_ON(checkpoint_returns_zero_when_not_cancelled, WT_W1 | WT_W4),
+    WT_TEST(current_task_name),
+    WT_TEST(config_stack_size_is_honoured),
+    WT_TEST(error_strings),
+    WT_TEST(run_refuses_bad_config),
+    WT_TEST(error_codes_outside_libuv),
+    WT_TEST(config_versioned_layout),
+    WT_TEST(version_at_run_time),
+    WT_TEST(worker_stats_for_every_worker),
+};
+WT_SUITE(cases)
