@@ -60,6 +60,7 @@ WEFT_EXTERN const char *weft_version_string(void);
  * on any platform, so that a libuv code that the I/O functions pass through
  * is never mistaken for one of them.  WEFT_EOF is libuv's UV_EOF: it means
  * the same. */
+#define WEFT_EDEADLK (-EDEADLK) /* weft_run: every task blocked, nothing to wake one */
 #define WEFT_EOF (-4095)
 #define WEFT_EGROUP (-4194)
 #define WEFT_ENOTSTARTED (-4193)
@@ -127,7 +128,9 @@ WEFT_EXTERN void weft_config_init(weft_config_t *c);
  * may run at once, each from its own thread.  From inside a task: WEFT_EPERM.
  * A config it cannot honour (more than 4096 workers, a stack below one page,
  * a flag bit it does not know, a NaN time, a config_size larger than this
- * library's struct) is refused at once: WEFT_EINVAL. */
+ * library's struct) is refused at once: WEFT_EINVAL.  When every task is
+ * blocked and nothing can wake any of them, it prints the task tree,
+ * cancels everything and returns WEFT_EDEADLK (weft/debug.h). */
 WEFT_EXTERN int weft_run(weft_fn_t main, void *arg, const weft_config_t *config);
 
 /* Monotonic clock, seconds.  Deadlines are absolute on this clock. */

@@ -16,6 +16,7 @@
 #include "io/life.h"
 #include "sched/clock.h"
 #include "sched/config.h"
+#include "sched/deadlock.h"
 #include "sched/det.h"
 #include "sched/monitor.h"
 #include "sched/registry.h"
@@ -129,7 +130,8 @@ int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     for (unsigned i = 1; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
     /* A thread that posted the last call may still be waking the workers. */
     while (atomic_load_explicit(&rt->posting, memory_order_acquire)) sched_yield();
-    if (rc == 0) rc = rt->root_rc;
+    if (rc == 0) rc = rt->deadlocked ? WEFT_EDEADLK : rt->root_rc;
+    wf_deadlock_discard(rt);
     if (rt->det && wf_debug_env())
         fprintf(stderr, "weft: deterministic schedule: seed %llu, %llu choices, hash %#llx\n",
                 (unsigned long long)rt->det->seed, rt->det->choices,

@@ -175,6 +175,18 @@ void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem) {
     }
 }
 
+void wf_task_discard(wf_task_t *t) {
+    for (struct wf_cleanup *c = atomic_exchange(&t->cleanup, NULL), *n; c; c = n) {
+        n = c->next;
+        wf_free(c);
+    }
+    if (t->stack.lo) {
+        wf_fiber_destroy(&t->fiber);
+        wf_stack_put(t->rt->stacks, &t->rt->workers[0].stacks, &t->stack);
+    }
+    wf_free(t);
+}
+
 void wf_task_free(wf_task_t *t) {
     wf_runtime_t *rt = t->rt;
     wf_worker_t *w = wf_current_worker();

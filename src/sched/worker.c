@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "sched/clock.h"
+#include "sched/deadlock.h"
 #include "sched/det.h"
 #include "sched/inbox.h"
 #include "sched/vclock.h"
@@ -470,15 +471,17 @@ static void on_wakeup(uv_async_t *h) { (void)h; }
  * makes that poll return at once. */
 static void on_park_timer(uv_timer_t *h) { uv_stop(h->loop); }
 
-static void park_once(wf_worker_t *w) {
+/* Park until woken, the earliest timer, or `at_most` seconds of real time. */
+static void park_once(wf_worker_t *w, double at_most) {
     /* NAN while looking: a timer armed meanwhile finds no one covering it and
      * wakes someone (see wf_worker_arm_timer). */
     atomic_store(&w->wake_at, NAN);
     double next = wf_runtime_next_deadline(w->rt);
     if (next <= w->now) return;
     atomic_store(&w->wake_at, next);
-    if (next < INFINITY) {
-        double ms = ceil((next - w->now) * 1e3);
+    double wait = next - w->now < at_most ? next - w->now : at_most;
+    if (wait < INFINITY) {
+        double ms = ceil(wait * 1e3);
         uv_update_time(&w->loop);
         uv_timer_start(&w->park_timer, on_park_timer, ms > 1e9 ? (uint64_t)1e9 : (uint64_t)ms, 0);
     }
@@ -491,6 +494,8 @@ static void park_once(wf_worker_t *w) {
 
 static void go_idle(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
+    /* Before registering: a deadlock watcher reads it once all are idle. */
+    atomic_store(&w->loop_alive, uv_loop_alive(&w->loop));
     pthread_mutex_lock(&rt->idle_lock);
     rt->idle_list[rt->n_idle_list++] = w->index;
     w->idle = 1;
@@ -507,8 +512,10 @@ static void go_idle(wf_worker_t *w) {
         pthread_mutex_unlock(&rt->idle_lock);
         if (woken) break;
         if (WF_UNLIKELY(rt->vclock) && jump_clock(w)) continue;
+        double at_most = wf_deadlock_watch(w);
+        if (at_most == 0) continue; /* declared: the cancellation made work */
         wf_count(&w->parks);
-        park_once(w);
+        park_once(w, at_most);
         fire_all_timers(w);
     }
     leave_idle(w);
