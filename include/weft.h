@@ -60,6 +60,7 @@ WEFT_EXTERN const char *weft_version_string(void);
  * on any platform, so that a libuv code that the I/O functions pass through
  * is never mistaken for one of them.  WEFT_EOF is libuv's UV_EOF: it means
  * the same. */
+#define WEFT_EDEADLK (-EDEADLK) /* weft_run: every task blocked, nothing to wake one */
 #define WEFT_EOF (-4095)
 #define WEFT_EGROUP (-4194)
 #define WEFT_ENOTSTARTED (-4193)
@@ -105,6 +106,8 @@ typedef struct weft_config_t {
                                     WEFT_DEBUG=1 in the environment, else off;
                                     < 0 = off */
     unsigned flags;              /* WEFT_CONFIG_* below */
+    unsigned long long seed;     /* WEFT_CONFIG_DETERMINISTIC's seed; 0 = WEFT_SEED
+                                    from the environment, or 1 when unset */
     /* Read only when config_size (or, zeroed, the layout it stands for)
      * covers all three.  Hooks for per-thread resources of the blocking
      * threads (weft/thread.h), as Tokio's on_thread_start / on_thread_stop:
@@ -134,6 +137,8 @@ typedef struct weft_config_t {
                                         without holding one is invisible to it */
 #define WEFT_CONFIG_SPARE_WORKER 2u  /* a worker blocked past blocking_threshold
                                         gets a stand-in thread until it is back */
+#define WEFT_CONFIG_DETERMINISTIC 4u /* one worker, seeded task order, virtual clock
+                                        (weft/debug.h) */
 
 /* Zero *c (every field its default) and set c->config_size. */
 WEFT_EXTERN void weft_config_init(weft_config_t *c);
@@ -150,7 +155,9 @@ WEFT_EXTERN void weft_config_init(weft_config_t *c);
  * letters of its prefix.
  * A config it cannot honour (more than 4096 workers, a stack below one page,
  * a flag bit it does not know, a NaN time, a config_size larger than this
- * library's struct) is refused at once: WEFT_EINVAL. */
+ * library's struct) is refused at once: WEFT_EINVAL.  When every task is
+ * blocked and nothing can wake any of them, it prints the task tree,
+ * cancels everything and returns WEFT_EDEADLK (weft/debug.h). */
 WEFT_EXTERN int weft_run(weft_fn_t main, void *arg, const weft_config_t *config);
 
 /* Monotonic clock, seconds.  Deadlines are absolute on this clock. */

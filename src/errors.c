@@ -26,6 +26,7 @@ static const struct err_entry weft_errors[] = {
     {WEFT_EGROUP, "WEFT_EGROUP", "several tasks of the group failed"},
     {WEFT_ENOTSTARTED, "WEFT_ENOTSTARTED", "task returned without calling weft_started"},
     {WEFT_ECANCELED, "WEFT_ECANCELED", "operation cancelled"},
+    {WEFT_EDEADLK, "WEFT_EDEADLK", "deadlock: every task blocked and nothing can wake any of them"},
     {WEFT_ETIMEDOUT, "WEFT_ETIMEDOUT", "deadline expired"},
     {WEFT_EINVAL, "WEFT_EINVAL", "invalid argument"},
     {WEFT_ENOMEM, "WEFT_ENOMEM", "out of memory"},

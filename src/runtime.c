@@ -10,10 +10,14 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "io/life.h"
+#include "sched/clock.h"
 #include "sched/config.h"
+#include "sched/deadlock.h"
+#include "sched/det.h"
 #include "sched/monitor.h"
 #include "sched/registry.h"
 #include "sched/runtime.h"
@@ -43,6 +47,7 @@ static void runtime_free(wf_runtime_t *rt, unsigned initialised_workers) {
     pthread_mutex_destroy(&rt->vc_lock);
     pthread_mutex_destroy(&rt->spare_lock);
     pthread_cond_destroy(&rt->spare_cond);
+    wf_det_free(rt->det);
     wf_free(rt->idle_list);
     wf_free(rt->workers);
     wf_free(rt);
@@ -72,6 +77,10 @@ static int runtime_new(const weft_config_t *config, wf_runtime_t **out) {
     unsigned n = 0;
     int rc = WEFT_ENOMEM;
     if (!rt->workers || !rt->idle_list) goto fail;
+    if (rt->config.flags & WEFT_CONFIG_DETERMINISTIC) {
+        if ((rc = wf_det_new(&rt->det, rt->config.seed)) != 0) goto fail;
+        atomic_init(&rt->clock_offset, wf_clock_real()); /* frozen: the time itself */
+    }
     if ((rc = wf_stack_pool_new(&rt->stacks, rt->config.stack_size)) != 0) goto fail;
     if ((rc = wf_bridges_init(rt)) != 0) goto fail;
     for (; n < rt->nworkers; n++)
@@ -126,7 +135,12 @@ int weft_run(weft_fn_t main_fn, void *arg, const weft_config_t *config) {
     for (unsigned i = 1; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
     /* A thread that posted the last call may still be waking the workers. */
     while (atomic_load_explicit(&rt->posting, memory_order_acquire)) sched_yield();
-    if (rc == 0) rc = rt->root_rc;
+    if (rc == 0) rc = rt->deadlocked ? WEFT_EDEADLK : rt->root_rc;
+    wf_deadlock_discard(rt);
+    if (rt->det && wf_debug_env())
+        fprintf(stderr, "weft: deterministic schedule: seed %llu, %llu choices, hash %#llx\n",
+                (unsigned long long)rt->det->seed, rt->det->choices,
+                (unsigned long long)rt->det->hash);
     runtime_free(rt, rt->nworkers);
     return rc;
 }

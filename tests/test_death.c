@@ -393,7 +393,7 @@ static void stack_overflow_message(void)
     death_t d;
     run_child("overflow", &d);
     expect_abort(&d, "overflow");
-    expect_output(&d, "weft: task 'recurse_forever' overflowed its 256 KiB stack");
+    expect_output(&d, "weft: task 'recurse_forever' overflowed its 256 KiB stack in ");
 #endif
 }
 
@@ -405,7 +405,7 @@ static void stack_overflow_message_custom_size(void)
     death_t d;
     run_child("overflow_512k", &d);
     expect_abort(&d, "overflow_512k");
-    expect_output(&d, "weft: task 'recurse_forever' overflowed its 512 KiB stack");
+    expect_output(&d, "weft: task 'recurse_forever' overflowed its 512 KiB stack in ");
 #endif
 }
 

@@ -713,7 +713,7 @@ static void overflow_names_task(void)
     struct outcome o;
 
     run_child(child_overflows, &o);
-    if (!strstr(o.err, "weft: task 'deep' overflowed its 256 KiB stack\n"))
+    if (!strstr(o.err, "weft: task 'deep' overflowed its 256 KiB stack"))
         fail_msg("no overflow message; stderr:\n%s", o.err);
     assert_killed_by(&o, SIGABRT);
 }

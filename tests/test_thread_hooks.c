@@ -186,8 +186,8 @@ typedef struct {
     double blocking_threshold;
     unsigned flags;
 } config_0_2_t;
-_Static_assert(sizeof(config_0_2_t) == offsetof(weft_config_t, on_thread_start),
-               "the hooks start where the older struct ended");
+_Static_assert(sizeof(config_0_2_t) == offsetof(weft_config_t, seed),
+               "the seed and the hooks start where the older struct ended");
 
 static int one_call(void *p)
 {

@@ -28,12 +28,62 @@
 extern "C" {
 #endif
 
+/* ---------------------------------------------------------------- deterministic schedules
+ *
+ * With config.flags |= WEFT_CONFIG_DETERMINISTIC the runtime runs every
+ * task on one worker thread, chooses the next task to run among every
+ * runnable one with a PRNG seeded by config.seed (0: WEFT_SEED from the
+ * environment, else 1), and runs the virtual clock frozen between jumps, so
+ * the same program with the same seed makes the same choices, and different
+ * seeds try different orders: a test that fails under one seed fails again
+ * under it (weft_test_explore in weft/test.h looks for one).  Real sockets
+ * and other I/O, and calls from threads outside the runtime's blocking pool
+ * (tokens, portals, plain threads), are outside this promise: their timing
+ * is not the runtime's to choose.  config.workers and the blocking detector
+ * are ignored.  With WEFT_DEBUG=1 the runtime prints its seed and schedule
+ * hash when it ends. */
+
+/* [fiber] A hash of every scheduling choice the caller's runtime made so
+ * far: equal at the same point of two runs that made the same choices.  0
+ * in a runtime that is not deterministic (it does not count choices). */
+WEFT_EXTERN unsigned long long weft_schedule_hash(void);
+
+/* ---------------------------------------------------------------- deadlocks
+ *
+ * Every runtime, not only a deterministic one: when every task is blocked
+ * and nothing can wake any of them (no timer pending, no I/O handle
+ * active, no blocking call running, no token held, no call posted by
+ * another thread), weft_run prints the task tree to stderr, cancels every
+ * task (they unwind and clean up as for any cancellation) and returns
+ * WEFT_EDEADLK once main has returned.  Tasks still blocked after that (in
+ * shielded scopes) are given up: freed without running again, and weft_run
+ * returns WEFT_EDEADLK all the same.  A task in weft_sleep(WEFT_FOREVER)
+ * counts as blocked on nothing.  A plain thread that will set an event
+ * later is invisible, as for the virtual clock: a runtime on the real clock
+ * waits a grace period (1 s) without any progress before it believes a
+ * deadlock, one with the virtual clock believes it at once; a thread that
+ * may call in later than that must hold a token (weft_current_token).
+ *
+ * Tasks waiting for what others hold: the dump lists "task 'A' waits for
+ * lock L held by task 'B'" for every wait on a lock or a capacity limiter,
+ * and names every cycle of them ("... which waits for lock M held by task
+ * 'A'"): a deadlock among those tasks, whatever the others do.  While the
+ * blocking detector runs (config.blocking_threshold or WEFT_DEBUG=1) it
+ * looks for such cycles every second and reports each once to stderr. */
+
 /* Any thread.  Print the live tree of every running runtime of the process:
  * groups and tasks with their names and states (running on which worker,
  * runnable, or waiting on what: sleep, lock, channel, thread, I/O, ... and
  * for how long), cancel scopes with their deadlines and shields.  Tasks that
  * have never blocked and own no scope are not linked into the tree (that is
- * what makes spawning cheap): a group shows them as a count.  The output is
+ * what makes spawning cheap): a group shows them as a count.  Under each
+ * waiting task, its stack from the public call it waits in outwards ("at
+ * function+0x1c (module)"; functions a program does not export show as
+ * module+offset, for addr2line), from a walk of its frame pointers: build
+ * weft with WEFT_FRAME_POINTERS (the default) and the program with
+ * -fno-omit-frame-pointer, and link it with -rdynamic to see its functions'
+ * names.  A running task shows the worker it runs on, not its stack.  Then
+ * who waits for what others hold, and the cycles (above).  The output is
  * a snapshot, taken without stopping the workers. */
 WEFT_EXTERN void weft_dump_tasks(FILE *out);
 

@@ -64,6 +64,22 @@ extern "C" {
 WEFT_EXTERN int weft_test_run_timed(weft_fn_t body, void *arg, double timeout_s, double grace_s,
                                     const weft_config_t *config, int *result);
 
+/* [thread] Look for a schedule under which body fails.  Run body(arg) as the
+ * root task of a runtime with the default settings plus
+ * WEFT_CONFIG_DETERMINISTIC and config.seed = k, for k = 1 .. n_seeds in
+ * order (weft/debug.h: the same seed makes the same scheduling choices),
+ * each through weft_test_run_timed with a 30 s timeout.  Returns 0 when
+ * every run returned 0; else stops at the first failing run (a non-zero
+ * result, or WEFT_ETIMEDOUT for a hang), stores its k in *failing_seed
+ * (may be NULL), prints "rerun with WEFT_SEED=<k>" to stderr and returns
+ * its result.  A run that aborts (a failed assert) takes the process with
+ * it, after the same line names its seed.  Rerun that schedule with
+ * WEFT_SEED=<k> in the environment and config.seed 0, or config.seed = k
+ * (under gdb, say).  WEFT_EINVAL: no body or n_seeds 0; WEFT_EPERM: on a
+ * worker.  Needs no cmocka. */
+WEFT_EXTERN int weft_test_explore(weft_fn_t body, void *arg, unsigned n_seeds,
+                                  unsigned long long *failing_seed);
+
 #ifdef __cplusplus
 }
 #endif

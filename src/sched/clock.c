@@ -5,10 +5,12 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "sched/util.h"
 #include "weft.h"
 
 /* Initial-exec: a plain %fs-relative load, even in the shared library. */
 static __thread _Atomic double *tls_offset __attribute__((tls_model("initial-exec")));
+static __thread int tls_frozen __attribute__((tls_model("initial-exec")));
 
 double wf_clock_real(void) {
     struct timespec ts;
@@ -30,12 +32,16 @@ struct timespec wf_clock_deadline(double seconds) {
 }
 
 double wf_clock_now(void) {
-    double now = wf_clock_real();
     _Atomic double *offset = tls_offset;
+    if (WF_UNLIKELY(tls_frozen)) return atomic_load_explicit(offset, memory_order_acquire);
+    double now = wf_clock_real();
     if (offset) now += atomic_load_explicit(offset, memory_order_acquire);
     return now;
 }
 
-void wf_clock_bind(_Atomic double *offset) { tls_offset = offset; }
+void wf_clock_bind(_Atomic double *offset, int frozen) {
+    tls_offset = offset;
+    tls_frozen = offset && frozen;
+}
 
 double weft_now(void) { return wf_clock_now(); }

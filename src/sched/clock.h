@@ -14,8 +14,10 @@
 double wf_clock_now(void);
 /* CLOCK_MONOTONIC, whatever the thread. */
 double wf_clock_real(void);
-/* Add *offset to this thread's readings from now on; NULL: real time again. */
-void wf_clock_bind(_Atomic double *offset);
+/* Add *offset to this thread's readings from now on; NULL: real time again.
+ * `frozen` (a deterministic runtime): the readings are *offset alone, and
+ * time moves only when the offset does. */
+void wf_clock_bind(_Atomic double *offset, int frozen);
 
 /* A condition variable whose timed waits count in wf_clock_real's clock, and
  * the deadline `seconds` from now for such a wait. */

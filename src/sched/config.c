@@ -10,11 +10,12 @@
 #include <unistd.h>
 
 #include "sched/cpus.h"
+#include "sched/det.h"
 #include "sched/monitor.h"
 
 #define DEFAULT_STACK_SIZE (256u * 1024u)
 #define MAX_WORKERS 4096u
-#define KNOWN_FLAGS (WEFT_CONFIG_VIRTUAL_CLOCK | WEFT_CONFIG_SPARE_WORKER)
+#define KNOWN_FLAGS (WEFT_CONFIG_VIRTUAL_CLOCK | WEFT_CONFIG_SPARE_WORKER | WEFT_CONFIG_DETERMINISTIC)
 #define DEFAULT_THREAD_TOKENS 40u
 #define DEFAULT_THREAD_IDLE_TIMEOUT 10.0
 #define DEBUG_BLOCKING_THRESHOLD 0.1
@@ -72,6 +73,14 @@ weft_config_t wf_config_resolve(const weft_config_t *in) {
     if (c.blocking_threshold == 0)
         c.blocking_threshold =
             wf_debug_env() || (c.flags & WEFT_CONFIG_SPARE_WORKER) ? DEBUG_BLOCKING_THRESHOLD : -1;
+    if (c.flags & WEFT_CONFIG_DETERMINISTIC) {
+        /* One worker, time that moves only by jumps, nothing that watches
+         * real time: every choice is the PRNG's (det.h). */
+        c.workers = 1;
+        c.flags = (c.flags | WEFT_CONFIG_VIRTUAL_CLOCK) & ~WEFT_CONFIG_SPARE_WORKER;
+        c.blocking_threshold = -1;
+        c.seed = wf_det_seed(c.seed);
+    }
     return c;
 }
 

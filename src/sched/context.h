@@ -18,6 +18,18 @@
 #define WF_CTX_ASM 1
 #endif
 
+/* Where a suspended assembly context keeps the frame pointer and the address
+ * it resumes at, from the saved stack pointer (the .S files' layouts), for
+ * walking a parked fiber's stack.  Frame records are (previous frame
+ * pointer, return address) pairs on both, when code keeps frame pointers. */
+#if defined(WF_CTX_ASM) && defined(__x86_64__)
+#define WF_CTX_FP_AT 48
+#define WF_CTX_PC_AT 56
+#elif defined(WF_CTX_ASM) && defined(__aarch64__)
+#define WF_CTX_FP_AT 80
+#define WF_CTX_PC_AT 88
+#endif
+
 #ifndef __ASSEMBLER__
 /* Suspend the running context into *save and resume `to` (a value stored by
  * an earlier wf_ctx_switch or returned by wf_ctx_make). */

@@ -70,6 +70,11 @@ void wf_fiber_destroy(wf_fiber_t *f);
 /* The fiber the calling thread runs, as recorded by the last switch or
  * wf_fiber_init_thread on this thread; NULL before either. */
 wf_fiber_t *wf_fiber_current(void);
+/* The return addresses of a suspended fiber's frames, innermost first, into
+ * pcs[0 .. max): how many.  A frame-pointer walk that stays inside the
+ * fiber's stack; 0 where the context back-end keeps no frame pointer (the
+ * ucontext fallback).  The caller makes sure the fiber stays suspended. */
+int wf_fiber_frames(const wf_fiber_t *f, void **pcs, int max);
 
 /* ------------------------------------------------------------- stacks */
 

@@ -15,6 +15,8 @@ int weft_lock_new(weft_lock_t **out) {
     weft_lock_t *l = wf_alloc(sizeof *l);
     if (!l) return WEFT_ENOMEM;
     wf_spin_init(&l->lock);
+    atomic_init(&l->holders.one, NULL);
+    atomic_init(&l->holders.count, 0);
     l->owner = NULL;
     wf_waitq_init(&l->waiters);
     *out = l;
@@ -30,7 +32,7 @@ int wf_lock_acquire(weft_lock_t *l, wf_task_t *t, int cancellable) {
             wf_spin_unlock(&l->lock);
             return WEFT_ECANCELED;
         }
-        l->owner = t;
+        wf_lock_set_owner(l, t);
         wf_spin_unlock(&l->lock);
         wf_sync_after_fast(t);
         return 0;
@@ -58,7 +60,7 @@ int weft_lock_try_acquire(weft_lock_t *l) {
     if (!l) return WEFT_EINVAL;
     wf_spin_lock(&l->lock);
     int rc = 0;
-    if (l->owner == NULL) l->owner = t;
+    if (l->owner == NULL) wf_lock_set_owner(l, t);
     else rc = l->owner == t ? WEFT_EPERM : WEFT_EAGAIN;
     wf_spin_unlock(&l->lock);
     return rc;
@@ -71,7 +73,7 @@ int wf_lock_release(weft_lock_t *l, wf_task_t *t) {
         return WEFT_EPERM;
     }
     wf_task_t *next = wf_waitq_claim_one(&l->waiters, 0, NULL);
-    l->owner = next;
+    wf_lock_set_owner(l, next);
     wf_unlock_wake(&l->lock, next);
     return 0;
 }

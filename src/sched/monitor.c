@@ -9,10 +9,12 @@
 #include <time.h>
 
 #include "sched/clock.h"
+#include "sched/dump.h"
 #include "sched/thread_name.h"
 
 #define NAME_MAX_SHOWN 64
 #define DUMP_ONLY_PERIOD 0.05 /* s: how soon SIGQUIT is served without a detector */
+#define CYCLE_PERIOD 1.0      /* s between looks for tasks deadlocked on each other */
 
 typedef struct seen {
     unsigned long runs;   /* the worker's count when we saw this task arrive */
@@ -29,6 +31,8 @@ typedef struct wf_monitor {
     int stop;
     double threshold, period;
     seen_t *seen;        /* per worker, monitor thread only */
+    double next_cycle_look;             /* monitor thread only */
+    unsigned long long cycles_reported; /* a hash of the cycles last reported */
 } wf_monitor_t;
 
 static atomic_int dump_requested;
@@ -99,6 +103,22 @@ static void detect(wf_monitor_t *m) {
     if (rt->has_spare && held != atomic_load(&rt->spare_wanted)) wf_runtime_want_spare(rt, held);
 }
 
+/* Once in a while, and only while the detector runs: a cycle of tasks each
+ * waiting for what the next holds is a deadlock of theirs, whatever the
+ * rest of the program does.  Each set of cycles is reported once. */
+static void look_for_cycles(wf_monitor_t *m) {
+    double now = wf_clock_real();
+    if (now < m->next_cycle_look) return;
+    m->next_cycle_look = now + CYCLE_PERIOD;
+    char *text;
+    int found = wf_dump_cycles(m->rt, &text);
+    unsigned long long h = 0xcbf29ce484222325ull;
+    for (const char *p = text; found && *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    if (found && h != m->cycles_reported) fprintf(stderr, "weft: tasks deadlocked on each other:\n%s", text);
+    m->cycles_reported = found ? h : 0;
+    free(text);
+}
+
 static void *monitor_main(void *arg) {
     wf_monitor_t *m = arg;
     wf_thread_name_set("weft-monitor");
@@ -109,7 +129,10 @@ static void *monitor_main(void *arg) {
         int last = m->stop; /* one more look: a warned task has let go by now */
         pthread_mutex_unlock(&m->lock);
         if (atomic_exchange(&dump_requested, 0)) weft_dump_tasks(stderr);
-        if (m->threshold > 0) detect(m);
+        if (m->threshold > 0) {
+            detect(m);
+            look_for_cycles(m);
+        }
         pthread_mutex_lock(&m->lock);
         if (last) break;
     }

@@ -12,6 +12,7 @@
 #endif
 #include "sched/fiber.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 /* Under sanitizers the handler chain runs deeper than SIGSTKSZ allows. */
@@ -48,9 +50,56 @@ static char *append_uint(char *p, char *end, size_t v)
     return p;
 }
 
-static void report_overflow(const wf_fiber_t *f)
+static char *append_hex(char *p, char *end, uintptr_t v)
 {
-    char msg[256];
+    char digits[2 * sizeof v];
+    int n = 0;
+
+    do
+        digits[n++] = "0123456789abcdef"[v % 16];
+    while ((v /= 16) != 0);
+    p = append(p, end, "0x");
+    while (n > 0 && p < end)
+        *p++ = digits[--n];
+    return p;
+}
+
+/* The instruction that hit the guard page, where the platform says. */
+static void *faulting_pc(const void *uctx)
+{
+    const ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    return (void *)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (void *)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return NULL;
+#endif
+}
+
+/* " in <function>" (or " in <module>+<offset>"): dladdr is not on the list
+ * of async-signal-safe calls, but the process is aborting either way and it
+ * only reads the loader's tables. */
+static char *append_frame(char *p, char *end, const void *uctx)
+{
+    void *pc = faulting_pc(uctx);
+    Dl_info info;
+
+    if (!pc || !dladdr(pc, &info) || !info.dli_fname)
+        return p;
+    p = append(p, end, " in ");
+    if (info.dli_sname)
+        return append(p, end, info.dli_sname);
+    const char *module = strrchr(info.dli_fname, '/');
+    p = append(p, end, module ? module + 1 : info.dli_fname);
+    p = append(p, end, "+");
+    return append_hex(p, end, (uintptr_t)pc - (uintptr_t)info.dli_fbase);
+}
+
+static void report_overflow(const wf_fiber_t *f, const void *uctx)
+{
+    char msg[384];
     char *end = msg + sizeof msg;
     char *p = append(msg, end - 64, "weft: task '");
     ssize_t written;
@@ -58,7 +107,9 @@ static void report_overflow(const wf_fiber_t *f)
     p = append(p, end - 48, f->name ? f->name : "?");
     p = append(p, end, "' overflowed its ");
     p = append_uint(p, end, (size_t)(f->stack_hi - f->stack_lo) / 1024);
-    p = append(p, end, " KiB stack\n");
+    p = append(p, end, " KiB stack");
+    p = append_frame(p, end - 1, uctx);
+    p = append(p, end, "\n");
     written = write(STDERR_FILENO, msg, (size_t)(p - msg));
     (void)written; /* aborting either way */
     abort();
@@ -80,7 +131,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     int saved_errno = errno;
 
     if (hits_guard(f, (uintptr_t)info->si_addr))
-        report_overflow(f);
+        report_overflow(f, uctx);
     if (prev->sa_flags & SA_SIGINFO) {
         prev->sa_sigaction(sig, info, uctx);
     } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {

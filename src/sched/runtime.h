@@ -72,6 +72,8 @@ typedef struct wf_worker {
      * on it and not yet ended, counted by whoever places or ends one. */
     atomic_int cpu;
     atomic_uint io_load;
+    /* Its loop had users' handles when it last went idle (deadlock.h). */
+    atomic_int loop_alive;
 } wf_worker_t;
 
 /* Count an event in one of the worker's published counters (owner only). */
@@ -118,6 +120,17 @@ struct wf_runtime {
     int root_gone;                      /* under root_lock: main has returned */
     atomic_ullong spawned_outside;      /* tasks created off the workers (main) */
     int vclock;                         /* WEFT_CONFIG_VIRTUAL_CLOCK */
+    struct wf_det *det;                 /* WEFT_CONFIG_DETERMINISTIC (det.h), else NULL */
+
+    /* Global deadlocks (deadlock.h). */
+    atomic_uint running_calls;          /* blocking calls running, abandoned ones too */
+    wf_worker_t *_Atomic dl_watcher;    /* the idle worker watching a suspected one */
+    double dl_since;                    /* the watcher's: since when, and the progress */
+    unsigned long long dl_progress;     /*   count then */
+    int deadlocked;                     /* 1: declared, all cancelled; 2: given up */
+    struct wf_task **lost;              /* tasks given up for lost, freed at the end */
+    size_t lost_n, lost_cap;
+    int tree_lost;                      /* under root_lock: the dump walks it no more */
     _Atomic double clock_offset;        /* virtual clock: ahead of the real one by */
     atomic_long vc_active;              /* virtual clock: runnable or running tasks */
     atomic_uint io_waits;               /* virtual clock: tasks waiting on I/O */

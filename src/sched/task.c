@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sched/det.h"
 #include "sched/group.h"
 #include "sched/inbox.h"
 #include "sched/vclock.h"
@@ -147,6 +148,7 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     wf_spin_init(&t->wlock);
     wf_timer_init(&t->sleep_timer, NULL);
     t->scope = &t->root;
+    if (WF_UNLIKELY(rt->det)) t->det_id = ++rt->det->next_id;
     wf_scope_init(&t->root, parent_scope, t);
     *out = t;
     return 0;
@@ -171,6 +173,18 @@ void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem) {
     while (!atomic_compare_exchange_weak_explicit(&t->cleanup, &mem->next, mem, memory_order_release,
                                                   memory_order_relaxed)) {
     }
+}
+
+void wf_task_discard(wf_task_t *t) {
+    for (struct wf_cleanup *c = atomic_exchange(&t->cleanup, NULL), *n; c; c = n) {
+        n = c->next;
+        wf_free(c);
+    }
+    if (t->stack.lo) {
+        wf_fiber_destroy(&t->fiber);
+        wf_stack_put(t->rt->stacks, &t->rt->workers[0].stacks, &t->stack);
+    }
+    wf_free(t);
 }
 
 void wf_task_free(wf_task_t *t) {

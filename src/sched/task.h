@@ -44,14 +44,29 @@ enum wf_wait_kind {
     WF_WAIT_GROUP_START,
     WF_WAIT_THREAD,   /* weft_to_thread_run_sync: wait_obj is the call */
     WF_WAIT_EVENT,
-    WF_WAIT_LOCK,
+    WF_WAIT_LOCK,     /* wait_obj starts with a wf_holders_t (below) */
     WF_WAIT_SEM,
     WF_WAIT_COND,
     WF_WAIT_SEND,     /* a channel: wait_obj is the channel */
     WF_WAIT_RECV,
-    WF_WAIT_LIMITER,  /* a capacity limiter's token */
+    WF_WAIT_LIMITER,  /* a capacity limiter's token; wait_obj starts with a wf_holders_t */
     WF_WAIT_IO,       /* src/io: sockets, DNS, files, signals, processes */
 };
+/* Who holds what a task waits for, for the dump to name (and to follow
+ * round a deadlock's cycle): a lock has one holder, a limiter as many as it
+ * lends tokens.  The object keeps it up to date under its own lock; the dump
+ * reads it without that lock, under the waiter's wlock, while the armed wait
+ * keeps the object alive. */
+typedef struct wf_holders {
+    _Atomic(const void *) one; /* the holder, while count is 1 (a task, or any borrower) */
+    atomic_uint count;
+} wf_holders_t;
+
+static inline void wf_holders_set(wf_holders_t *h, const void *one, unsigned count) {
+    atomic_store_explicit(&h->one, count == 1 ? one : NULL, memory_order_relaxed);
+    atomic_store_explicit(&h->count, count, memory_order_relaxed);
+}
+
 /* "sleep", "lock", "I/O", ...: for the task-tree dump. */
 const char *wf_wait_kind_name(enum wf_wait_kind kind);
 
@@ -75,6 +90,7 @@ typedef struct wf_task {
     struct wf_start *start;     /* launched by weft_group_start, not started yet */
     struct wf_call *call;       /* a detached task: told when it ends (inbox.h) */
     int started;                /* weft_started() already called */
+    unsigned long long det_id;  /* spawn number in a deterministic runtime (det.h) */
 
     /* Wait state (see the protocol above). */
     atomic_int park;
@@ -111,6 +127,9 @@ void wf_task_use_stack(wf_task_t *t, const wf_stack_t *s);
 void wf_task_complete(wf_task_t *t, int rc);
 /* Free a finished task's resources; called by the worker after the final switch. */
 void wf_task_free(wf_task_t *t);
+/* Free a task that will never run again (given up after a deadlock), once
+ * the workers stopped: its record, its stack, its deferred memory. */
+void wf_task_discard(wf_task_t *t);
 /* Return a worker's cached task records to the runtime / free them all. */
 struct wf_worker;
 void wf_task_records_flush(struct wf_worker *w);

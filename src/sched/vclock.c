@@ -22,5 +22,6 @@ int wf_vclock_try_jump(wf_runtime_t *rt) {
 }
 
 double wf_runtime_now(const wf_runtime_t *rt) {
-    return wf_clock_real() + atomic_load_explicit(&rt->clock_offset, memory_order_acquire);
+    double offset = atomic_load_explicit(&rt->clock_offset, memory_order_acquire);
+    return rt->det ? offset : wf_clock_real() + offset; /* frozen between jumps */
 }

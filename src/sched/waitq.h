@@ -134,10 +134,17 @@ void wf_sync_after_fast(wf_task_t *t);
  * The lock's insides (lock.c), shared with conditions (cond.c), which release
  * and re-acquire it on behalf of a waiting task. */
 struct weft_lock_t {
+    wf_holders_t holders; /* first (task.h): the owner, for the dump */
     wf_spin_t lock;
     wf_task_t *owner;     /* guarded by lock */
     wf_waitq_t waiters;
 };
+
+/* Make `t` (or nobody) the lock's owner; l->lock held. */
+static inline void wf_lock_set_owner(weft_lock_t *l, wf_task_t *t) {
+    l->owner = t;
+    wf_holders_set(&l->holders, t, t != NULL);
+}
 
 /* Acquire for `t` (cancellably or not); no cancellation check before. */
 int wf_lock_acquire(weft_lock_t *l, wf_task_t *t, int cancellable);

@@ -20,6 +20,8 @@
 #include <stdio.h>
 
 #include "sched/clock.h"
+#include "sched/deadlock.h"
+#include "sched/det.h"
 #include "sched/inbox.h"
 #include "sched/vclock.h"
 
@@ -158,6 +160,7 @@ static int jump_clock(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     pthread_mutex_lock(&rt->vc_lock);
     int jumped = wf_vclock_try_jump(rt);
+    if (jumped && rt->det) wf_det_note(rt->det, atomic_load(&rt->clock_jumps)); /* a choice too */
     pthread_mutex_unlock(&rt->vc_lock);
     if (jumped) fire_all_timers(w);
     return jumped;
@@ -331,9 +334,34 @@ static wf_task_t *local_task(wf_worker_t *w) {
     return t ? t : wf_lq_pop(&w->queue);
 }
 
+/* A deterministic runtime's choice (det.h): everything runnable, gathered
+ * from the worker's queues in a fixed order, then one of them at random.
+ * I/O is polled every GLOBAL_QUEUE_INTERVAL choices, as the normal path
+ * does, and stays outside the promise. */
+static int det_gather(wf_worker_t *w, wf_task_t *t) {
+    if (wf_det_add(w->rt->det, t)) return 1;
+    lifo_push(w, t); /* no room: it waits for the next choice */
+    return 0;
+}
+
+static wf_task_t *det_next(wf_worker_t *w) {
+    wf_runtime_t *rt = w->rt;
+    wf_task_t *t;
+    if (++w->tick % GLOBAL_QUEUE_INTERVAL == 0 && uv_loop_alive(&w->loop)) poll_loop(w, UV_RUN_NOWAIT);
+    if (WF_UNLIKELY(wf_inbox_pending(rt))) wf_inbox_drain(w);
+    fire_timers(w);
+    if (pinned_pending(w)) take_pinned(w);
+    int room = 1;
+    while (room && (t = lifo_pop(w))) room = det_gather(w, t);
+    while (room && (t = wf_lq_pop(&w->queue))) room = det_gather(w, t);
+    while (room && (t = wf_inject_pop(&rt->inject))) room = det_gather(w, t);
+    return rt->det->n ? wf_det_choose(rt->det) : NULL;
+}
+
 static wf_task_t *next_task(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     wf_task_t *t;
+    if (WF_UNLIKELY(rt->det)) return det_next(w);
     if (++w->tick % GLOBAL_QUEUE_INTERVAL == 0) {
         /* Fairness: work from outside, then the oldest local task, before
          * the newest. */
@@ -443,15 +471,17 @@ static void on_wakeup(uv_async_t *h) { (void)h; }
  * makes that poll return at once. */
 static void on_park_timer(uv_timer_t *h) { uv_stop(h->loop); }
 
-static void park_once(wf_worker_t *w) {
+/* Park until woken, the earliest timer, or `at_most` seconds of real time. */
+static void park_once(wf_worker_t *w, double at_most) {
     /* NAN while looking: a timer armed meanwhile finds no one covering it and
      * wakes someone (see wf_worker_arm_timer). */
     atomic_store(&w->wake_at, NAN);
     double next = wf_runtime_next_deadline(w->rt);
     if (next <= w->now) return;
     atomic_store(&w->wake_at, next);
-    if (next < INFINITY) {
-        double ms = ceil((next - w->now) * 1e3);
+    double wait = next - w->now < at_most ? next - w->now : at_most;
+    if (wait < INFINITY) {
+        double ms = ceil(wait * 1e3);
         uv_update_time(&w->loop);
         uv_timer_start(&w->park_timer, on_park_timer, ms > 1e9 ? (uint64_t)1e9 : (uint64_t)ms, 0);
     }
@@ -464,6 +494,8 @@ static void park_once(wf_worker_t *w) {
 
 static void go_idle(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
+    /* Before registering: a deadlock watcher reads it once all are idle. */
+    atomic_store(&w->loop_alive, uv_loop_alive(&w->loop));
     pthread_mutex_lock(&rt->idle_lock);
     rt->idle_list[rt->n_idle_list++] = w->index;
     w->idle = 1;
@@ -480,8 +512,10 @@ static void go_idle(wf_worker_t *w) {
         pthread_mutex_unlock(&rt->idle_lock);
         if (woken) break;
         if (WF_UNLIKELY(rt->vclock) && jump_clock(w)) continue;
+        double at_most = wf_deadlock_watch(w);
+        if (at_most == 0) continue; /* declared: the cancellation made work */
         wf_count(&w->parks);
-        park_once(w);
+        park_once(w, at_most);
         fire_all_timers(w);
     }
     leave_idle(w);
@@ -517,7 +551,7 @@ static void spare_sleep(wf_worker_t *w) {
 void wf_worker_run(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     tls_worker = w;
-    if (rt->vclock) wf_clock_bind(&rt->clock_offset);
+    if (rt->vclock) wf_clock_bind(&rt->clock_offset, rt->det != NULL);
     wf_fiber_init_thread(&w->sched_fiber);
     wf_altstack_init(&w->altstack);
     w->now = wf_clock_now();
@@ -532,7 +566,7 @@ void wf_worker_run(wf_worker_t *w) {
     }
     wf_altstack_fini(&w->altstack);
     wf_fiber_destroy(&w->sched_fiber);
-    wf_clock_bind(NULL);
+    wf_clock_bind(NULL, 0);
     tls_worker = NULL;
 }
 

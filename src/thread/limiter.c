@@ -21,6 +21,7 @@
 #define TOMBSTONE ((const void *)(uintptr_t)1)
 
 struct weft_limiter_t {
+    wf_holders_t holders;         /* first (sched/task.h): its borrowers, for the dump */
     wf_spin_t lock;
     unsigned total, borrowed;     /* guarded by lock, as is everything below */
     unsigned abandoned;           /* of `borrowed`: held by calls whose task left */
@@ -73,15 +74,33 @@ static int reserve(weft_limiter_t *l, size_t more) {
 
 /* ---------------------------------------------------------------- tokens */
 
+/* The one borrower in the set, or NULL (the only token is a call's). */
+static const void *sole_borrower(const weft_limiter_t *l) {
+    for (size_t i = 0; i < l->cap; i++)
+        if (l->set[i] && l->set[i] != TOMBSTONE) return l->set[i];
+    return NULL;
+}
+
+/* After every change of `borrowed` (lock held): who holds it, while one
+ * token is lent (`added`: the borrower that just took one, if any). */
+static void publish_holders(weft_limiter_t *l, const void *added) {
+    const void *one = NULL;
+    if (l->borrowed == 1) one = added ? added : sole_borrower(l);
+    wf_holders_set(&l->holders, one, l->borrowed);
+}
+
 /* Lend free tokens to waiters, oldest first; lock held. */
 static void lend_to_waiters(weft_limiter_t *l) {
     wf_waiter_t *w;
+    const void *added = NULL;
     while (l->borrowed < l->total && (w = wf_waitq_pop(&l->waiters))) {
         const void *b = w->handle;
         if (!wf_wait_claim(w->task, 0)) continue; /* cancelled just now */
         l->borrowed++;
         if (b) insert(l, b);
+        added = b;
     }
+    publish_holders(l, added);
 }
 
 static int free_token(const weft_limiter_t *l) {
@@ -98,6 +117,7 @@ static int acquire_locked(weft_limiter_t *l, const void *b, wf_task_t *t) {
     if (rc == 0 && free_token(l)) {
         if (b && (rc = reserve(l, 1)) == 0) insert(l, b);
         if (rc == 0) l->borrowed++;
+        publish_holders(l, b);
         wf_spin_unlock(&l->lock);
         if (rc == 0) wf_sync_after_fast(t);
         return rc;
@@ -213,6 +233,7 @@ int weft_limiter_try_acquire_on_behalf_of(weft_limiter_t *l, const void *borrowe
     else if (free_token(l) && (rc = reserve(l, 1)) == 0) {
         insert(l, borrower);
         l->borrowed++;
+        publish_holders(l, borrower);
     }
     wf_spin_unlock(&l->lock);
     return rc;

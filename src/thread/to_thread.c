@@ -37,6 +37,10 @@ static void job_run(wf_pool_job_t *base) {
     wf_job_t *j = WF_CONTAINER_OF(base, wf_job_t, base);
     wf_runtime_t *rt = j->rt;
     tls_job = j;
+    /* Counted until the thread is done with it, abandoned or not: it may
+     * still call in, so the runtime is not deadlocked meanwhile
+     * (sched/deadlock.h). */
+    atomic_fetch_add_explicit(&rt->running_calls, 1, memory_order_relaxed);
     int rc = run_named(j);
     /* The token goes back as soon as fn returns (Trio): a limiter bounds the
      * threads at work, not the tasks still waiting to hear about it. */
@@ -45,6 +49,7 @@ static void job_run(wf_pool_job_t *base) {
         tls_job = NULL;
         wf_wait_claim(j->host, rc); /* last touch: the task's stack holds j */
         atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&rt->running_calls, 1, memory_order_relaxed);
         return;
     }
     wf_spin_lock(&j->lock);
@@ -66,6 +71,7 @@ static void job_run(wf_pool_job_t *base) {
     if ((!delivered || rc == WEFT_ECANCELED) && j->on_abandoned) j->on_abandoned(j->arg, rc);
     tls_job = NULL;
     job_unref(j);
+    atomic_fetch_sub_explicit(&rt->running_calls, 1, memory_order_relaxed);
 }
 
 wf_scope_t *wf_job_child_enter(wf_job_t *j) {
