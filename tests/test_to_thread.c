@@ -703,14 +703,16 @@ static void test_idle_exit(void **st)
 /* ------------------------------------------------------------ weft_run waits for blocking threads */
 
 typedef struct {
-    atomic_int fn_done, ab_done, ab_calls;
+    atomic_int fn_started, fn_done, ab_done, ab_calls;
     int ab_rc;
+    weft_scope_t *scope;
 } late_t;
 
 static int late_fn(void *p)
 {
     late_t *l = p;
     wt_mark_thread();
+    atomic_store(&l->fn_started, 1);
     usleep(200000);
     atomic_store(&l->fn_done, 1);
     return -31;
@@ -725,17 +727,31 @@ static void late_abandoned(void *arg, int rc)
     atomic_store(&l->ab_done, 1);
 }
 
+/* Abandons the call once fn runs (a deadline could pass before a thread
+ * took it, on a busy machine: then fn would never run). */
+static int cancel_once_started(void *p)
+{
+    late_t *l = p;
+    EXPECT(wt_wait_flag(&l->fn_started, 1, 30.0));
+    weft_scope_cancel(l->scope);
+    return 0;
+}
+
 static int late_main(void *p)
 {
     late_t *l = p;
     weft_scope_t sc;
+    weft_group_t g;
     weft_thread_opts_t o = {.abandon_on_cancel = 1, .on_abandoned = late_abandoned};
-    weft_move_on_after(&sc, 0.02);
+    l->scope = &sc;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, cancel_once_started, l), 0);
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
     int rc = weft_to_thread_run_sync(late_fn, l, &o);
     EXPECT_RC(rc, WEFT_ECANCELED);
     EXPECT_RC(weft_scope_exit(&sc, rc), 0);
     EXPECT(atomic_load(&l->fn_done) == 0);
-    return 0;
+    return weft_group_close(&g, 0);
 }
 
 static void test_run_waits_for_blocking_threads(void **st)

@@ -15,7 +15,8 @@ static int nothing_can_happen(wf_runtime_t *rt) {
     unsigned asleep = (unsigned)atomic_load(&rt->n_idle);
     if (rt->has_spare && !atomic_load(&rt->spare_awake)) asleep++;
     if (asleep < rt->nworkers || atomic_load(&rt->done)) return 0;
-    if (atomic_load(&rt->offloads) || atomic_load(&rt->running_calls) ||
+    unsigned calling_in = atomic_load(&rt->offloads_calling_in);
+    if (atomic_load(&rt->offloads) > calling_in || atomic_load(&rt->running_calls) > calling_in ||
         atomic_load(&rt->held_tokens) || atomic_load(&rt->posting) || wf_inbox_pending(rt) ||
         !wf_inject_empty(&rt->inject) || wf_runtime_next_deadline(rt) != INFINITY)
         return 0;

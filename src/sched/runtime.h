@@ -108,6 +108,9 @@ struct wf_runtime {
 
     /* Thread bridges (src/thread/). */
     atomic_uint offloads;               /* tasks waiting in weft_to_thread_run_sync */
+    atomic_uint offloads_calling_in;    /* of their threads, those waiting for a task
+                                           they started with weft_from_thread_run:
+                                           blocked on the runtime, no real-time work */
     atomic_int offload_spinner;         /* a worker waits for them (worker.c) */
     struct wf_pool *pool;               /* blocking threads */
     struct weft_limiter_t *limiter;     /* the default thread limiter */

@@ -10,7 +10,8 @@
 #define JUMP_SLACK 1e-9
 
 int wf_vclock_try_jump(wf_runtime_t *rt) {
-    if (atomic_load(&rt->vc_active) || atomic_load(&rt->offloads) || atomic_load(&rt->io_waits) ||
+    if (atomic_load(&rt->vc_active) || atomic_load(&rt->offloads) > atomic_load(&rt->offloads_calling_in) ||
+        atomic_load(&rt->io_waits) ||
         atomic_load(&rt->held_tokens) || wf_inbox_pending(rt))
         return 0;
     double next = wf_runtime_next_deadline(rt), now = wf_clock_now();

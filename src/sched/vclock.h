@@ -8,7 +8,8 @@
  *   - vc_active: tasks runnable or running, +1 in wf_schedule, -1 when a
  *     task has parked or ended (worker.c);
  *   - offloads: tasks waiting for a blocking thread (a real thread may finish
- *     any moment);
+ *     any moment), less offloads_calling_in, the threads waiting for a task
+ *     they started with weft_from_thread_run (blocked on the runtime);
  *   - io_waits: tasks waiting on I/O, signals or processes (task.c);
  *   - calls posted by other threads and not yet run;
  *   - held_tokens: tokens (weft_current_token) not yet released: a thread

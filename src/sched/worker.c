@@ -335,27 +335,41 @@ static wf_task_t *local_task(wf_worker_t *w) {
 }
 
 /* A deterministic runtime's choice (det.h): everything runnable, gathered
- * from the worker's queues in a fixed order, then one of them at random.
- * I/O is polled every GLOBAL_QUEUE_INTERVAL choices, as the normal path
- * does, and stays outside the promise. */
+ * from the worker's queues in a fixed order, and every blocking call whose
+ * thread may do something next; then one of them at random.  A call chosen
+ * does its thing (its task woken, a call posted) while the worker waits,
+ * and the choice starts over.  I/O is polled every GLOBAL_QUEUE_INTERVAL
+ * choices, as the normal path does, and stays outside the promise. */
 static int det_gather(wf_worker_t *w, wf_task_t *t) {
     if (wf_det_add(w->rt->det, t)) return 1;
     lifo_push(w, t); /* no room: it waits for the next choice */
     return 0;
 }
 
+/* While a chosen call's thread is on its way to the gate. */
+static void det_poll(void *arg) {
+    wf_worker_t *w = arg;
+    if (wf_inbox_pending(w->rt)) wf_inbox_drain(w);
+    if (uv_loop_alive(&w->loop)) poll_loop(w, UV_RUN_NOWAIT);
+}
+
 static wf_task_t *det_next(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     wf_task_t *t;
+    wf_det_source_t *call;
     if (++w->tick % GLOBAL_QUEUE_INTERVAL == 0 && uv_loop_alive(&w->loop)) poll_loop(w, UV_RUN_NOWAIT);
-    if (WF_UNLIKELY(wf_inbox_pending(rt))) wf_inbox_drain(w);
-    fire_timers(w);
-    if (pinned_pending(w)) take_pinned(w);
-    int room = 1;
-    while (room && (t = lifo_pop(w))) room = det_gather(w, t);
-    while (room && (t = wf_lq_pop(&w->queue))) room = det_gather(w, t);
-    while (room && (t = wf_inject_pop(&rt->inject))) room = det_gather(w, t);
-    return rt->det->n ? wf_det_choose(rt->det) : NULL;
+    do {
+        if (WF_UNLIKELY(wf_inbox_pending(rt))) wf_inbox_drain(w);
+        fire_timers(w);
+        if (pinned_pending(w)) take_pinned(w);
+        int room = 1;
+        while (room && (t = lifo_pop(w))) room = det_gather(w, t);
+        while (room && (t = wf_lq_pop(&w->queue))) room = det_gather(w, t);
+        while (room && (t = wf_inject_pop(&rt->inject))) room = det_gather(w, t);
+        t = wf_det_choose(rt->det, &call);
+        if (call) wf_det_grant(rt->det, call, det_poll, w);
+    } while (call);
+    return t;
 }
 
 static wf_task_t *next_task(wf_worker_t *w) {

@@ -33,44 +33,59 @@ static void run_sync_now(wf_call_t *base) {
 
 static void task_ended(wf_call_t *base, int rc) {
     from_call_t *c = WF_CONTAINER_OF(base, from_call_t, base);
-    if (c->job) wf_job_child_leave(c->job);
+    if (c->job) {
+        wf_job_calling_in(c->job, 0);
+        wf_job_child_leave(c->job);
+    }
     finish(c, rc);
 }
 
 static void start_task(wf_call_t *base) {
     from_call_t *c = WF_CONTAINER_OF(base, from_call_t, base);
+    if (c->job) wf_job_calling_in(c->job, 1);
     int rc = wf_task_spawn_detached(base, c->fn, c->arg, "from_thread", c->parent);
     if (rc) task_ended(base, rc);
 }
 
-/* Post an entered call and wait for it. */
-static int call(from_call_t *c, wf_runtime_t *rt, int as_task) {
+static void post(from_call_t *c, wf_runtime_t *rt, int as_task) {
     c->base.rt = rt;
     c->base.run = as_task ? start_task : run_sync_now;
     c->base.done = task_ended;
     wf_flag_init(&c->done);
     wf_runtime_post(&c->base);
+}
+
+static int wait_for(from_call_t *c) {
     wf_flag_wait(&c->done, INFINITY, 1);
     return c->rc;
 }
 
-/* The plain forms: from a blocking thread, into its runtime. */
-static int call_plain(weft_fn_t fn, void *arg, int as_task) {
-    wf_job_t *j = wf_job_current();
-    if (!j || wf_current_worker()) return WEFT_EPERM;
-    if (!fn) return WEFT_EINVAL;
+/* Enter the runtime and post the call, as a blocking thread. */
+static int post_plain(from_call_t *c, wf_job_t *j, int as_task) {
     int rc = wf_runtime_enter(j->rt);
     if (rc) return rc;
-    from_call_t c = {.fn = fn, .arg = arg};
     if (as_task) {
-        c.job = j;
-        c.parent = wf_job_child_enter(j);
-        if (!c.parent) { /* abandoned: its scope is gone */
+        c->job = j;
+        c->parent = wf_job_child_enter(j);
+        if (!c->parent) { /* abandoned: its scope is gone */
             wf_runtime_leave(j->rt);
             return WEFT_ECANCELED;
         }
     }
-    return call(&c, j->rt, as_task);
+    post(c, j->rt, as_task);
+    return 0;
+}
+
+/* The plain forms: from a blocking thread, into its runtime, in its turn. */
+static int call_plain(weft_fn_t fn, void *arg, int as_task) {
+    wf_job_t *j = wf_job_current();
+    if (!j || wf_current_worker()) return WEFT_EPERM;
+    if (!fn) return WEFT_EINVAL;
+    from_call_t c = {.fn = fn, .arg = arg};
+    int turn = wf_job_turn(j, 0);
+    int rc = post_plain(&c, j, as_task);
+    if (turn) wf_job_turn_done(j);
+    return rc ? rc : wait_for(&c);
 }
 
 static int call_token(weft_token_t *t, weft_fn_t fn, void *arg, int as_task) {
@@ -80,7 +95,8 @@ static int call_token(weft_token_t *t, weft_fn_t fn, void *arg, int as_task) {
     int rc = wf_token_enter(t, &rt);
     if (rc) return rc;
     from_call_t c = {.fn = fn, .arg = arg};
-    return call(&c, rt, as_task);
+    post(&c, rt, as_task);
+    return wait_for(&c);
 }
 
 int weft_from_thread_run(weft_fn_t fn, void *arg) { return call_plain(fn, arg, 1); }
@@ -97,5 +113,8 @@ int weft_from_thread_run_sync_token(weft_token_t *t, weft_fn_t fn, void *arg) {
 int weft_from_thread_check_cancelled(void) {
     wf_job_t *j = wf_job_current();
     if (!j) return WEFT_EPERM;
-    return wf_job_cancelled(j) ? WEFT_ECANCELED : 0;
+    int turn = wf_job_turn(j, 0); /* what it reads changes at the schedule's points */
+    int cancelled = wf_job_cancelled(j);
+    if (turn) wf_job_turn_done(j);
+    return cancelled ? WEFT_ECANCELED : 0;
 }

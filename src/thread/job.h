@@ -18,6 +18,7 @@
 #ifndef WEFT_THREAD_JOB_H
 #define WEFT_THREAD_JOB_H
 
+#include "sched/det.h"
 #include "sched/runtime.h"
 #include "sched/thread_name.h"
 #include "thread/pool.h"
@@ -32,6 +33,7 @@ typedef struct wf_job {
     wf_task_t *host;       /* the waiting task; abandonable: lock, NULL once it left */
     int abandonable;
     char name[WF_THREAD_NAME_SIZE]; /* opts.thread_name, cut; "" = none */
+    wf_det_source_t det;   /* a deterministic runtime's: where the thread waits its turn */
     /* Abandonable calls only, guarded by lock. */
     wf_spin_t lock;
     int refs;
@@ -53,5 +55,14 @@ wf_scope_t *wf_job_child_enter(wf_job_t *j);
 void wf_job_child_leave(wf_job_t *j);
 /* Is the task waiting for this call effectively cancelled (or gone)? */
 int wf_job_cancelled(wf_job_t *j);
+/* On a worker: the call's thread waits for a task it started
+ * (weft_from_thread_run), or no longer does.  Blocked on the runtime, it
+ * keeps neither the virtual clock nor a deterministic schedule waiting. */
+void wf_job_calling_in(wf_job_t *j, int waiting);
+/* The thread's turn in a deterministic schedule (sched/det.h) before it does
+ * something the runtime can see (`last`: deliver fn's result); 1: call
+ * wf_job_turn_done when done. */
+int wf_job_turn(wf_job_t *j, int last);
+void wf_job_turn_done(wf_job_t *j);
 
 #endif

@@ -42,6 +42,7 @@ static void job_run(wf_pool_job_t *base) {
      * (sched/deadlock.h). */
     atomic_fetch_add_explicit(&rt->running_calls, 1, memory_order_relaxed);
     int rc = run_named(j);
+    int turn = wf_job_turn(j, 1);
     /* The token goes back as soon as fn returns (Trio): a limiter bounds the
      * threads at work, not the tasks still waiting to hear about it. */
     if (!j->abandonable) {
@@ -50,6 +51,7 @@ static void job_run(wf_pool_job_t *base) {
         wf_wait_claim(j->host, rc); /* last touch: the task's stack holds j */
         atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&rt->running_calls, 1, memory_order_relaxed);
+        if (turn) wf_det_passed(rt->det); /* the task cannot run before: no j */
         return;
     }
     wf_spin_lock(&j->lock);
@@ -66,6 +68,7 @@ static void job_run(wf_pool_job_t *base) {
         j->abandoned = 1;
     }
     wf_spin_unlock(&j->lock);
+    if (turn) wf_det_passed(rt->det);
     /* fn's own WEFT_ECANCELED reads like an abandonment to the task: it too
      * hands arg to on_abandoned (see weft.h's rule). */
     if ((!delivered || rc == WEFT_ECANCELED) && j->on_abandoned) j->on_abandoned(j->arg, rc);
@@ -93,6 +96,16 @@ void wf_job_child_leave(wf_job_t *j) {
     wf_spin_unlock(&j->lock);
 }
 
+void wf_job_calling_in(wf_job_t *j, int waiting) {
+    if (waiting) atomic_fetch_add(&j->rt->offloads_calling_in, 1);
+    else atomic_fetch_sub(&j->rt->offloads_calling_in, 1);
+    if (WF_UNLIKELY(j->rt->det)) wf_det_source_pause(j->rt->det, &j->det, waiting);
+}
+
+int wf_job_turn(wf_job_t *j, int last) { return WF_UNLIKELY(j->rt->det) && wf_det_gate(j->rt->det, &j->det, last); }
+
+void wf_job_turn_done(wf_job_t *j) { wf_det_passed(j->rt->det); }
+
 int wf_job_cancelled(wf_job_t *j) {
     if (!j->abandonable) return wf_scope_cancelled(j->host->scope);
     wf_spin_lock(&j->lock);
@@ -108,6 +121,7 @@ int wf_job_cancelled(wf_job_t *j) {
 static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
     if (rc == WEFT_ECANCELED && wf_pool_cancel(j->rt->pool, &j->base)) {
         /* No thread took it yet: fn never runs. */
+        if (j->rt->det) wf_det_source_remove(j->rt->det, &j->det);
         atomic_fetch_sub_explicit(&j->rt->offloads, 1, memory_order_relaxed);
         wf_limiter_give(j->limiter);
         wf_limiter_unref(j->limiter);
@@ -119,6 +133,7 @@ static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
     if (j->host) {
         rc = WEFT_ECANCELED;
         if (!j->abandoned) wf_limiter_abandon(j->limiter); /* fn still runs with the token */
+        if (j->rt->det) wf_det_source_remove(j->rt->det, &j->det); /* its end is outside the order */
         j->abandoned = 1;
         atomic_fetch_sub_explicit(&j->rt->offloads, 1, memory_order_relaxed);
         if (j->children) { /* cancelled with us: wait until they left our scope */
@@ -177,7 +192,9 @@ int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *o
     rc = wf_wait_arm(t, abandonable, WF_WAIT_THREAD, j);
     if (rc == 0) {
         atomic_fetch_add_explicit(&rt->offloads, 1, memory_order_relaxed);
+        if (WF_UNLIKELY(rt->det)) wf_det_source_add(rt->det, &j->det); /* before its thread looks */
         if ((rc = wf_pool_submit(rt->pool, &j->base)) != 0) {
+            if (rt->det) wf_det_source_remove(rt->det, &j->det);
             atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
             if (!wf_wait_disarm(t)) wf_wait_park(t); /* a cancellation claimed us: consume it */
         }
