@@ -86,9 +86,8 @@ static int nest_canceller(void *arg)
     return 0;
 }
 
-static int nest_main(void *arg)
+static void nest_round(nest_t *n)
 {
-    nest_t *n = arg;
     weft_scope_t safety;
     weft_group_t top, outer;
     mid_arg_t args[NEST_MID];
@@ -106,31 +105,29 @@ static int nest_main(void *arg)
     EXPECT_RC(weft_group_close(&top, 0), 0);
     EXPECT_RC(weft_scope_exit(&safety, 0), 0);
     EXPECT(!weft_scope_cancel_called(&safety));
-    return 0;
 }
 
-static void test_nested_groups_cancelled_remotely(void **state)
+static int nested_groups_cancelled_remotely(void *arg)
 {
-    (void)state;
+    (void)arg;
     int rounds = wt_scaled(WT_TSAN_PICK(40, 15));
     for (int r = 0; r < rounds; r++) {
-        nest_t n;
-        memset(&n, 0, sizeof n);
-        n.seed = 31 + (uint64_t)r;
+        nest_t n = {.seed = 31 + (uint64_t)r};
         uint64_t rng = n.seed * 3;
         for (int i = 0; i < NEST_MID; i++)
             n.cancel_individually[i] = (int)(wt_rand(&rng) % 2);
-        WT_RUN_OK(nest_main, &n, 4);
-        assert_int_equal(atomic_load(&n.leaves_cancelled), NEST_MID * NEST_LEAVES);
-        assert_int_equal(atomic_load(&n.leaves_other), 0);
-        assert_rc(n.outer_rc, 0);
+        nest_round(&n);
+        EXPECT(atomic_load(&n.leaves_cancelled) == NEST_MID * NEST_LEAVES);
+        EXPECT(atomic_load(&n.leaves_other) == 0);
+        EXPECT_RC(n.outer_rc, 0);
         for (int i = 0; i < NEST_MID; i++) {
             if (n.cancel_individually[i])
-                assert_true(n.mid_rc[i] == 0 || n.mid_rc[i] == WEFT_ECANCELED);
+                EXPECT(n.mid_rc[i] == 0 || n.mid_rc[i] == WEFT_ECANCELED);
             else
-                assert_rc(n.mid_rc[i], WEFT_ECANCELED);
+                EXPECT_RC(n.mid_rc[i], WEFT_ECANCELED);
         }
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------ deadlines racing completions */
@@ -214,9 +211,8 @@ static int deadline_racer(void *arg)
 
 #define NRACERS WT_TSAN_PICK(600, 300)
 
-static int race_main(void *arg)
+static void race_round(race_stats_t *st)
 {
-    race_stats_t *st = arg;
     static race_arg_t args[600];
     uint64_t rng = (uint64_t)st->kind_mix * 1234567 + 1;
     weft_group_t g;
@@ -240,26 +236,24 @@ static int race_main(void *arg)
     EXPECT_RC(weft_group_close(&g, 0), 0);
     EXPECT_RC(weft_scope_exit(&safety, 0), 0);
     EXPECT(!weft_scope_cancel_called(&safety));
-    return 0;
 }
 
-static void test_deadlines_race_completions(void **state)
+static int deadlines_race_completions(void *arg)
 {
-    (void)state;
+    (void)arg;
     int rounds = wt_scaled(WT_TSAN_PICK(20, 4));
     int completed = 0, cancelled = 0;
     for (int r = 0; r < rounds; r++) {
-        race_stats_t st;
-        memset(&st, 0, sizeof st);
-        st.kind_mix = r;
-        WT_RUN_OK(race_main, &st, 4);
-        assert_int_equal(atomic_load(&st.completed) + atomic_load(&st.cancelled), NRACERS);
+        race_stats_t st = {.kind_mix = r};
+        race_round(&st);
+        EXPECT(atomic_load(&st.completed) + atomic_load(&st.cancelled) == NRACERS);
         completed += atomic_load(&st.completed);
         cancelled += atomic_load(&st.cancelled);
     }
     print_message("deadline races: %d completed, %d cancelled\n", completed, cancelled);
-    assert_true(completed > 0);
-    assert_true(cancelled > 0);
+    EXPECT(completed > 0);
+    EXPECT(cancelled > 0);
+    return 0;
 }
 
 /* ------------------------------------------------------------ cancel racing group close */
@@ -329,37 +323,28 @@ typedef struct {
     atomic_int ran, ok, cancelled;
 } cc_total_t;
 
-static int cc_main(void *arg)
+static int group_cancel_races_close(void *arg)
 {
-    cc_total_t *tot = arg;
+    (void)arg;
+    cc_total_t tot = {.rounds = wt_scaled(WT_TSAN_PICK(300, 60))};
     weft_scope_t safety;
     weft_move_on_after(&safety, 60.0);
-    for (int r = 0; r < tot->rounds; r++) {
+    for (int r = 0; r < tot.rounds; r++) {
         cc_t c;
         memset(&c, 0, sizeof c);
         c.seed = (uint64_t)r * 2654435761u + 7;
         cc_round(&c);
         EXPECT(atomic_load(&c.ran) == CC_TASKS);
         EXPECT(atomic_load(&c.finished_ok) + atomic_load(&c.finished_cancelled) == CC_TASKS);
-        atomic_fetch_add(&tot->ran, atomic_load(&c.ran));
-        atomic_fetch_add(&tot->ok, atomic_load(&c.finished_ok));
-        atomic_fetch_add(&tot->cancelled, atomic_load(&c.finished_cancelled));
+        atomic_fetch_add(&tot.ran, atomic_load(&c.ran));
+        atomic_fetch_add(&tot.ok, atomic_load(&c.finished_ok));
+        atomic_fetch_add(&tot.cancelled, atomic_load(&c.finished_cancelled));
     }
     EXPECT_RC(weft_scope_exit(&safety, 0), 0);
     EXPECT(!weft_scope_cancel_called(&safety));
+    EXPECT(atomic_load(&tot.ran) == tot.rounds * CC_TASKS);
+    EXPECT(atomic_load(&tot.ok) + atomic_load(&tot.cancelled) == tot.rounds * CC_TASKS);
     return 0;
-}
-
-static void test_group_cancel_races_close(void **state)
-{
-    (void)state;
-    cc_total_t tot;
-    memset(&tot, 0, sizeof tot);
-    tot.rounds = wt_scaled(WT_TSAN_PICK(300, 60));
-    WT_RUN_OK(cc_main, &tot, 4);
-    assert_int_equal(atomic_load(&tot.ran), tot.rounds * CC_TASKS);
-    assert_int_equal(atomic_load(&tot.ok) + atomic_load(&tot.cancelled),
-                     tot.rounds * CC_TASKS);
 }
 
 /* An enclosing scope cancelled by a task outside it while the group inside
@@ -418,43 +403,36 @@ static int oc_canceller(void *arg)
     return 0;
 }
 
-static int oc_main(void *arg)
+static int scope_cancel_races_inner_close(void *arg)
 {
-    oc_t *o = arg;
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, oc_host, o), 0);
-    EXPECT_RC(weft_group_spawn(&g, oc_canceller, o), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_scope_cancel_races_inner_close(void **state)
-{
-    (void)state;
+    (void)arg;
     int rounds = wt_scaled(WT_TSAN_PICK(150, 50));
     int propagated = 0;
     for (int r = 0; r < rounds; r++) {
-        oc_t o;
-        memset(&o, 0, sizeof o);
-        o.seed = 11 + (uint64_t)r;
-        WT_RUN_OK(oc_main, &o, 4);
-        assert_int_equal(atomic_load(&o.kids_ok) + atomic_load(&o.kids_cancelled), 10);
-        assert_rc(o.exit_rc, 0);
+        oc_t o = {.seed = 11 + (uint64_t)r};
+        weft_group_t g;
+        EXPECT_RC(weft_group_open(&g), 0);
+        EXPECT_RC(weft_group_spawn(&g, oc_host, &o), 0);
+        EXPECT_RC(weft_group_spawn(&g, oc_canceller, &o), 0);
+        EXPECT_RC(weft_group_close(&g, 0), 0);
+        EXPECT(atomic_load(&o.kids_ok) + atomic_load(&o.kids_cancelled) == 10);
+        EXPECT_RC(o.exit_rc, 0);
         if (o.close_rc == WEFT_ECANCELED) {
             /* Propagated: the scope must really have been cancelled before. */
-            assert_true(o.cancel_called_at_close);
-            assert_true(o.caught);
+            EXPECT(o.cancel_called_at_close);
+            EXPECT(o.caught);
             propagated++;
         } else {
-            assert_rc(o.close_rc, 0);
-            assert_false(o.caught);
+            EXPECT_RC(o.close_rc, 0);
+            EXPECT(!o.caught);
         }
         /* Kids cancelled => the scope was cancelled => close propagates. */
         if (atomic_load(&o.kids_cancelled) > 0)
-            assert_rc(o.close_rc, WEFT_ECANCELED);
+            EXPECT_RC(o.close_rc, WEFT_ECANCELED);
     }
     print_message("scope cancel vs close: %d of %d closes propagated ECANCELED\n", propagated,
                   rounds);
+    return 0;
 }
 
 /* ------------------------------------------------------------ blocked tasks woken repeatedly */
@@ -506,10 +484,11 @@ typedef struct {
     atomic_int woken;
 } wake_total_t;
 
-static int wake_main(void *arg)
+static int blocked_tasks_woken_repeatedly(void *arg)
 {
-    wake_total_t *tot = arg;
-    for (int r = 0; r < tot->rounds; r++) {
+    (void)arg;
+    wake_total_t tot = {.rounds = wt_scaled(WT_TSAN_PICK(200, 100))};
+    for (int r = 0; r < tot.rounds; r++) {
         wake_t w[WAKE_PAIRS];
         memset(w, 0, sizeof w);
         weft_group_t g;
@@ -525,27 +504,16 @@ static int wake_main(void *arg)
             EXPECT_RC(w[i].exit_rc, 0);
             EXPECT(w[i].caught);
             double lat = w[i].woke_at - w[i].cancel_at;
-            if (lat > tot->max_latency)
-                tot->max_latency = lat;
+            if (lat > tot.max_latency)
+                tot.max_latency = lat;
             if (w[i].sleep_rc == WEFT_ECANCELED)
-                atomic_fetch_add(&tot->woken, 1);
+                atomic_fetch_add(&tot.woken, 1);
         }
     }
+    EXPECT(atomic_load(&tot.woken) == tot.rounds * WAKE_PAIRS);
+    if (!(tot.max_latency < 2.0))
+        wt_failf(__FILE__, __LINE__, "worst wake-up latency %.3f s", tot.max_latency);
     return 0;
-}
-
-static void test_blocked_tasks_woken_repeatedly(void **state)
-{
-    (void)state;
-    wake_total_t tot;
-    memset(&tot, 0, sizeof tot);
-    tot.rounds = wt_scaled(WT_TSAN_PICK(200, 100));
-    WT_RUN_OK(wake_main, &tot, 4);
-    assert_int_equal(atomic_load(&tot.woken), tot.rounds * WAKE_PAIRS);
-    if (!(tot.max_latency < 2.0)) {
-        print_error("worst wake-up latency %.3f s\n", tot.max_latency);
-        fail();
-    }
 }
 
 /* ------------------------------------------------------------ many cancellers, one group */
@@ -578,9 +546,8 @@ static int storm_canceller(void *arg)
     return 0;
 }
 
-static int storm_main(void *arg)
+static void storm_round(storm_t *s)
 {
-    storm_t *s = arg;
     weft_scope_t safety;
     weft_group_t g;
     weft_move_on_after(&safety, 30.0);
@@ -593,21 +560,19 @@ static int storm_main(void *arg)
     EXPECT_RC(weft_group_close(&g, 0), 0);
     EXPECT_RC(weft_scope_exit(&safety, 0), 0);
     EXPECT(!weft_scope_cancel_called(&safety));
-    return 0;
 }
 
-static void test_concurrent_cancels_of_one_group(void **state)
+static int concurrent_cancels_of_one_group(void *arg)
 {
-    (void)state;
+    (void)arg;
     int rounds = wt_scaled(WT_TSAN_PICK(100, 15));
     for (int r = 0; r < rounds; r++) {
-        storm_t s;
-        memset(&s, 0, sizeof s);
-        s.seed = 555 + (uint64_t)r;
-        WT_RUN_OK(storm_main, &s, 4);
-        assert_int_equal(atomic_load(&s.sleepers_cancelled), 50);
-        assert_int_equal(atomic_load(&s.sleepers_other), 0);
+        storm_t s = {.seed = 555 + (uint64_t)r};
+        storm_round(&s);
+        EXPECT(atomic_load(&s.sleepers_cancelled) == 50);
+        EXPECT(atomic_load(&s.sleepers_other) == 0);
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------ deadlines moved while expiring */
@@ -672,9 +637,8 @@ static int mv_mover(void *arg)
     return 0;
 }
 
-static int mv_main(void *arg)
+static void mv_round(mv_t *ms)
 {
-    mv_t *ms = arg;
     weft_scope_t safety;
     weft_group_t g;
     weft_move_on_after(&safety, 60.0);
@@ -686,52 +650,47 @@ static int mv_main(void *arg)
     EXPECT_RC(weft_group_close(&g, 0), 0);
     EXPECT_RC(weft_scope_exit(&safety, 0), 0);
     EXPECT(!weft_scope_cancel_called(&safety));
-    return 0;
 }
 
-static void test_deadlines_moved_while_expiring(void **state)
+static int deadlines_moved_while_expiring(void *arg)
 {
-    (void)state;
+    (void)arg;
     int rounds = wt_scaled(WT_TSAN_PICK(20, 5));
     static mv_t ms[100];
     for (int r = 0; r < rounds; r++) {
         memset(ms, 0, sizeof ms);
         for (int i = 0; i < NMOVERS; i++)
             ms[i].seed = (uint64_t)r * 1000 + (uint64_t)i + 1;
-        WT_RUN_OK(mv_main, ms, 4);
+        mv_round(ms);
         for (int i = 0; i < NMOVERS; i++) {
             mv_t *m = &ms[i];
             if (m->exit_rc != 0 || m->caught != (m->sleep_rc == WEFT_ECANCELED))
-                print_error("round %d task %d: sleep %s, cancel_called %d, exit %s, caught %d, "
-                            "last deadline set %+.6f (now %+.6f), read back %+.6f\n",
-                            r, i, weft_err_name(m->sleep_rc), m->cancel_called,
-                            weft_err_name(m->exit_rc), m->caught, m->last_set, weft_now(),
-                            m->final_deadline);
-            assert_rc(m->exit_rc, 0);
-            assert_int_equal(m->caught, m->sleep_rc == WEFT_ECANCELED);
+                wt_failf(__FILE__, __LINE__,
+                         "round %d task %d: sleep %s, cancel_called %d, exit %s, caught %d, "
+                         "last deadline set %+.6f (now %+.6f), read back %+.6f",
+                         r, i, weft_err_name(m->sleep_rc), m->cancel_called,
+                         weft_err_name(m->exit_rc), m->caught, m->last_set, weft_now(),
+                         m->final_deadline);
             if (m->caught)
-                assert_true(m->cancel_called);
+                EXPECT(m->cancel_called);
             /* The deadline reads back as last set (a cancelled scope keeps
              * its deadline; cancellation is sticky). */
             if (isinf(m->last_set))
-                assert_true(isinf(m->final_deadline));
+                EXPECT(isinf(m->final_deadline));
             else
-                assert_true(fabs(m->final_deadline - m->last_set) < 1e-6);
+                EXPECT_NEAR(m->final_deadline, m->last_set, 1e-6);
         }
     }
+    return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nested_groups_cancelled_remotely),
-        cmocka_unit_test(test_deadlines_race_completions),
-        cmocka_unit_test(test_group_cancel_races_close),
-        cmocka_unit_test(test_scope_cancel_races_inner_close),
-        cmocka_unit_test(test_blocked_tasks_woken_repeatedly),
-        cmocka_unit_test(test_concurrent_cancels_of_one_group),
-        cmocka_unit_test(test_deadlines_moved_while_expiring),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(nested_groups_cancelled_remotely, WT_W4),
+    WT_CASE_ON(deadlines_race_completions, WT_W4),
+    WT_CASE_ON(group_cancel_races_close, WT_W4),
+    WT_CASE_ON(scope_cancel_races_inner_close, WT_W4),
+    WT_CASE_ON(blocked_tasks_woken_repeatedly, WT_W4),
+    WT_CASE_ON(concurrent_cancels_of_one_group, WT_W4),
+    WT_CASE_ON(deadlines_moved_while_expiring, WT_W4),
+};
+WT_SUITE(cases)

@@ -122,9 +122,8 @@ static int consumer(void *p)
     return 0;
 }
 
-static int run_main(void *p)
+static void run_storm(run_t *r)
 {
-    run_t *r = p;
     role_t prod[PRODUCERS], cons[CONSUMERS];
     weft_group_t g;
     weft_scope_t safety;
@@ -145,29 +144,31 @@ static int run_main(void *p)
     weft_receiver_close(r->rx);
     int rc = weft_group_close(&g, 0);
     EXPECT_RC(weft_scope_exit(&safety, rc), 0);
-    return 0;
 }
 
-static void run_one(size_t cap, int per_producer, uint64_t seed)
+/* One storm on a channel of capacity cap; every item received once. */
+static int run_one(size_t cap, int per_producer, uint64_t seed)
 {
-    run_t r;
-    memset(&r, 0, sizeof r);
-    r.cap = cap;
-    r.per_producer = per_producer;
-    r.seed = seed;
+    run_t r = {.cap = cap, .per_producer = per_producer, .seed = seed};
     size_t total = (size_t)PRODUCERS * (size_t)per_producer;
     r.seen = calloc(total, sizeof *r.seen);
-    assert_non_null(r.seen);
-    WT_RUN_OK(run_main, &r, 4);
-    assert_int_equal(atomic_load(&r.dup), 0);
-    assert_int_equal(atomic_load(&r.bad), 0);
-    assert_int_equal(atomic_load(&r.received), (int)total);
+    EXPECT(r.seen != NULL);
+    if (!r.seen)
+        return WEFT_ENOMEM;
+    run_storm(&r);
+    EXPECT(atomic_load(&r.dup) == 0);
+    EXPECT(atomic_load(&r.bad) == 0);
+    EXPECT(atomic_load(&r.received) == (int)total);
     for (size_t i = 0; i < total; i++)
-        if (atomic_load(&r.seen[i]) != 1)
-            fail_msg("item %zu received %d times", i, (int)atomic_load(&r.seen[i]));
+        if (atomic_load(&r.seen[i]) != 1) {
+            wt_failf(__FILE__, __LINE__, "item %zu received %d times", i,
+                     (int)atomic_load(&r.seen[i]));
+            break;
+        }
     print_message("cap %zu: %zu items, %d sends and %d receives cancelled\n", cap, total,
                   atomic_load(&r.cancelled_sends), atomic_load(&r.cancelled_recvs));
     free(r.seen);
+    return 0;
 }
 
 static int per_producer(void)
@@ -175,30 +176,27 @@ static int per_producer(void)
     return wt_scaled(WT_TSAN_PICK(80000, 10000));
 }
 
-static void test_rendezvous(void **st)
+static int rendezvous(void *p)
 {
-    (void)st;
-    run_one(0, per_producer(), 1);
+    (void)p;
+    return run_one(0, per_producer(), 1);
 }
 
-static void test_capacity_1(void **st)
+static int capacity_1(void *p)
 {
-    (void)st;
-    run_one(1, per_producer(), 2);
+    (void)p;
+    return run_one(1, per_producer(), 2);
 }
 
-static void test_capacity_16(void **st)
+static int capacity_16(void *p)
 {
-    (void)st;
-    run_one(16, per_producer(), 3);
+    (void)p;
+    return run_one(16, per_producer(), 3);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rendezvous),
-        cmocka_unit_test(test_capacity_1),
-        cmocka_unit_test(test_capacity_16),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(rendezvous, WT_W4),
+    WT_CASE_ON(capacity_1, WT_W4),
+    WT_CASE_ON(capacity_16, WT_W4),
+};
+WT_SUITE(cases)

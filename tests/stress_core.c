@@ -105,17 +105,17 @@ static int tree_node(void *arg)
     return rc;
 }
 
-static int tree_main(void *arg)
+static int tree_run(tree_t *t)
 {
-    tree_t *t = arg;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     EXPECT_RC(weft_group_spawn(&g, tree_node, &t->args[0]), 0);
     return weft_group_close(&g, 0);
 }
 
-static void tree_init(tree_t *t, int fanout, int depth, uint64_t seed, unsigned fail_pm,
-                      unsigned sleep_pm)
+/* 0, or WEFT_ENOMEM (a failed check) when the tree's arrays are not there. */
+static int tree_init(tree_t *t, int fanout, int depth, uint64_t seed, unsigned fail_pm,
+                     unsigned sleep_pm)
 {
     memset(t, 0, sizeof *t);
     t->fanout = fanout;
@@ -132,10 +132,9 @@ static void tree_init(tree_t *t, int fanout, int depth, uint64_t seed, unsigned 
     t->ran = calloc((size_t)t->nnodes, sizeof *t->ran);
     t->ret = calloc((size_t)t->nnodes, sizeof *t->ret);
     t->fails = calloc((size_t)t->nnodes, 1);
-    assert_non_null(t->args);
-    assert_non_null(t->ran);
-    assert_non_null(t->ret);
-    assert_non_null(t->fails);
+    EXPECT(t->args && t->ran && t->ret && t->fails);
+    if (!(t->args && t->ran && t->ret && t->fails))
+        return WEFT_ENOMEM;
     uint64_t rng = seed;
     for (int i = 0; i < t->nnodes; i++) {
         t->args[i].t = t;
@@ -148,6 +147,7 @@ static void tree_init(tree_t *t, int fanout, int depth, uint64_t seed, unsigned 
     for (int i = t->first_leaf - 1; i >= 0; i--)
         for (int c = 1; c <= fanout; c++)
             t->fails[i] |= t->fails[i * fanout + c];
+    return 0;
 }
 
 static void tree_free(tree_t *t)
@@ -158,25 +158,27 @@ static void tree_free(tree_t *t)
     free(t->fails);
 }
 
-static void tree_check(tree_t *t, int main_rc)
+/* Every node ran once and returned what its subtree's failures make it;
+ * run_rc is what the whole tree returned.  Stops at the first wrong node. */
+static void tree_check(tree_t *t, int run_rc)
 {
-    assert_int_equal(atomic_load(&t->total), t->nnodes);
+    EXPECT(atomic_load(&t->total) == t->nnodes);
     int any_fail = t->fails[0];
     for (int i = 0; i < t->nnodes; i++) {
         if (atomic_load(&t->ran[i]) != 1) {
-            print_error("node %d ran %d times\n", i, atomic_load(&t->ran[i]));
-            fail();
+            wt_failf(__FILE__, __LINE__, "node %d ran %d times", i, atomic_load(&t->ran[i]));
+            return;
         }
-        int r = t->ret[i];
+        int r = t->ret[i], want = r;
         if (!t->fails[i]) {
             /* ECANCELED only happens where some failure cancelled things. */
             if (!(r == 0 || (any_fail && r == WEFT_ECANCELED))) {
-                print_error("node %d returned %d (%s), expected success\n", i, r,
-                            weft_err_name(r));
-                fail();
+                wt_failf(__FILE__, __LINE__, "node %d returned %d (%s), expected success", i,
+                         r, weft_err_name(r));
+                return;
             }
         } else if (i >= t->first_leaf) {
-            assert_rc(r, leaf_error(i));
+            want = leaf_error(i);
         } else {
             int nfailed = 0, single = 0;
             for (int c = 1; c <= t->fanout; c++)
@@ -184,41 +186,47 @@ static void tree_check(tree_t *t, int main_rc)
                     nfailed++;
                     single = t->ret[i * t->fanout + c];
                 }
-            assert_rc(r, nfailed == 1 ? single : WEFT_EGROUP);
+            want = nfailed == 1 ? single : WEFT_EGROUP;
+        }
+        if (r != want) {
+            wt_failf(__FILE__, __LINE__, "node %d returned %d (%s), expected %d (%s)", i, r,
+                     weft_err_name(r), want, weft_err_name(want));
+            return;
         }
     }
-    assert_rc(main_rc, t->fails[0] ? t->ret[0] : 0);
+    EXPECT_RC(run_rc, t->fails[0] ? t->ret[0] : 0);
 }
 
-static void run_trees(int fanout, int depth, int rounds, uint64_t base_seed)
+static int run_trees(int fanout, int depth, int rounds, uint64_t base_seed)
 {
     static const unsigned fail_pm[] = {0, 2, 20, 150};
     for (int r = 0; r < rounds; r++) {
         tree_t t;
         uint64_t seed = base_seed + (uint64_t)r * 7919;
-        tree_init(&t, fanout, depth, seed, fail_pm[r % 4], 250);
-        int rc = wt_run(tree_main, &t, 4);
-        if (atomic_load(&wt_fail_count))
+        if (tree_init(&t, fanout, depth, seed, fail_pm[r % 4], 250) == 0)
+            tree_check(&t, tree_run(&t));
+        tree_free(&t);
+        if (atomic_load(&wt_fail_count)) {
             print_error("round %d (seed %llu, fail %u/1000)\n", r, (unsigned long long)seed,
                         fail_pm[r % 4]);
-        WT_ASSERT_CLEAN();
-        tree_check(&t, rc);
-        tree_free(&t);
+            break;
+        }
     }
+    return 0;
 }
 
-static void test_spawn_trees_wide(void **state)
+static int spawn_trees_wide(void *arg)
 {
-    (void)state;
+    (void)arg;
     /* 1365 tasks, 341 groups per round (TSan: 85 tasks, 21 groups). */
-    run_trees(4, WT_TSAN_PICK(5, 3), wt_scaled(WT_TSAN_PICK(16, 12)), 1);
+    return run_trees(4, WT_TSAN_PICK(5, 3), wt_scaled(WT_TSAN_PICK(16, 12)), 1);
 }
 
-static void test_spawn_trees_deep(void **state)
+static int spawn_trees_deep(void *arg)
 {
-    (void)state;
+    (void)arg;
     /* 2047 tasks, 1023 nested groups, 10 deep (TSan: 127 tasks, 6 deep). */
-    run_trees(2, WT_TSAN_PICK(10, 6), wt_scaled(WT_TSAN_PICK(16, 12)), 99);
+    return run_trees(2, WT_TSAN_PICK(10, 6), wt_scaled(WT_TSAN_PICK(16, 12)), 99);
 }
 
 /* ------------------------------------------------------------ flat group, many failures */
@@ -270,9 +278,8 @@ static int flat_task(void *arg)
     return rc;
 }
 
-static int flat_main(void *arg)
+static int flat_round(flat_t *f)
 {
-    flat_t *f = arg;
     flat_arg_t *args = calloc((size_t)f->n, sizeof *args);
     if (!args)
         return WEFT_ENOMEM;
@@ -308,23 +315,24 @@ static int flat_main(void *arg)
     return 0;
 }
 
-static void test_flat_group_random_failures(void **state)
+static int flat_group_random_failures(void *arg)
 {
-    (void)state;
+    (void)arg;
     static const unsigned fail_pm[] = {0, 1, 5, 300, 1000};
     int rounds = wt_scaled(WT_TSAN_PICK(10, 5));
     for (int r = 0; r < rounds; r++) {
-        flat_t f;
-        memset(&f, 0, sizeof f);
-        f.n = WT_TSAN_PICK(3000, 300);
-        f.seed = 1000 + (uint64_t)r;
-        f.fail_pm = fail_pm[r % 5];
+        flat_t f = {.n = WT_TSAN_PICK(3000, 300), .seed = 1000 + (uint64_t)r,
+                    .fail_pm = fail_pm[r % 5]};
         f.ran = calloc((size_t)f.n, sizeof *f.ran);
         f.fails = calloc((size_t)f.n, 1);
         f.seen = calloc((size_t)f.n, 1);
-        assert_non_null(f.ran);
-        assert_non_null(f.fails);
-        assert_non_null(f.seen);
+        EXPECT(f.ran && f.fails && f.seen);
+        if (!(f.ran && f.fails && f.seen)) {
+            free(f.ran);
+            free(f.fails);
+            free(f.seen);
+            return WEFT_ENOMEM;
+        }
         uint64_t rng = f.seed * 31;
         int single = 0;
         for (int i = 0; i < f.n; i++) {
@@ -334,25 +342,26 @@ static void test_flat_group_random_failures(void **state)
                 single = -(200000 + i);
             }
         }
-        WT_RUN_OK(flat_main, &f, 4);
+        EXPECT_RC(flat_round(&f), 0);
         for (int i = 0; i < f.n; i++)
-            assert_int_equal(atomic_load(&f.ran[i]), 1);
-        assert_int_equal(f.bad_records, 0);
-        assert_int_equal(f.nrecorded, (size_t)f.nfail_expected);
+            EXPECT(atomic_load(&f.ran[i]) == 1);
+        EXPECT(f.bad_records == 0);
+        EXPECT(f.nrecorded == (size_t)f.nfail_expected);
         for (int i = 0; i < f.n; i++)
-            assert_int_equal(f.seen[i], f.fails[i]);
+            EXPECT(f.seen[i] == f.fails[i]);
         if (f.nfail_expected == 0) {
-            assert_rc(f.close_rc, 0);
-            assert_int_equal(atomic_load(&f.ecanceled), 0);
+            EXPECT_RC(f.close_rc, 0);
+            EXPECT(atomic_load(&f.ecanceled) == 0);
         } else if (f.nfail_expected == 1) {
-            assert_rc(f.close_rc, single);
+            EXPECT_RC(f.close_rc, single);
         } else {
-            assert_rc(f.close_rc, WEFT_EGROUP);
+            EXPECT_RC(f.close_rc, WEFT_EGROUP);
         }
         free(f.ran);
         free(f.fails);
         free(f.seen);
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------ checkpoint storm */
@@ -372,21 +381,17 @@ static int storm_task(void *arg)
     return 0;
 }
 
-static int storm_main(void *arg)
+static int checkpoint_storm(void *arg)
 {
+    (void)arg;
+    storm_t s = {.per_task = wt_scaled(WT_TSAN_PICK(2000, 500))};
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
     for (int i = 0; i < 64; i++)
-        EXPECT_RC(weft_group_spawn(&g, storm_task, arg), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_checkpoint_storm(void **state)
-{
-    (void)state;
-    storm_t s = {.per_task = wt_scaled(WT_TSAN_PICK(2000, 500))};
-    WT_RUN_OK(storm_main, &s, 4);
-    assert_int_equal(atomic_load(&s.total), 64L * s.per_task);
+        EXPECT_RC(weft_group_spawn(&g, storm_task, &s), 0);
+    int rc = weft_group_close(&g, 0);
+    EXPECT(atomic_load(&s.total) == 64L * s.per_task);
+    return rc;
 }
 
 /* ------------------------------------------------------------ siblings spawning siblings */
@@ -426,9 +431,8 @@ static int sibling_task(void *arg)
     return 0;
 }
 
-static int sibling_main(void *arg)
+static int sibling_round(sib_t *s)
 {
-    sib_t *s = arg;
     weft_group_t g;
     s->g = &g;
     EXPECT_RC(weft_group_open(&g), 0);
@@ -437,30 +441,29 @@ static int sibling_main(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static void test_siblings_spawn_siblings(void **state)
+static int siblings_spawn_siblings(void *arg)
 {
-    (void)state;
+    (void)arg;
     int rounds = wt_scaled(WT_TSAN_PICK(10, 4));
     for (int r = 0; r < rounds; r++) {
-        sib_t s;
-        memset(&s, 0, sizeof s);
-        s.budget = WT_TSAN_PICK(5000, 400);
-        s.seed = 77 + (uint64_t)r;
+        sib_t s = {.budget = WT_TSAN_PICK(5000, 400), .seed = 77 + (uint64_t)r};
         s.ran = calloc((size_t)s.budget, sizeof *s.ran);
         sib_args = calloc((size_t)s.budget, sizeof *sib_args);
-        assert_non_null(s.ran);
-        assert_non_null(sib_args);
-        for (int i = 0; i < s.budget; i++) {
-            sib_args[i].s = &s;
-            sib_args[i].id = i;
+        EXPECT(s.ran && sib_args);
+        if (s.ran && sib_args) {
+            for (int i = 0; i < s.budget; i++) {
+                sib_args[i].s = &s;
+                sib_args[i].id = i;
+            }
+            EXPECT_RC(sibling_round(&s), 0);
+            for (int i = 0; i < s.budget; i++)
+                EXPECT(atomic_load(&s.ran[i]) == 1);
         }
-        WT_RUN_OK(sibling_main, &s, 4);
-        for (int i = 0; i < s.budget; i++)
-            assert_int_equal(atomic_load(&s.ran[i]), 1);
         free(s.ran);
         free(sib_args);
         sib_args = NULL;
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------ timers under load */
@@ -489,9 +492,8 @@ static int timed_sleeper(void *arg)
 
 #define NTIMERS WT_TSAN_PICK(2000, 300)
 
-static int timers_main(void *arg)
+static int timers_round(timers_t *t)
 {
-    timers_t *t = arg;
     static timer_arg_t args[2000];
     uint64_t rng = t->seed;
     weft_group_t g;
@@ -504,18 +506,17 @@ static int timers_main(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static void test_many_timers(void **state)
+static int many_timers(void *arg)
 {
-    (void)state;
+    (void)arg;
     int rounds = wt_scaled(WT_TSAN_PICK(10, 3));
     for (int r = 0; r < rounds; r++) {
-        timers_t t;
-        memset(&t, 0, sizeof t);
-        t.seed = 5 + (uint64_t)r;
-        WT_RUN_OK(timers_main, &t, 4);
-        assert_int_equal(atomic_load(&t.done), NTIMERS);
-        assert_int_equal(atomic_load(&t.early), 0);
+        timers_t t = {.seed = 5 + (uint64_t)r};
+        EXPECT_RC(timers_round(&t), 0);
+        EXPECT(atomic_load(&t.done) == NTIMERS);
+        EXPECT(atomic_load(&t.early) == 0);
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------ runtime churn */
@@ -546,9 +547,9 @@ static int churn_main(void *arg)
     return weft_group_close(&g, 0);
 }
 
-static void test_runtime_churn(void **state)
+/* A plain test: a fresh runtime per round (on 1 to 4 workers) is the point. */
+static void runtime_churn(void)
 {
-    (void)state;
     int rounds = wt_scaled(WT_TSAN_PICK(60, 12));
     for (int r = 0; r < rounds; r++) {
         churn_t c;
@@ -604,9 +605,10 @@ static int record_spawner(void *arg)
     return 0;
 }
 
-static void test_records_cross_workers(void **state)
+/* A plain test, a runtime per run: one run takes half a minute under TSan,
+ * so that WEFT_STRESS_SCALE runs in one body would outlast a case's time. */
+static void records_cross_workers(void)
 {
-    (void)state;
     int runs = wt_scaled(WT_TSAN_PICK(5, 1));
     for (int r = 0; r < runs; r++) {
         records_t c;
@@ -616,18 +618,14 @@ static void test_records_cross_workers(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spawn_trees_wide),
-        cmocka_unit_test(test_spawn_trees_deep),
-        cmocka_unit_test(test_flat_group_random_failures),
-        cmocka_unit_test(test_checkpoint_storm),
-        cmocka_unit_test(test_siblings_spawn_siblings),
-        cmocka_unit_test(test_many_timers),
-        cmocka_unit_test(test_runtime_churn),
-        cmocka_unit_test(test_records_cross_workers),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(spawn_trees_wide, WT_W4),
+    WT_CASE_ON(spawn_trees_deep, WT_W4),
+    WT_CASE_ON(flat_group_random_failures, WT_W4),
+    WT_CASE_ON(checkpoint_storm, WT_W4),
+    WT_CASE_ON(siblings_spawn_siblings, WT_W4),
+    WT_CASE_ON(many_timers, WT_W4),
+    WT_TEST(runtime_churn),
+    WT_TEST(records_cross_workers),
+};
+WT_SUITE(cases)

@@ -120,16 +120,15 @@ static void *dumper(void *arg) {
     return NULL;
 }
 
-static void test_monitor_and_dumps_under_load(void **state) {
-    (void)state;
+/* Plain tests all: each runs with a config of its own. */
+static void monitor_and_dumps_under_load(void) {
     busy_t b = {.items = wt_scaled(10000)};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, dumper, &b), 0);
     /* A high threshold: sampling runs at its fastest (1 ms) without
      * warning about TSan's slow tasks. */
     weft_config_t c = {.workers = 4, .blocking_threshold = 10.0};
-    atomic_store(&wt_fail_count, 0);
-    int rc = weft_run(busy_main, &b, &c);
+    int rc = wt_run_config(busy_main, &b, &c);
     atomic_store(&b.stop_dumping, 1);
     pthread_join(th, NULL);
     WT_ASSERT_CLEAN();
@@ -139,15 +138,13 @@ static void test_monitor_and_dumps_under_load(void **state) {
 
 /* The spare worker woken and put back to sleep again and again while the
  * rest of the runtime works: nothing lost, nothing raced. */
-static void test_spare_worker_under_load(void **state) {
-    (void)state;
+static void spare_worker_under_load(void) {
     busy_t b = {.items = wt_scaled(10000), .hog = 1};
     weft_config_t c = {.workers = 2, .blocking_threshold = 0.01, .flags = WEFT_CONFIG_SPARE_WORKER};
-    atomic_store(&wt_fail_count, 0);
     fflush(stderr);
     int saved = dup(2), null = open("/dev/null", O_WRONLY); /* the detector's warnings */
     dup2(null, 2);
-    int rc = weft_run(busy_main, &b, &c);
+    int rc = wt_run_config(busy_main, &b, &c);
     dup2(saved, 2);
     close(saved);
     close(null);
@@ -199,13 +196,10 @@ static int virtual_main(void *arg) {
     return weft_group_close(&g, 0);
 }
 
-static void test_virtual_clock_under_load(void **state) {
-    (void)state;
+static void virtual_clock_under_load(void) {
     sleepy_t s = {0};
     weft_config_t c = {.workers = 4, .flags = WEFT_CONFIG_VIRTUAL_CLOCK};
-    atomic_store(&wt_fail_count, 0);
-    assert_rc(weft_run(virtual_main, &s, &c), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CONFIG_OK(virtual_main, &s, &c);
     assert_int_equal(atomic_load(&s.woke), 256);
     assert_int_equal(atomic_load(&s.late), 0);
     /* 20 sleeps of up to 10 virtual hours each; a wake-up is late only by
@@ -215,12 +209,9 @@ static void test_virtual_clock_under_load(void **state) {
         if (s.lateness[i] > 30.0) fail_msg("task %d woke %.3f s late", i, s.lateness[i]);
 }
 
-int main(void) {
-    wt_apply_filter();
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_monitor_and_dumps_under_load),
-        cmocka_unit_test(test_spare_worker_under_load),
-        cmocka_unit_test(test_virtual_clock_under_load),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(monitor_and_dumps_under_load),
+    WT_TEST(spare_worker_under_load),
+    WT_TEST(virtual_clock_under_load),
+};
+WT_SUITE(cases)

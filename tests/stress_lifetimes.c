@@ -23,9 +23,10 @@ static void *set_event(void *e)
     return NULL;
 }
 
-static int event_freed_by_waiter(void *arg)
+static int event_freed_by_its_waiter(void *arg)
 {
-    int rounds = *(int *)arg;
+    (void)arg;
+    int rounds = wt_scaled(WT_TSAN_PICK(400, 200));
     for (int i = 0; i < rounds; i++) {
         weft_event_t *e;
         EXPECT_RC(weft_event_new(&e), 0);
@@ -36,13 +37,6 @@ static int event_freed_by_waiter(void *arg)
         pthread_join(th, NULL);
     }
     return 0;
-}
-
-static void test_event_freed_by_its_waiter(void **state)
-{
-    (void)state;
-    int rounds = wt_scaled(WT_TSAN_PICK(400, 200));
-    WT_RUN_OK(event_freed_by_waiter, &rounds, 2);
 }
 
 /* ------------------------------------------------------------ conditions */
@@ -58,9 +52,10 @@ static void *notify_when_waited(void *c)
     return NULL;
 }
 
-static int cond_freed_by_waiter(void *arg)
+static int cond_freed_by_its_waiter(void *arg)
 {
-    int rounds = *(int *)arg;
+    (void)arg;
+    int rounds = wt_scaled(WT_TSAN_PICK(200, 100));
     weft_lock_t *l;
     EXPECT_RC(weft_lock_new(&l), 0);
     for (int i = 0; i < rounds; i++) {
@@ -76,13 +71,6 @@ static int cond_freed_by_waiter(void *arg)
     }
     weft_lock_free(l);
     return 0;
-}
-
-static void test_cond_freed_by_its_waiter(void **state)
-{
-    (void)state;
-    int rounds = wt_scaled(WT_TSAN_PICK(200, 100));
-    WT_RUN_OK(cond_freed_by_waiter, &rounds, 2);
 }
 
 /* ------------------------------------------------------------ the runtime */
@@ -123,9 +111,9 @@ static int end_right_after_wake(void *arg)
     return rc;
 }
 
-static void test_runtime_ends_under_a_waking_thread(void **state)
+/* A plain test: the end of each round's runtime is what races. */
+static void runtime_ends_under_a_waking_thread(void)
 {
-    (void)state;
     int rounds = wt_scaled(WT_TSAN_PICK(40, 20));
     for (int i = 0; i < rounds; i++) {
         ending_t x;
@@ -156,9 +144,10 @@ static int fail_at_gate(void *arg)
 
 enum { FAILERS = 40 };
 
-static int nested_failures(void *arg)
+static int nested_groups_fail_together(void *arg)
 {
-    int rounds = *(int *)arg;
+    (void)arg;
+    int rounds = wt_scaled(WT_TSAN_PICK(20, 10));
     for (int r = 0; r < rounds; r++) {
         atomic_store(&fail_gate, 0);
         weft_group_t outer, inner;
@@ -175,13 +164,6 @@ static int nested_failures(void *arg)
         EXPECT(weft_group_failure_count(&outer) == FAILERS);
     }
     return 0;
-}
-
-static void test_nested_groups_fail_together(void **state)
-{
-    (void)state;
-    int rounds = wt_scaled(WT_TSAN_PICK(20, 10));
-    WT_RUN_OK(nested_failures, &rounds, 3);
 }
 
 /* ------------------------------------------------------------ scope flags */
@@ -202,9 +184,10 @@ static void *dump_loop(void *arg)
     return NULL;
 }
 
-static int flags_under_dump(void *arg)
+static int scope_flags_under_dump(void *arg)
 {
-    int rounds = *(int *)arg;
+    (void)arg;
+    int rounds = wt_scaled(WT_TSAN_PICK(200, 60));
     atomic_store(&dumping, 1);
     pthread_t th;
     EXPECT(pthread_create(&th, NULL, dump_loop, NULL) == 0);
@@ -220,13 +203,6 @@ static int flags_under_dump(void *arg)
     atomic_store(&dumping, 0);
     pthread_join(th, NULL);
     return 0;
-}
-
-static void test_scope_flags_under_dump(void **state)
-{
-    (void)state;
-    int rounds = wt_scaled(WT_TSAN_PICK(200, 60));
-    WT_RUN_OK(flags_under_dump, &rounds, 2);
 }
 
 /* ------------------------------------------------------------ one file, two readers */
@@ -262,9 +238,9 @@ static int two_readers(void *arg)
     return 0;
 }
 
-static void test_one_file_two_readers(void **state)
+/* A plain test: a case's body cannot skip. */
+static void one_file_two_readers(void)
 {
-    (void)state;
     if (access("/dev/shm", W_OK) != 0)
         skip();
     int rounds = wt_scaled(WT_TSAN_PICK(200, 100));
@@ -303,27 +279,21 @@ static int names_freed_after_close(void *arg)
     return 0;
 }
 
-static void test_task_names_freed_after_close(void **state)
+/* A plain test: the blocking detector needs a config of its own. */
+static void task_names_freed_after_close(void)
 {
-    (void)state;
     int rounds = wt_scaled(WT_TSAN_PICK(100, 40));
     weft_config_t c = {.workers = 2, .blocking_threshold = 0.5};
-    atomic_store(&wt_fail_count, 0);
-    assert_rc(weft_run(names_freed_after_close, &rounds, &c), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CONFIG_OK(names_freed_after_close, &rounds, &c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_event_freed_by_its_waiter),
-        cmocka_unit_test(test_cond_freed_by_its_waiter),
-        cmocka_unit_test(test_runtime_ends_under_a_waking_thread),
-        cmocka_unit_test(test_nested_groups_fail_together),
-        cmocka_unit_test(test_scope_flags_under_dump),
-        cmocka_unit_test(test_one_file_two_readers),
-        cmocka_unit_test(test_task_names_freed_after_close),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(event_freed_by_its_waiter, WT_W2),
+    WT_CASE_ON(cond_freed_by_its_waiter, WT_W2),
+    WT_TEST(runtime_ends_under_a_waking_thread),
+    WT_CASE_ON(nested_groups_fail_together, WT_W4),
+    WT_CASE_ON(scope_flags_under_dump, WT_W2),
+    WT_TEST(one_file_two_readers),
+    WT_TEST(task_names_freed_after_close),
+};
+WT_SUITE(cases)

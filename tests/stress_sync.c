@@ -177,9 +177,8 @@ static int cond_consumer(void *p)
 
 /* ------------------------------------------------------------ runs */
 
-static int storm_main(void *p)
+static void storm(storm_t *s)
 {
-    storm_t *s = p;
     arg_t args[TASKS];
     weft_group_t g;
     weft_scope_t safety;
@@ -191,7 +190,6 @@ static int storm_main(void *p)
         EXPECT_RC(weft_group_spawn(&g, fn, &args[i]), 0);
     }
     EXPECT_RC(weft_scope_exit(&safety, weft_group_close(&g, 0)), 0);
-    return 0;
 }
 
 static int rounds(void)
@@ -199,70 +197,74 @@ static int rounds(void)
     return wt_scaled(WT_TSAN_PICK(60000, 5000));
 }
 
-static void test_lock_storm(void **st)
+static int lock_storm(void *p)
 {
-    (void)st;
-    storm_t s;
-    memset(&s, 0, sizeof s);
-    s.rounds = rounds();
-    assert_rc(weft_lock_new(&s.l), 0);
-    WT_RUN_OK(storm_main, &s, 4);
-    assert_int_equal(atomic_load(&s.max_inside), 1);
-    assert_int_equal(s.counter, atomic_load(&s.acquired));
-    assert_int_equal(weft_lock_locked(s.l), 0);
+    (void)p;
+    storm_t s = {.rounds = rounds()};
+    EXPECT_RC(weft_lock_new(&s.l), 0);
+    if (!s.l)
+        return WEFT_ENOMEM;
+    storm(&s);
+    EXPECT(atomic_load(&s.max_inside) == 1);
+    EXPECT(s.counter == atomic_load(&s.acquired));
+    EXPECT(weft_lock_locked(s.l) == 0);
     weft_lock_stats_t ls;
     weft_lock_stats(s.l, &ls);
-    assert_int_equal(ls.tasks_waiting, 0);
+    EXPECT(ls.tasks_waiting == 0);
     print_message("lock: %ld acquired, %ld cancelled\n", atomic_load(&s.acquired),
                   atomic_load(&s.cancelled));
     weft_lock_free(s.l);
+    return 0;
 }
 
-static void test_sem_storm(void **st)
+static int sem_storm(void *p)
 {
-    (void)st;
-    storm_t s;
-    memset(&s, 0, sizeof s);
-    s.rounds = rounds();
-    assert_rc(weft_sem_new(&s.s, PERMITS, PERMITS), 0);
-    WT_RUN_OK(storm_main, &s, 4);
-    assert_true(atomic_load(&s.max_inside) <= PERMITS);
-    assert_true(atomic_load(&s.max_inside) >= 1);
-    assert_int_equal(weft_sem_value(s.s), PERMITS); /* every permit came back */
+    (void)p;
+    storm_t s = {.rounds = rounds()};
+    EXPECT_RC(weft_sem_new(&s.s, PERMITS, PERMITS), 0);
+    if (!s.s)
+        return WEFT_ENOMEM;
+    storm(&s);
+    EXPECT(atomic_load(&s.max_inside) <= PERMITS);
+    EXPECT(atomic_load(&s.max_inside) >= 1);
+    EXPECT(weft_sem_value(s.s) == PERMITS); /* every permit came back */
     weft_sem_stats_t ss;
     weft_sem_stats(s.s, &ss);
-    assert_int_equal(ss.tasks_waiting, 0);
+    EXPECT(ss.tasks_waiting == 0);
     print_message("sem: %ld acquired, %ld cancelled, at most %d inside\n",
                   atomic_load(&s.acquired), atomic_load(&s.cancelled),
                   atomic_load(&s.max_inside));
     weft_sem_free(s.s);
+    return 0;
 }
 
-static void test_cond_storm(void **st)
+static int cond_storm(void *p)
 {
-    (void)st;
-    storm_t s;
-    memset(&s, 0, sizeof s);
-    s.rounds = rounds() / 4;
-    assert_rc(weft_lock_new(&s.l), 0);
-    assert_rc(weft_cond_new(&s.c, s.l), 0);
-    WT_RUN_OK(storm_main, &s, 4);
-    assert_int_equal(s.produced, (long)s.rounds * (TASKS / 2));
-    assert_int_equal(s.consumed, s.produced);
-    assert_int_equal(s.items, 0);
-    assert_int_equal(weft_lock_locked(s.l), 0);
+    (void)p;
+    storm_t s = {.rounds = rounds() / 4};
+    EXPECT_RC(weft_lock_new(&s.l), 0);
+    if (!s.l)
+        return WEFT_ENOMEM;
+    EXPECT_RC(weft_cond_new(&s.c, s.l), 0);
+    if (!s.c) {
+        weft_lock_free(s.l);
+        return WEFT_ENOMEM;
+    }
+    storm(&s);
+    EXPECT(s.produced == (long)s.rounds * (TASKS / 2));
+    EXPECT(s.consumed == s.produced);
+    EXPECT(s.items == 0);
+    EXPECT(weft_lock_locked(s.l) == 0);
     print_message("cond: %ld items, %ld cancelled waits\n", s.consumed,
                   atomic_load(&s.cancelled));
     weft_cond_free(s.c);
     weft_lock_free(s.l);
+    return 0;
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lock_storm),
-        cmocka_unit_test(test_sem_storm),
-        cmocka_unit_test(test_cond_storm),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(lock_storm, WT_W4),
+    WT_CASE_ON(sem_storm, WT_W4),
+    WT_CASE_ON(cond_storm, WT_W4),
+};
+WT_SUITE(cases)

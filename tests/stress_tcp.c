@@ -176,14 +176,13 @@ typedef struct {
     uint64_t seed;
 } rt_cfg_t;
 
-static int round_trips_main(void *p)
+static void round_trips_run(const rt_cfg_t *cfg)
 {
-    rt_cfg_t *cfg = p;
     wt_echo_stats_t stats;
     memset(&stats, 0, sizeof stats);
     wt_server_t sv;
     if (WT_SERVER_START(&sv, "127.0.0.1", wt_echo_handler, &stats) != 0)
-        return 0;
+        return;
     client_t *cl = calloc((size_t)cfg->clients, sizeof *cl);
     uint64_t rng = cfg->seed;
     weft_group_t g;
@@ -240,20 +239,21 @@ static int round_trips_main(void *p)
     EXPECT(atomic_load(&stats.bytes) >= expect_bytes);
     EXPECT(kinds[RETRY] == 0 || retries > 0);
     free(cl);
-    return 0;
 }
 
-static void test_round_trips(void **st)
+/* Twice per worker count, a seed for each time and count. */
+static int round_trips(void *p)
 {
-    (void)st;
+    (void)p;
+    weft_runtime_stats_t rs;
+    EXPECT_RC(weft_runtime_stats(&rs), 0);
     rt_cfg_t cfg = {.clients = wt_scaled(WT_TSAN_PICK(200, 100)),
                     .rounds = WT_TSAN_PICK(200, 50)};
-    static const unsigned workers[] = {2, 4};
-    for (int rep = 0; rep < 2; rep++)
-        for (size_t w = 0; w < sizeof workers / sizeof workers[0]; w++) {
-            cfg.seed = 1000 + (uint64_t)rep * 10 + w;
-            WT_RUN_OK(round_trips_main, &cfg, workers[w]);
-        }
+    for (int rep = 0; rep < 2; rep++) {
+        cfg.seed = 1000 + (uint64_t)rep * 10 + (rs.workers == 4);
+        round_trips_run(&cfg);
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ connect storm */
@@ -294,7 +294,7 @@ static int storm_task(void *p)
     return 0;
 }
 
-static int storm_main(void *p)
+static int connect_storm(void *p)
 {
     (void)p;
     wt_echo_stats_t stats;
@@ -327,19 +327,9 @@ static int storm_main(void *p)
     return 0;
 }
 
-static void test_connect_storm(void **st)
-{
-    (void)st;
-    WT_RUN_OK(storm_main, NULL, 2);
-    WT_RUN_OK(storm_main, NULL, 4);
-}
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_connect_storm),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(round_trips, WT_W2 | WT_W4),
+    WT_CASE_ON(connect_storm, WT_W2 | WT_W4),
+};
+WT_SUITE(cases)

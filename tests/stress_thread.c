@@ -250,17 +250,15 @@ static void run_storm(int calls, double idle)
     wt_assert_all_threads_exited();
 }
 
-static void test_offload_storm(void **st)
+static void offload_storm(void)
 {
-    (void)st;
     run_storm(wt_scaled(WT_TSAN_PICK(100000, 40000)), 0);
 }
 
 /* The same with blocking threads that exit after 0.5 ms idle: thread exits
  * race new work all the time. */
-static void test_offload_storm_idle_churn(void **st)
+static void offload_storm_idle_churn(void)
 {
-    (void)st;
     int before = atomic_load(&wt_threads_started);
     run_storm(wt_scaled(WT_TSAN_PICK(30000, 10000)), 0.0005);
     print_message("idle churn: %d blocking threads started\n",
@@ -367,9 +365,8 @@ static int fx_main(void *p)
     return 0;
 }
 
-static void test_foreign_threads(void **st)
+static void foreign_threads(void)
 {
-    (void)st;
     fx_t x;
     memset(&x, 0, sizeof x);
     x.rounds = wt_scaled(WT_TSAN_PICK(4000, 500));
@@ -477,9 +474,8 @@ static int race_main(void *p)
     return 0; /* the racers are still calling in */
 }
 
-static void test_token_calls_racing_shutdown(void **st)
+static void token_calls_racing_shutdown(void)
 {
-    (void)st;
     int runs = wt_scaled(WT_TSAN_PICK(200, 40));
     uint64_t rng = 0x7ace;
     long completed = 0, cancelled = 0;
@@ -600,9 +596,8 @@ static int sd_main(void *p)
     return 0; /* abandoned fns may still be sleeping */
 }
 
-static void test_shutdown_with_abandoned(void **st)
+static void shutdown_with_abandoned(void)
 {
-    (void)st;
     int runs = wt_scaled(WT_TSAN_PICK(100, 30));
     uint64_t rng = 0x5d5d;
     long abandoned = 0, unfinished = 0;
@@ -660,15 +655,13 @@ static void test_shutdown_with_abandoned(void **st)
     free(s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_offload_storm),
-        cmocka_unit_test(test_offload_storm_idle_churn),
-        cmocka_unit_test(test_foreign_threads),
-        cmocka_unit_test(test_token_calls_racing_shutdown),
-        cmocka_unit_test(test_shutdown_with_abandoned),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+/* Plain tests all: each checks what is left after its runtimes ended (blocking
+ * threads, limiters, foreign callers), and most need configs or a portal. */
+static const wt_case_t cases[] = {
+    WT_TEST(offload_storm),
+    WT_TEST(offload_storm_idle_churn),
+    WT_TEST(foreign_threads),
+    WT_TEST(token_calls_racing_shutdown),
+    WT_TEST(shutdown_with_abandoned),
+};
+WT_SUITE(cases)

@@ -8,7 +8,7 @@
 
 /* ------------------------------------------------------------ level cancellation */
 
-static int level_main(void *arg)
+static int level_cancellation(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -38,13 +38,7 @@ static int level_main(void *arg)
     return 0;
 }
 
-static void test_level_cancellation(void **state)
-{
-    (void)state;
-    WT_RUN_OK(level_main, NULL, 2);
-}
-
-static int uncancelled_main(void *arg)
+static int uncancelled_scope_passes_rc(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -63,13 +57,7 @@ static int uncancelled_main(void *arg)
     return 0;
 }
 
-static void test_uncancelled_scope_passes_rc(void **state)
-{
-    (void)state;
-    WT_RUN_OK(uncancelled_main, NULL, 2);
-}
-
-static int idempotent_main(void *arg)
+static int cancel_is_idempotent(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -86,13 +74,7 @@ static int idempotent_main(void *arg)
     return 0;
 }
 
-static void test_cancel_is_idempotent(void **state)
-{
-    (void)state;
-    WT_RUN_OK(idempotent_main, NULL, 2);
-}
-
-static int cancelled_before_checkpoint_main(void *arg)
+static int exit_other_rc_unchanged_when_cancelled(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -116,15 +98,9 @@ static int cancelled_before_checkpoint_main(void *arg)
     return 0;
 }
 
-static void test_exit_other_rc_unchanged_when_cancelled(void **state)
-{
-    (void)state;
-    WT_RUN_OK(cancelled_before_checkpoint_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ ownership */
 
-static int outer_owns_main(void *arg)
+static int outer_cancelled_scope_catches(void *arg)
 {
     (void)arg;
     weft_scope_t outer, inner;
@@ -146,13 +122,7 @@ static int outer_owns_main(void *arg)
     return 0;
 }
 
-static void test_outer_cancelled_scope_catches(void **state)
-{
-    (void)state;
-    WT_RUN_OK(outer_owns_main, NULL, 2);
-}
-
-static int both_cancelled_main(void *arg)
+static int outermost_of_two_cancelled_scopes_catches(void *arg)
 {
     (void)arg;
     weft_scope_t outer, inner;
@@ -173,13 +143,7 @@ static int both_cancelled_main(void *arg)
     return 0;
 }
 
-static void test_outermost_of_two_cancelled_scopes_catches(void **state)
-{
-    (void)state;
-    WT_RUN_OK(both_cancelled_main, NULL, 2);
-}
-
-static int inner_owns_main(void *arg)
+static int inner_cancelled_scope_catches_own(void *arg)
 {
     (void)arg;
     weft_scope_t outer, inner;
@@ -199,15 +163,9 @@ static int inner_owns_main(void *arg)
     return 0;
 }
 
-static void test_inner_cancelled_scope_catches_own(void **state)
-{
-    (void)state;
-    WT_RUN_OK(inner_owns_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ shields */
 
-static int shield_main(void *arg)
+static int shield_blocks_outer_cancellation(void *arg)
 {
     (void)arg;
     weft_scope_t outer, sh;
@@ -229,13 +187,7 @@ static int shield_main(void *arg)
     return 0;
 }
 
-static void test_shield_blocks_outer_cancellation(void **state)
-{
-    (void)state;
-    WT_RUN_OK(shield_main, NULL, 2);
-}
-
-static int shield_own_cancel_main(void *arg)
+static int shield_does_not_block_own_cancel(void *arg)
 {
     (void)arg;
     weft_scope_t outer, sh;
@@ -262,13 +214,7 @@ static int shield_own_cancel_main(void *arg)
     return 0;
 }
 
-static void test_shield_does_not_block_own_cancel(void **state)
-{
-    (void)state;
-    WT_RUN_OK(shield_own_cancel_main, NULL, 2);
-}
-
-static int set_shield_main(void *arg)
+static int set_shield_at_run_time(void *arg)
 {
     (void)arg;
     weft_scope_t outer, inner;
@@ -300,13 +246,7 @@ static int set_shield_main(void *arg)
     return 0;
 }
 
-static void test_set_shield_at_run_time(void **state)
-{
-    (void)state;
-    WT_RUN_OK(set_shield_main, NULL, 2);
-}
-
-static int shield_deadline_main(void *arg)
+static int shield_ignores_outer_deadline(void *arg)
 {
     (void)arg;
     weft_scope_t outer, sh;
@@ -323,15 +263,9 @@ static int shield_deadline_main(void *arg)
     return 0;
 }
 
-static void test_shield_ignores_outer_deadline(void **state)
-{
-    (void)state;
-    WT_RUN_OK(shield_deadline_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ deadlines */
 
-static int move_on_after_main(void *arg)
+static int move_on_after_expires(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -350,13 +284,7 @@ static int move_on_after_main(void *arg)
     return 0;
 }
 
-static void test_move_on_after_expires(void **state)
-{
-    (void)state;
-    WT_RUN_OK(move_on_after_main, NULL, 2);
-}
-
-static int move_on_after_in_time_main(void *arg)
+static int move_on_after_not_expired(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -373,13 +301,7 @@ static int move_on_after_in_time_main(void *arg)
     return 0;
 }
 
-static void test_move_on_after_not_expired(void **state)
-{
-    (void)state;
-    WT_RUN_OK(move_on_after_in_time_main, NULL, 2);
-}
-
-static int fail_after_expires_main(void *arg)
+static int fail_after_expires_timedout(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -395,13 +317,7 @@ static int fail_after_expires_main(void *arg)
     return 0;
 }
 
-static void test_fail_after_expires_timedout(void **state)
-{
-    (void)state;
-    WT_RUN_OK(fail_after_expires_main, NULL, 2);
-}
-
-static int fail_after_ok_main(void *arg)
+static int fail_after_not_expired(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -427,13 +343,7 @@ static int fail_after_ok_main(void *arg)
     return 0;
 }
 
-static void test_fail_after_not_expired(void **state)
-{
-    (void)state;
-    WT_RUN_OK(fail_after_ok_main, NULL, 2);
-}
-
-static int fail_after_explicit_cancel_main(void *arg)
+static int fail_after_explicit_cancel_is_not_timeout(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -446,13 +356,7 @@ static int fail_after_explicit_cancel_main(void *arg)
     return 0;
 }
 
-static void test_fail_after_explicit_cancel_is_not_timeout(void **state)
-{
-    (void)state;
-    WT_RUN_OK(fail_after_explicit_cancel_main, NULL, 2);
-}
-
-static int fail_after_nested_main(void *arg)
+static int fail_after_nested_outer_expires(void *arg)
 {
     (void)arg;
     weft_scope_t outer, inner;
@@ -469,13 +373,7 @@ static int fail_after_nested_main(void *arg)
     return 0;
 }
 
-static void test_fail_after_nested_outer_expires(void **state)
-{
-    (void)state;
-    WT_RUN_OK(fail_after_nested_main, NULL, 2);
-}
-
-static int deadline_later_main(void *arg)
+static int deadline_moved_later(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -492,13 +390,7 @@ static int deadline_later_main(void *arg)
     return 0;
 }
 
-static void test_deadline_moved_later(void **state)
-{
-    (void)state;
-    WT_RUN_OK(deadline_later_main, NULL, 2);
-}
-
-static int deadline_earlier_main(void *arg)
+static int deadline_moved_earlier(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -523,13 +415,7 @@ static int deadline_earlier_main(void *arg)
     return 0;
 }
 
-static void test_deadline_moved_earlier(void **state)
-{
-    (void)state;
-    WT_RUN_OK(deadline_earlier_main, NULL, 2);
-}
-
-static int deadline_readback_main(void *arg)
+static int scope_deadline_reads_back(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -563,13 +449,7 @@ static int deadline_readback_main(void *arg)
     return 0;
 }
 
-static void test_scope_deadline_reads_back(void **state)
-{
-    (void)state;
-    WT_RUN_OK(deadline_readback_main, NULL, 2);
-}
-
-static int effective_deadline_main(void *arg)
+static int current_effective_deadline(void *arg)
 {
     (void)arg;
     weft_scope_t a, b, c, d;
@@ -606,12 +486,6 @@ static int effective_deadline_main(void *arg)
     return 0;
 }
 
-static void test_current_effective_deadline(void **state)
-{
-    (void)state;
-    WT_RUN_OK(effective_deadline_main, NULL, 2);
-}
-
 /* The deadline passed while the task computed without a checkpoint: the
  * scope is cancelled, so the very next checkpoint reports it (level
  * cancellation; Trio processes the expiry at that yield). */
@@ -622,7 +496,7 @@ static void busy_wait(double seconds)
     }
 }
 
-static int expired_while_busy_main(void *arg)
+static int checkpoint_after_expired_deadline(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -647,18 +521,11 @@ static int expired_while_busy_main(void *arg)
     return 0;
 }
 
-static void test_checkpoint_after_expired_deadline(void **state)
-{
-    (void)state;
-    WT_RUN_OK(expired_while_busy_main, NULL, 1);
-    WT_RUN_OK(expired_while_busy_main, NULL, 2);
-}
-
 /* Once a checkpoint has reported a scope's expired deadline, the scope is
  * cancelled for good ("a cancelled scope stays cancelled"): moving its
  * deadline later must not un-cancel it, or the ECANCELED already handed out
  * would escape a scope that no longer catches it. */
-static int expired_stays_cancelled_main(void *arg)
+static int expired_deadline_stays_cancelled(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -684,13 +551,6 @@ static int expired_stays_cancelled_main(void *arg)
     EXPECT(weft_scope_cancelled_caught(&s));
     EXPECT_RC(weft_checkpoint(), 0);
     return 0;
-}
-
-static void test_expired_deadline_stays_cancelled(void **state)
-{
-    (void)state;
-    WT_RUN_OK(expired_stays_cancelled_main, NULL, 1);
-    WT_RUN_OK(expired_stays_cancelled_main, NULL, 2);
 }
 
 /* A deadline expires while the worker that armed it runs another task that
@@ -725,32 +585,35 @@ static int deadline_sleeper_with_hog(void *arg)
     return 0;
 }
 
-static int busy_main(void *arg)
+static int deadline_fires_while_worker_busy(void *arg)
 {
-    busy_ctx_t *c = arg;
+    (void)arg;
+    busy_ctx_t c = {0};
     weft_group_t g;
-    c->g = &g;
+    c.g = &g;
     EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, deadline_sleeper_with_hog, c), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_deadline_fires_while_worker_busy(void **state)
-{
-    (void)state;
-    busy_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(busy_main, &c, 2);
-    assert_rc(c.sleep_rc, WEFT_ECANCELED);
-    assert_rc(c.exit_rc, 0);
-    if (!(c.woke_after < 1.0)) {
-        print_error("0.05 s deadline woke the task after %.3f s (the hog ran %.1f s)\n",
-                    c.woke_after, BUSY_SPIN);
-        fail();
-    }
+    EXPECT_RC(weft_group_spawn(&g, deadline_sleeper_with_hog, &c), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(c.sleep_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.exit_rc, 0);
+    if (!(c.woke_after < 1.0))
+        wt_failf(__FILE__, __LINE__,
+                 "0.05 s deadline woke the task after %.3f s (the hog ran %.1f s)",
+                 c.woke_after, BUSY_SPIN);
+    return 0;
 }
 
 /* ------------------------------------------------------------ cross-task */
+
+/* Run a(arg) and b(arg) as two tasks of one group; the group's result. */
+static int run_two(weft_fn_t a, weft_fn_t b, void *arg)
+{
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, a, arg), 0);
+    EXPECT_RC(weft_group_spawn(&g, b, arg), 0);
+    return weft_group_close(&g, 0);
+}
 
 typedef struct {
     weft_scope_t *target;   /* published by the sleeper */
@@ -811,71 +674,50 @@ static int remote_canceller(void *arg)
     return 0;
 }
 
-/* Keep the other workers busy-ish so the two tasks land on different workers. */
-static int cross_main(void *arg)
-{
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, blocked_sleeper, arg), 0);
-    EXPECT_RC(weft_group_spawn(&g, remote_canceller, arg), 0);
-    return weft_group_close(&g, 0);
-}
-
 static void check_woken(xtask_ctx_t *c)
 {
-    assert_int_equal(atomic_load(&c->done), 1);
-    assert_rc(c->sleep_rc, WEFT_ECANCELED);
-    assert_rc(c->exit_rc, 0);
-    assert_true(c->caught);
+    EXPECT(atomic_load(&c->done) == 1);
+    EXPECT_RC(c->sleep_rc, WEFT_ECANCELED);
+    EXPECT_RC(c->exit_rc, 0);
+    EXPECT(c->caught);
     double lat = c->woke_at - c->cancel_at;
-    if (!(lat >= 0 && lat < 1.0)) {
-        print_error("woken %.6f s after the cancel\n", lat);
-        fail();
-    }
+    if (!(lat >= 0 && lat < 1.0))
+        wt_failf(__FILE__, __LINE__, "woken %.6f s after the cancel", lat);
 }
 
-static void test_cancel_wakes_blocked_task_forever(void **state)
+/* The sleeper and the canceller as two tasks, so that with more than one
+ * worker they may land on different workers; then the sleeper must have
+ * woken promptly. */
+static int cross_wake(double sleep_for, int nested, int use_deadline)
 {
-    (void)state;
-    for (int workers = 2; workers <= 4; workers += 2) {
-        xtask_ctx_t c;
-        memset(&c, 0, sizeof c);
-        c.sleep_for = WEFT_FOREVER;
-        WT_RUN_OK(cross_main, &c, (unsigned)workers);
-        check_woken(&c);
-    }
-}
-
-static void test_cancel_wakes_blocked_task_long_sleep(void **state)
-{
-    (void)state;
-    xtask_ctx_t c;
-    memset(&c, 0, sizeof c);
-    c.sleep_for = 100.0;
-    WT_RUN_OK(cross_main, &c, 2);
+    xtask_ctx_t c = {.sleep_for = sleep_for, .nested = nested, .use_deadline = use_deadline};
+    int rc = run_two(blocked_sleeper, remote_canceller, &c);
     check_woken(&c);
+    return rc;
 }
 
-static void test_cancel_outer_scope_wakes_nested(void **state)
+static int cancel_wakes_blocked_task_forever(void *arg)
 {
-    (void)state;
-    xtask_ctx_t c;
-    memset(&c, 0, sizeof c);
-    c.sleep_for = WEFT_FOREVER;
-    c.nested = 1;
-    WT_RUN_OK(cross_main, &c, 2);
-    check_woken(&c);
+    (void)arg;
+    return cross_wake(WEFT_FOREVER, 0, 0);
 }
 
-static void test_deadline_moved_from_other_task_wakes(void **state)
+static int cancel_wakes_blocked_task_long_sleep(void *arg)
 {
-    (void)state;
-    xtask_ctx_t c;
-    memset(&c, 0, sizeof c);
-    c.sleep_for = WEFT_FOREVER;
-    c.use_deadline = 1;
-    WT_RUN_OK(cross_main, &c, 2);
-    check_woken(&c);
+    (void)arg;
+    return cross_wake(100.0, 0, 0);
+}
+
+static int cancel_outer_scope_wakes_nested(void *arg)
+{
+    (void)arg;
+    return cross_wake(WEFT_FOREVER, 1, 0);
+}
+
+static int deadline_moved_from_other_task_wakes(void *arg)
+{
+    (void)arg;
+    return cross_wake(WEFT_FOREVER, 0, 1);
 }
 
 /* A deadline moved later by another task while the owner is blocked: the
@@ -915,26 +757,17 @@ static int push_deadline_later(void *arg)
     return 0;
 }
 
-static int later_main(void *arg)
+static int deadline_moved_later_from_other_task(void *arg)
 {
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, sleeper_short_deadline, arg), 0);
-    EXPECT_RC(weft_group_spawn(&g, push_deadline_later, arg), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_deadline_moved_later_from_other_task(void **state)
-{
-    (void)state;
-    later_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(later_main, &c, 2);
-    assert_rc(c.sleep_rc, 0);
-    assert_true(c.slept >= 0.3);
-    assert_rc(c.exit_rc, 0);
-    assert_false(c.caught);
-    assert_true(fabs(c.final_deadline - c.new_deadline) < 1e-3);
+    (void)arg;
+    later_ctx_t c = {0};
+    int rc = run_two(sleeper_short_deadline, push_deadline_later, &c);
+    EXPECT_RC(c.sleep_rc, 0);
+    EXPECT(c.slept >= 0.3);
+    EXPECT_RC(c.exit_rc, 0);
+    EXPECT(!c.caught);
+    EXPECT_NEAR(c.final_deadline, c.new_deadline, 1e-3);
+    return rc;
 }
 
 /* A task blocked inside a shield is not woken by the outer scope's cancel. */
@@ -974,31 +807,22 @@ static int outer_canceller(void *arg)
     return 0;
 }
 
-static int shield_x_main(void *arg)
+static int shielded_blocked_task_not_woken(void *arg)
 {
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn(&g, shielded_sleeper, arg), 0);
-    EXPECT_RC(weft_group_spawn(&g, outer_canceller, arg), 0);
-    return weft_group_close(&g, 0);
-}
-
-static void test_shielded_blocked_task_not_woken(void **state)
-{
-    (void)state;
-    shield_x_ctx_t c;
-    memset(&c, 0, sizeof c);
-    WT_RUN_OK(shield_x_main, &c, 2);
-    assert_int_equal(atomic_load(&c.cancelled), 1);
-    assert_rc(c.sleep_rc, 0);
-    assert_true(c.slept >= 0.2);
-    assert_rc(c.after_rc, WEFT_ECANCELED);
-    assert_rc(c.exit_rc, 0);
+    (void)arg;
+    shield_x_ctx_t c = {0};
+    int rc = run_two(shielded_sleeper, outer_canceller, &c);
+    EXPECT(atomic_load(&c.cancelled) == 1);
+    EXPECT_RC(c.sleep_rc, 0);
+    EXPECT(c.slept >= 0.2);
+    EXPECT_RC(c.after_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.exit_rc, 0);
+    return rc;
 }
 
 /* A scope entered in one task protects only that task: cancelling a scope of
  * a sibling does not affect the canceller. */
-static int cancel_is_per_scope_main(void *arg)
+static int sequential_scopes_independent(void *arg)
 {
     (void)arg;
     weft_scope_t a, b;
@@ -1009,12 +833,6 @@ static int cancel_is_per_scope_main(void *arg)
     EXPECT_RC(weft_scope_exit(&b, 0), 0);
     EXPECT(!weft_scope_cancel_called(&b));
     return 0;
-}
-
-static void test_sequential_scopes_independent(void **state)
-{
-    (void)state;
-    WT_RUN_OK(cancel_is_per_scope_main, NULL, 1);
 }
 
 /* ------------------------------------------------------------ depth */
@@ -1081,23 +899,19 @@ static void run_chain(unsigned n, int dump)
     c.dump = dump;
     /* 64 KiB: a walk that recursed once per scope would need megabytes. */
     weft_config_t cfg = {.workers = 2, .stack_size = 64 * 1024};
-    atomic_store(&wt_fail_count, 0);
-    assert_rc(weft_run(chain_main, &c, &cfg), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CONFIG_OK(chain_main, &c, &cfg);
     assert_int_equal(atomic_load(&c.built), n);
     assert_rc(c.leaf_rc, WEFT_ECANCELED);
     assert_int_equal(atomic_load(&c.cancelled), n); /* every link saw it */
 }
 
-static void test_deep_chain_cancelled_from_root(void **state)
+static void deep_chain_cancelled_from_root(void)
 {
-    (void)state;
     run_chain(WT_TSAN_PICK(100000, 500), 0); /* TSan: ~1 MB per task */
 }
 
-static void test_deep_chain_dumped(void **state)
+static void deep_chain_dumped(void)
 {
-    (void)state;
     run_chain(WT_TSAN_PICK(20000, 300), 1);
 }
 
@@ -1139,14 +953,11 @@ static int deep_scopes_main(void *arg)
     return 0;
 }
 
-static void test_deep_scopes_in_one_task(void **state)
+static void deep_scopes_in_one_task(void)
 {
-    (void)state;
     unsigned n = WT_TSAN_PICK(100000, 20000);
     weft_config_t cfg = {.workers = 1, .stack_size = 64 * 1024};
-    atomic_store(&wt_fail_count, 0);
-    assert_rc(weft_run(deep_scopes_main, &n, &cfg), 0);
-    WT_ASSERT_CLEAN();
+    WT_RUN_CONFIG_OK(deep_scopes_main, &n, &cfg);
 }
 
 /* ------------------------------------------------------------ NaN */
@@ -1154,7 +965,7 @@ static void test_deep_scopes_in_one_task(void **state)
 /* A NaN delay or deadline is a bad argument: the scope is cancelled at once
  * (its body's checkpoints say so) and its exit reports WEFT_EINVAL, whether
  * the body saw the cancellation or not. */
-static int nan_main(void *arg)
+static int nan_deadline_cancels_and_exit_einval(void *arg)
 {
     (void)arg;
     weft_scope_t s;
@@ -1186,12 +997,6 @@ static int nan_main(void *arg)
     EXPECT_RC(weft_sleep(NAN), WEFT_EINVAL);
     EXPECT_RC(weft_sleep_until(NAN), WEFT_EINVAL);
     return 0;
-}
-
-static void test_nan_deadline_cancels_and_exit_einval(void **state)
-{
-    (void)state;
-    WT_RUN_OK(nan_main, NULL, 1);
 }
 
 /* ------------------------------------------------------------ from other threads */
@@ -1230,89 +1035,76 @@ static int foreign_child(void *arg)
     return c->child_rc;
 }
 
-static int foreign_cancel_main(void *arg)
+static int cancel_from_foreign_thread(void *arg)
 {
-    foreign_cancel_t *c = arg;
+    (void)arg;
+    foreign_cancel_t c = {0};
     weft_scope_t s;
     weft_group_t g;
     weft_scope_enter(&s, WEFT_FOREVER, 0);
-    c->scope = &s;
+    c.scope = &s;
     EXPECT_RC(weft_group_open(&g), 0);
-    c->group = &g;
-    EXPECT_RC(weft_group_spawn(&g, foreign_child, c), 0);
+    c.group = &g;
+    EXPECT_RC(weft_group_spawn(&g, foreign_child, &c), 0);
     pthread_t th;
-    EXPECT(pthread_create(&th, NULL, foreign_canceller, c) == 0);
-    atomic_fetch_add(&c->ready, 1);
+    EXPECT(pthread_create(&th, NULL, foreign_canceller, &c) == 0);
+    atomic_fetch_add(&c.ready, 1);
     double t0 = weft_now();
-    c->sleep_rc = weft_sleep(10);
-    c->woke_after = weft_now() - t0;
-    c->close_rc = weft_group_close(&g, c->sleep_rc);
+    c.sleep_rc = weft_sleep(10);
+    c.woke_after = weft_now() - t0;
+    c.close_rc = weft_group_close(&g, c.sleep_rc);
     /* The thread touches the scope and group until it says it is done. */
     weft_scope_t sh;
     weft_scope_enter(&sh, WEFT_FOREVER, WEFT_SHIELD);
-    while (!atomic_load(&c->cancels))
+    while (!atomic_load(&c.cancels))
         weft_sleep(0.001);
     weft_scope_exit(&sh, 0);
-    c->exit_rc = weft_scope_exit(&s, c->close_rc);
+    c.exit_rc = weft_scope_exit(&s, c.close_rc);
     pthread_join(th, NULL);
+    EXPECT_RC(c.sleep_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.child_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.close_rc, WEFT_ECANCELED);
+    EXPECT_RC(c.exit_rc, 0);
+    EXPECT(c.woke_after < 5.0);
     return 0;
 }
 
-static void test_cancel_from_foreign_thread(void **state)
-{
-    (void)state;
-    for (unsigned workers = 1; workers <= 2; workers++) {
-        foreign_cancel_t c;
-        memset(&c, 0, sizeof c);
-        WT_RUN_OK(foreign_cancel_main, &c, workers);
-        assert_rc(c.sleep_rc, WEFT_ECANCELED);
-        assert_rc(c.child_rc, WEFT_ECANCELED);
-        assert_rc(c.close_rc, WEFT_ECANCELED);
-        assert_rc(c.exit_rc, 0);
-        assert_true(c.woke_after < 5.0);
-    }
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_level_cancellation),
-        cmocka_unit_test(test_uncancelled_scope_passes_rc),
-        cmocka_unit_test(test_cancel_is_idempotent),
-        cmocka_unit_test(test_exit_other_rc_unchanged_when_cancelled),
-        cmocka_unit_test(test_outer_cancelled_scope_catches),
-        cmocka_unit_test(test_outermost_of_two_cancelled_scopes_catches),
-        cmocka_unit_test(test_inner_cancelled_scope_catches_own),
-        cmocka_unit_test(test_shield_blocks_outer_cancellation),
-        cmocka_unit_test(test_shield_does_not_block_own_cancel),
-        cmocka_unit_test(test_set_shield_at_run_time),
-        cmocka_unit_test(test_shield_ignores_outer_deadline),
-        cmocka_unit_test(test_move_on_after_expires),
-        cmocka_unit_test(test_move_on_after_not_expired),
-        cmocka_unit_test(test_fail_after_expires_timedout),
-        cmocka_unit_test(test_fail_after_not_expired),
-        cmocka_unit_test(test_fail_after_explicit_cancel_is_not_timeout),
-        cmocka_unit_test(test_fail_after_nested_outer_expires),
-        cmocka_unit_test(test_deadline_moved_later),
-        cmocka_unit_test(test_deadline_moved_earlier),
-        cmocka_unit_test(test_scope_deadline_reads_back),
-        cmocka_unit_test(test_current_effective_deadline),
-        cmocka_unit_test(test_checkpoint_after_expired_deadline),
-        cmocka_unit_test(test_expired_deadline_stays_cancelled),
-        cmocka_unit_test(test_deadline_fires_while_worker_busy),
-        cmocka_unit_test(test_cancel_wakes_blocked_task_forever),
-        cmocka_unit_test(test_cancel_wakes_blocked_task_long_sleep),
-        cmocka_unit_test(test_cancel_outer_scope_wakes_nested),
-        cmocka_unit_test(test_deadline_moved_from_other_task_wakes),
-        cmocka_unit_test(test_deadline_moved_later_from_other_task),
-        cmocka_unit_test(test_shielded_blocked_task_not_woken),
-        cmocka_unit_test(test_sequential_scopes_independent),
-        cmocka_unit_test(test_deep_chain_cancelled_from_root),
-        cmocka_unit_test(test_deep_chain_dumped),
-        cmocka_unit_test(test_deep_scopes_in_one_task),
-        cmocka_unit_test(test_nan_deadline_cancels_and_exit_einval),
-        cmocka_unit_test(test_cancel_from_foreign_thread),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE_ON(level_cancellation, WT_W2),
+    WT_CASE_ON(uncancelled_scope_passes_rc, WT_W2),
+    WT_CASE_ON(cancel_is_idempotent, WT_W2),
+    WT_CASE_ON(exit_other_rc_unchanged_when_cancelled, WT_W2),
+    WT_CASE_ON(outer_cancelled_scope_catches, WT_W2),
+    WT_CASE_ON(outermost_of_two_cancelled_scopes_catches, WT_W2),
+    WT_CASE_ON(inner_cancelled_scope_catches_own, WT_W2),
+    WT_CASE_ON(shield_blocks_outer_cancellation, WT_W2),
+    WT_CASE_ON(shield_does_not_block_own_cancel, WT_W2),
+    WT_CASE_ON(set_shield_at_run_time, WT_W2),
+    WT_CASE_ON(shield_ignores_outer_deadline, WT_W2),
+    WT_CASE_ON(move_on_after_expires, WT_W2),
+    WT_CASE_ON(move_on_after_not_expired, WT_W2),
+    WT_CASE_ON(fail_after_expires_timedout, WT_W2),
+    WT_CASE_ON(fail_after_not_expired, WT_W2),
+    WT_CASE_ON(fail_after_explicit_cancel_is_not_timeout, WT_W2),
+    WT_CASE_ON(fail_after_nested_outer_expires, WT_W2),
+    WT_CASE_ON(deadline_moved_later, WT_W2),
+    WT_CASE_ON(deadline_moved_earlier, WT_W2),
+    WT_CASE_ON(scope_deadline_reads_back, WT_W2),
+    WT_CASE_ON(current_effective_deadline, WT_W2),
+    WT_CASE(checkpoint_after_expired_deadline),
+    WT_CASE(expired_deadline_stays_cancelled),
+    WT_CASE_ON(deadline_fires_while_worker_busy, WT_W2),
+    WT_CASE_ON(cancel_wakes_blocked_task_forever, WT_W2 | WT_W4),
+    WT_CASE_ON(cancel_wakes_blocked_task_long_sleep, WT_W2),
+    WT_CASE_ON(cancel_outer_scope_wakes_nested, WT_W2),
+    WT_CASE_ON(deadline_moved_from_other_task_wakes, WT_W2),
+    WT_CASE_ON(deadline_moved_later_from_other_task, WT_W2),
+    WT_CASE_ON(shielded_blocked_task_not_woken, WT_W2),
+    WT_CASE_ON(sequential_scopes_independent, WT_W1),
+    WT_TEST(deep_chain_cancelled_from_root),
+    WT_TEST(deep_chain_dumped),
+    WT_TEST(deep_scopes_in_one_task),
+    WT_CASE_ON(nan_deadline_cancels_and_exit_einval, WT_W1),
+    WT_CASE(cancel_from_foreign_thread),
+};
+WT_SUITE(cases)

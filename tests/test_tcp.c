@@ -33,6 +33,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -325,7 +326,7 @@ void freeaddrinfo(struct addrinfo *res)
 
 /* ------------------------------------------------------------ echo */
 
-static int echo_main(void *p)
+static int echo(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -363,12 +364,6 @@ static int echo_main(void *p)
     return 0;
 }
 
-static void test_echo(void **st)
-{
-    (void)st;
-    WT_RUN_OK(echo_main, NULL, 1);
-    WT_RUN_OK(echo_main, NULL, 2);
-}
 
 /* ------------------------------------------------------------ large transfer */
 
@@ -437,7 +432,7 @@ static int xfer_recv(void *p)
     return 0;
 }
 
-static int xfer_main(void *p)
+static int large_transfer(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -460,13 +455,6 @@ static int xfer_main(void *p)
     EXPECT(sr.total == XFER_BYTES);
     pair_close(l, c, a);
     return 0;
-}
-
-static void test_large_transfer(void **st)
-{
-    (void)st;
-    WT_RUN_OK(xfer_main, NULL, 2);
-    WT_RUN_OK(xfer_main, NULL, 1);
 }
 
 /* ------------------------------------------------------------ half-close */
@@ -501,7 +489,7 @@ static int half_server(void *p)
     return 0;
 }
 
-static int half_main(void *p)
+static int half_close(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -528,13 +516,6 @@ static int half_main(void *p)
     EXPECT_RC(weft_group_close(&g, 0), 0);
     EXPECT_RC(weft_listener_close(l), 0);
     return 0;
-}
-
-static void test_half_close(void **st)
-{
-    (void)st;
-    WT_RUN_OK(half_main, NULL, 1);
-    WT_RUN_OK(half_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ many clients */
@@ -579,7 +560,7 @@ static int many_client(void *p)
     return 0;
 }
 
-static int many_main(void *p)
+static int many_clients(void *p)
 {
     (void)p;
     wt_echo_stats_t stats;
@@ -613,16 +594,10 @@ static int many_main(void *p)
     return 0;
 }
 
-static void test_many_clients(void **st)
-{
-    (void)st;
-    WT_RUN_OK(many_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ listening everywhere */
 
 /* host NULL: every interface, IPv4 and IPv6, one port on all. */
-static int any_main(void *p)
+static int listen_any(void *p)
 {
     (void)p;
     wt_echo_stats_t stats;
@@ -653,12 +628,6 @@ static int any_main(void *p)
     return 0;
 }
 
-static void test_listen_any(void **st)
-{
-    (void)st;
-    WT_RUN_OK(any_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ addresses, options */
 
 static int getopt_int(int fd, int level, int name)
@@ -670,7 +639,7 @@ static int getopt_int(int fd, int level, int name)
     return v;
 }
 
-static int addr_main(void *p)
+static int addresses_and_options(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -717,13 +686,6 @@ static int addr_main(void *p)
     return 0;
 }
 
-static void test_addresses_and_options(void **st)
-{
-    (void)st;
-    WT_RUN_OK(addr_main, NULL, 1);
-    WT_RUN_OK(addr_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ localhost */
 
 /* Listen on 127.0.0.1 only and connect to "localhost".  Where the resolver
@@ -734,7 +696,7 @@ static void test_addresses_and_options(void **st)
  * written in), it only covers resolving a name and connecting to the
  * address that listens.  The fake-resolver cases below cover a closed or
  * stalled first address deterministically. */
-static int localhost_main(void *p)
+static int connect_localhost(void *p)
 {
     (void)p;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
@@ -778,17 +740,12 @@ static int localhost_main(void *p)
     return 0;
 }
 
-static void test_connect_localhost(void **st)
-{
-    (void)st;
-    WT_RUN_OK(localhost_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ refused */
 
-static int refused_main(void *p)
+static int connect_refused(void *p)
 {
     (void)p;
+    fake_set(NULL, 0, EAI_NONAME);
     weft_listener_t *l;
     EXPECT_RC(weft_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
     int port = weft_listener_port(l);
@@ -805,13 +762,6 @@ static int refused_main(void *p)
     return 0;
 }
 
-static void test_connect_refused(void **st)
-{
-    (void)st;
-    fake_set(NULL, 0, EAI_NONAME);
-    WT_RUN_OK(refused_main, NULL, 1);
-    WT_RUN_OK(refused_main, NULL, 2);
-}
 
 /* ------------------------------------------------------------ Happy Eyeballs */
 
@@ -847,15 +797,16 @@ static void he_connect_ok(he_t *h, double min, double max)
     EXPECT_RC(weft_stream_close(c), 0);
 }
 
-static int he_main(void *p)
+static int happy_eyeballs(void *p)
 {
-    he_t *h = p;
-    memset(&h->stats, 0, sizeof h->stats);
-    if (WT_SERVER_START(&h->sv, "127.0.0.1", wt_echo_handler, &h->stats) != 0)
+    (void)p;
+    he_t h;
+    memset(&h.stats, 0, sizeof h.stats);
+    if (WT_SERVER_START(&h.sv, "127.0.0.1", wt_echo_handler, &h.stats) != 0)
         return 0;
-    EXPECT_RC(stall_open(&h->stall), 0);
+    EXPECT_RC(stall_open(&h.stall), 0);
     int lookups0 = atomic_load(&fake_lookups);
-    int open = h->sv.port, stall = h->stall.port;
+    int open = h.sv.port, stall = h.stall.port;
     int closed1 = closed_port(), closed2 = closed_port(), closed3 = closed_port();
     double slack = WT_SLACK;
 
@@ -868,7 +819,7 @@ static int he_main(void *p)
                                   {AF_INET, "127.0.0.1", closed3},
                                   {AF_INET, "127.0.0.1", open}};
     fake_set(closed_first, 4, 0);
-    he_connect_ok(h, 0, 0.5);
+    he_connect_ok(&h, 0, 0.5);
 
     /* 2. ::1 first (nothing listens there: refused, or no IPv6 at all),
      *    then 127.0.0.1: the "localhost" case, deterministic.  Two more
@@ -879,29 +830,29 @@ static int he_main(void *p)
                               {AF_INET6, "::1", closed2},
                               {AF_INET, "127.0.0.1", open}};
     fake_set(v6_first, 4, 0);
-    he_connect_ok(h, 0, 0.5);
+    he_connect_ok(&h, 0, 0.5);
 
     /* 3. A stalled first address: the second starts after 250 ms, wins,
      *    and the stalled attempt is cancelled (connect returns at once). */
     fake_addr_t stalled_first[] = {{AF_INET, "127.0.0.1", stall}, {AF_INET, "127.0.0.1", open}};
     fake_set(stalled_first, 2, 0);
-    he_connect_ok(h, 0.24, 0.25 + slack);
+    he_connect_ok(&h, 0.24, 0.25 + slack);
 
     /* 4. Two stalled ones, then the open one: 500 ms. */
     fake_addr_t two_stalled[] = {{AF_INET, "127.0.0.1", stall},
                                  {AF_INET, "127.0.0.1", stall},
                                  {AF_INET, "127.0.0.1", open}};
     fake_set(two_stalled, 3, 0);
-    he_connect_ok(h, 0.49, 0.5 + slack);
+    he_connect_ok(&h, 0.49, 0.5 + slack);
 
     /* 5. The first one connects at once: the second never starts (the
      *    server sees exactly one connection). */
-    int before = atomic_load(&h->stats.started);
+    int before = atomic_load(&h.stats.started);
     fake_addr_t both_open[] = {{AF_INET, "127.0.0.1", open}, {AF_INET, "127.0.0.1", open}};
     fake_set(both_open, 2, 0);
-    he_connect_ok(h, 0, 0.25 + slack);
+    he_connect_ok(&h, 0, 0.25 + slack);
     weft_sleep(0.4); /* past the second attempt's 250 ms */
-    EXPECT(atomic_load(&h->stats.started) == before + 1);
+    EXPECT(atomic_load(&h.stats.started) == before + 1);
 
     /* 6. Every address refused: the last attempt's error. */
     fake_addr_t all_closed[] = {{AF_INET, "127.0.0.1", closed1}, {AF_INET, "127.0.0.1", closed2}};
@@ -929,23 +880,16 @@ static int he_main(void *p)
     if (rc == 0)
         weft_stream_close(c);
 
-    stall_close(&h->stall);
-    WT_SERVER_STOP(&h->sv);
+    stall_close(&h.stall);
+    WT_SERVER_STOP(&h.sv);
     EXPECT(atomic_load(&fake_lookups) - lookups0 == 9); /* one lookup per connect */
     return 0;
 }
 
-static void test_happy_eyeballs(void **st)
-{
-    (void)st;
-    static he_t h;
-    WT_RUN_OK(he_main, &h, 2);
-    WT_RUN_OK(he_main, &h, 1);
-}
 
 /* ------------------------------------------------------------ deadlines on receive */
 
-static int stalled_read_main(void *p)
+static int deadline_on_stalled_read(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -987,13 +931,6 @@ static int stalled_read_main(void *p)
     return 0;
 }
 
-static void test_deadline_on_stalled_read(void **st)
-{
-    (void)st;
-    WT_RUN_OK(stalled_read_main, NULL, 1);
-    WT_RUN_OK(stalled_read_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ cancelling accept / receive */
 
 typedef struct {
@@ -1028,7 +965,7 @@ static int blocked_accept(void *p)
     return 0;
 }
 
-static int cancel_wait_main(void *p)
+static int cancel_accept_and_receive(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -1115,13 +1052,6 @@ static int cancel_wait_main(void *p)
     return 0;
 }
 
-static void test_cancel_accept_and_receive(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_wait_main, NULL, 1);
-    WT_RUN_OK(cancel_wait_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ a cancelled receive loses no data */
 
 #define NOLOSS_CHUNKS 400
@@ -1182,7 +1112,7 @@ static int noloss_receiver(void *p)
     return 0;
 }
 
-static int noloss_main(void *p)
+static int cancelled_receive_loses_nothing(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -1199,13 +1129,6 @@ static int noloss_main(void *p)
     EXPECT(rx.cancelled > 0);
     pair_close(l, c, a);
     return 0;
-}
-
-static void test_cancelled_receive_loses_nothing(void **st)
-{
-    (void)st;
-    WT_RUN_OK(noloss_main, NULL, 1);
-    WT_RUN_OK(noloss_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ cancelling send */
@@ -1245,7 +1168,7 @@ static int sink_task(void *p)
     return 0;
 }
 
-static int cancel_send_main(void *p)
+static int cancelled_send_leaves_stream_usable(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -1293,7 +1216,7 @@ static int cancel_send_main(void *p)
 }
 
 /* A cancelled send, then close at once (the request still pending). */
-static int cancel_send_close_main(void *p)
+static int cancelled_send_then_close(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -1315,18 +1238,15 @@ static int cancel_send_close_main(void *p)
     return 0;
 }
 
-static void test_cancel_send(void **st)
+static int cancel_send(void *p)
 {
-    (void)st;
-    WT_RUN_OK(cancel_send_main, NULL, 2);
-    WT_RUN_OK(cancel_send_main, NULL, 1);
-    WT_RUN_OK(cancel_send_close_main, NULL, 1);
-    WT_RUN_OK(cancel_send_close_main, NULL, 2);
+    int rc = cancelled_send_leaves_stream_usable(p);
+    return rc ? rc : cancelled_send_then_close(p);
 }
 
 /* ------------------------------------------------------------ cancelling connect */
 
-static int cancel_connect_main(void *p)
+static int cancel_connect(void *p)
 {
     (void)p;
     /* A non-routable address: the connect hangs until the deadline, or the
@@ -1388,13 +1308,6 @@ static int cancel_connect_main(void *p)
     return 0;
 }
 
-static void test_cancel_connect(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_connect_main, NULL, 1);
-    WT_RUN_OK(cancel_connect_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ close while blocked */
 
 typedef struct {
@@ -1435,7 +1348,7 @@ static int block_in_accept(void *p)
     return 0;
 }
 
-static int close_blocked_main(void *p)
+static int close_while_blocked(void *p)
 {
     (void)p;
     for (int kind = 0; kind < 3; kind++) {
@@ -1469,16 +1382,9 @@ static int close_blocked_main(void *p)
     return 0;
 }
 
-static void test_close_while_blocked(void **st)
-{
-    (void)st;
-    WT_RUN_OK(close_blocked_main, NULL, 1);
-    WT_RUN_OK(close_blocked_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ EBUSY */
 
-static int busy_main(void *p)
+static int ebusy(void *p)
 {
     (void)p;
     weft_listener_t *l;
@@ -1532,13 +1438,6 @@ static int busy_main(void *p)
     return 0;
 }
 
-static void test_ebusy(void **st)
-{
-    (void)st;
-    WT_RUN_OK(busy_main, NULL, 1);
-    WT_RUN_OK(busy_main, NULL, 2);
-}
-
 /* ------------------------------------------------------------ one stream, every worker */
 
 #define SHARE_TASKS 200
@@ -1578,7 +1477,7 @@ static int share_user(void *p)
     return 0;
 }
 
-static int share_main(void *p)
+static int stream_from_other_workers(void *p)
 {
     (void)p;
     wt_echo_stats_t stats;
@@ -1607,13 +1506,6 @@ static int share_main(void *p)
     weft_lock_free(sh.lock);
     WT_SERVER_STOP(&sv);
     return 0;
-}
-
-static void test_stream_from_other_workers(void **st)
-{
-    (void)st;
-    WT_RUN_OK(share_main, NULL, 2);
-    WT_RUN_OK(share_main, NULL, 4);
 }
 
 /* ------------------------------------------------------------ EMFILE (child process) */
@@ -1705,9 +1597,8 @@ static int emfile_main(void *p)
     return 0;
 }
 
-static void test_emfile_on_accept(void **st)
+static void emfile_on_accept(void)
 {
-    (void)st;
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     fflush(NULL);
@@ -1753,6 +1644,8 @@ static void test_emfile_on_accept(void **st)
 
 /* ------------------------------------------------------------ Unix sockets */
 
+/* The directory of a run's sockets: made for one run of a case's body,
+ * removed with whatever is left in it afterwards. */
 static char unix_dir[64];
 
 static void unix_path(char *buf, size_t len, const char *name)
@@ -1760,7 +1653,28 @@ static void unix_path(char *buf, size_t len, const char *name)
     snprintf(buf, len, "%s/%s", unix_dir, name);
 }
 
-static int unix_main(void *p)
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* fn(NULL) with a fresh unix_dir. */
+static int in_unix_dir(weft_fn_t fn)
+{
+    snprintf(unix_dir, sizeof unix_dir, "/tmp/weft-tcp-XXXXXX");
+    if (!mkdtemp(unix_dir)) {
+        wt_failf(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+        return 0;
+    }
+    int rc = fn(NULL);
+    EXPECT(nftw(unix_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) == 0);
+    return rc;
+}
+
+static int unix_echo_and_serve(void *p)
 {
     (void)p;
     char path[128];
@@ -1840,11 +1754,10 @@ static int unix_main(void *p)
     return 0;
 }
 
-static void test_unix_sockets(void **st)
+static int unix_sockets(void *p)
 {
-    (void)st;
-    WT_RUN_OK(unix_main, NULL, 1);
-    WT_RUN_OK(unix_main, NULL, 2);
+    (void)p;
+    return in_unix_dir(unix_echo_and_serve);
 }
 
 /* A path of exactly sun_path's size (107 bytes and the NUL) under unix_dir. */
@@ -1860,7 +1773,7 @@ static size_t unix_max_path(char *path, size_t size)
 /* A path too long for sun_path: listen refuses it (WEFT_EINVAL), and
  * connecting must fail too, not reach the socket named by its first 107
  * bytes. */
-static int unix_long_main(void *p)
+static int unix_too_long_path(void *p)
 {
     (void)p;
     char path[128];
@@ -1888,15 +1801,15 @@ static int unix_long_main(void *p)
     return 0;
 }
 
-static void test_unix_connect_long_path(void **st)
+static int unix_connect_long_path(void *p)
 {
-    (void)st;
-    WT_RUN_OK(unix_long_main, NULL, 2);
+    (void)p;
+    return in_unix_dir(unix_too_long_path);
 }
 
 /* The address of a Unix stream into a buffer of *len bytes: nothing may be
  * written past *len, whatever the path's length. */
-static int unix_addr_main(void *p)
+static int unix_address_into_buffer(void *p)
 {
     (void)p;
     char path[128];
@@ -1946,10 +1859,10 @@ static int unix_addr_main(void *p)
     return 0;
 }
 
-static void test_unix_address_buffer(void **st)
+static int unix_address_buffer(void *p)
 {
-    (void)st;
-    WT_RUN_OK(unix_addr_main, NULL, 2);
+    (void)p;
+    return in_unix_dir(unix_address_into_buffer);
 }
 
 /* ------------------------------------------------------------ serve */
@@ -1993,39 +1906,37 @@ static int scancel_server(void *p)
 
 #define SERVE_CLIENTS 5
 
-static int serve_cancel_main(void *p)
+/* serve stopped by cancelling its scope, or by closing its listener. */
+static int serve_cancel_round(int close_listener)
 {
-    scancel_t *x = p;
-    int close_listener = x->close_listener;
-    memset(x, 0, sizeof *x);
-    x->close_listener = close_listener;
-    EXPECT_RC(weft_tcp_listen(&x->l, "127.0.0.1", 0, NULL), 0);
-    if (!x->l)
+    scancel_t x = {.close_listener = close_listener};
+    EXPECT_RC(weft_tcp_listen(&x.l, "127.0.0.1", 0, NULL), 0);
+    if (!x.l)
         return 0;
     weft_group_t g;
     EXPECT_RC(weft_group_open(&g), 0);
-    weft_group_spawn(&g, scancel_server, x);
-    EXPECT(wt_wait_flag(&x->ready, 1, 5));
+    weft_group_spawn(&g, scancel_server, &x);
+    EXPECT(wt_wait_flag(&x.ready, 1, 5));
     weft_stream_t *c[SERVE_CLIENTS] = {0};
     for (int i = 0; i < SERVE_CLIENTS; i++)
-        EXPECT_RC(weft_tcp_connect(&c[i], "127.0.0.1", weft_listener_port(x->l)), 0);
-    WAIT_FOR(atomic_load(&x->active) == SERVE_CLIENTS);
+        EXPECT_RC(weft_tcp_connect(&c[i], "127.0.0.1", weft_listener_port(x.l)), 0);
+    WAIT_FOR(atomic_load(&x.active) == SERVE_CLIENTS);
     if (close_listener)
-        EXPECT_RC(weft_listener_close(x->l), 0);
+        EXPECT_RC(weft_listener_close(x.l), 0);
     else
-        weft_scope_cancel(&x->sc);
+        weft_scope_cancel(&x.sc);
     EXPECT_RC(weft_group_close(&g, 0), 0);
     /* serve returned after every handler ended, each having seen the
      * cancellation. */
     if (close_listener) {
-        EXPECT_RC(x->serve_rc, WEFT_EBADF);
-        EXPECT_RC(x->exit_rc, WEFT_EBADF);
+        EXPECT_RC(x.serve_rc, WEFT_EBADF);
+        EXPECT_RC(x.exit_rc, WEFT_EBADF);
     } else {
-        EXPECT_RC(x->serve_rc, WEFT_ECANCELED);
-        EXPECT_RC(x->exit_rc, 0);
+        EXPECT_RC(x.serve_rc, WEFT_ECANCELED);
+        EXPECT_RC(x.exit_rc, 0);
     }
-    EXPECT(x->ended_at_return == SERVE_CLIENTS);
-    EXPECT(atomic_load(&x->saw_cancel) == SERVE_CLIENTS);
+    EXPECT(x.ended_at_return == SERVE_CLIENTS);
+    EXPECT(atomic_load(&x.saw_cancel) == SERVE_CLIENTS);
     /* serve closed their streams. */
     for (int i = 0; i < SERVE_CLIENTS; i++) {
         if (!c[i])
@@ -2035,20 +1946,15 @@ static int serve_cancel_main(void *p)
         EXPECT_RC(weft_stream_close(c[i]), 0);
     }
     if (!close_listener)
-        EXPECT_RC(weft_listener_close(x->l), 0);
+        EXPECT_RC(weft_listener_close(x.l), 0);
     return 0;
 }
 
-static void test_serve_cancelled(void **st)
+static int serve_cancelled(void *p)
 {
-    (void)st;
-    static scancel_t x;
-    for (unsigned w = 1; w <= 2; w++) {
-        x.close_listener = 0;
-        WT_RUN_OK(serve_cancel_main, &x, w);
-        x.close_listener = 1;
-        WT_RUN_OK(serve_cancel_main, &x, w);
-    }
+    (void)p;
+    int rc = serve_cancel_round(0);
+    return rc ? rc : serve_cancel_round(1);
 }
 
 /* Connections are placed over the workers' loops (place.h): with 2 workers
@@ -2090,9 +1996,8 @@ static int dealt_server(void *p)
     return weft_scope_exit(&d->sc, 0);
 }
 
-static int dealt_main(void *p)
+static int deal_connections(dealt_t *d)
 {
-    dealt_t *d = p;
     EXPECT_RC(weft_tcp_listen(&d->l, "127.0.0.1", 0, NULL), 0);
     if (!d->l)
         return 0;
@@ -2125,18 +2030,18 @@ static int dealt_main(void *p)
     return 0;
 }
 
-static void test_serve_spreads_connections(void **st)
+static int serve_spreads_connections(void *p)
 {
-    (void)st;
-    static dealt_t d;
-    WT_RUN_OK(dealt_main, &d, 2);
+    (void)p;
+    dealt_t d = {0};
+    return deal_connections(&d);
 }
 
-static void test_accept_spreads_connections(void **st)
+static int accept_spreads_connections(void *p)
 {
-    (void)st;
-    static dealt_t d = {.by_accept = 1};
-    WT_RUN_OK(dealt_main, &d, 2);
+    (void)p;
+    dealt_t d = {.by_accept = 1};
+    return deal_connections(&d);
 }
 
 /* A task's later connections go where its first was placed (place.h): a
@@ -2166,14 +2071,15 @@ static int relay_handler(weft_stream_t *s, void *arg)
     return 0;
 }
 
-static int relay_main(void *p)
+static int connections_of_a_task_stay_together(void *p)
 {
-    relay_t *r = p;
+    (void)p;
+    relay_t r = {0};
     wt_server_t up, front;
     if (WT_SERVER_START(&up, "127.0.0.1", wt_echo_handler, NULL) != 0)
         return 0;
-    r->upstream_port = up.port;
-    if (WT_SERVER_START(&front, "127.0.0.1", relay_handler, r) == 0) {
+    r.upstream_port = up.port;
+    if (WT_SERVER_START(&front, "127.0.0.1", relay_handler, &r) == 0) {
         for (int i = 0; i < RELAYED; i++) {
             weft_stream_t *c = NULL;
             EXPECT_RC(weft_tcp_connect(&c, "127.0.0.1", front.port), 0);
@@ -2188,16 +2094,10 @@ static int relay_main(void *p)
         WT_SERVER_STOP(&front);
     }
     WT_SERVER_STOP(&up);
-    EXPECT(atomic_load(&r->together) == RELAYED && atomic_load(&r->apart) == 0);
+    EXPECT(atomic_load(&r.together) == RELAYED && atomic_load(&r.apart) == 0);
     return 0;
 }
 
-static void test_connections_of_a_task_stay_together(void **st)
-{
-    (void)st;
-    static relay_t r;
-    WT_RUN_OK(relay_main, &r, 2);
-}
 
 /* The accepted-connection rule on its own, over two stand-in workers: near
  * the CPU that received the connection (SO_INCOMING_CPU of a real loopback
@@ -2208,9 +2108,8 @@ static void set_worker(wf_worker_t *w, int cpu, unsigned load)
     atomic_store(&w->io_load, load);
 }
 
-static void test_place_accepted_rule(void **st)
+static void place_accepted_rule(void)
 {
-    (void)st;
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
@@ -2262,9 +2161,8 @@ static void test_place_accepted_rule(void **st)
  * runtime there is no current worker to prefer): a task's first connection
  * goes to the least loaded, ties dealt in turn, never the spare; its later
  * ones to the worker of its first (its home), however loaded. */
-static void test_place_connect_rule(void **st)
+static void place_connect_rule(void)
 {
-    (void)st;
     static wf_worker_t w[3];
     wf_runtime_t rt = {.nworkers = 3, .workers = w};
     set_worker(&w[0], 0, 3);
@@ -2296,9 +2194,6 @@ static void test_place_connect_rule(void **st)
     assert_ptr_equal(t.io_home, &w[1]);
 }
 
-
-
-
 /* A handler's error ends its connection only. */
 static atomic_int picky_n;
 
@@ -2309,7 +2204,7 @@ static int picky_handler(weft_stream_t *s, void *arg)
     return wt_echo_handler(s, arg);
 }
 
-static int handler_error_main(void *p)
+static int serve_handler_error(void *p)
 {
     (void)p;
     atomic_store(&picky_n, 0);
@@ -2340,12 +2235,6 @@ static int handler_error_main(void *p)
     EXPECT(echoed == 5 && refused == 5);
     WT_SERVER_STOP(&sv);
     return 0;
-}
-
-static void test_serve_handler_error(void **st)
-{
-    (void)st;
-    WT_RUN_OK(handler_error_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ wrong context, bad arguments */
@@ -2461,9 +2350,8 @@ static int context_main(void *p)
     return 0;
 }
 
-static void test_wrong_context_and_arguments(void **st)
+static void wrong_context_and_arguments(void)
 {
-    (void)st;
     /* No runtime at all. */
     weft_stream_t *s = NULL;
     weft_listener_t *l = NULL;
@@ -2478,59 +2366,43 @@ static void test_wrong_context_and_arguments(void **st)
 
 /* ------------------------------------------------------------ main */
 
-static int setup_unix_dir(void **st)
-{
-    (void)st;
-    snprintf(unix_dir, sizeof unix_dir, "/tmp/weft-tcp-XXXXXX");
-    return mkdtemp(unix_dir) ? 0 : -1;
-}
+static const wt_case_t cases[] = {
+    WT_CASE(echo),
+    WT_CASE(large_transfer),
+    WT_CASE(half_close),
+    WT_CASE_ON(many_clients, WT_W2),
+    WT_CASE_ON(listen_any, WT_W2),
+    WT_CASE(addresses_and_options),
+    WT_CASE_ON(connect_localhost, WT_W2),
+    WT_CASE(connect_refused),
+    WT_CASE(happy_eyeballs),
+    WT_CASE(deadline_on_stalled_read),
+    WT_CASE(cancel_accept_and_receive),
+    WT_CASE(cancelled_receive_loses_nothing),
+    WT_CASE(cancel_send),
+    WT_CASE(cancel_connect),
+    WT_CASE(close_while_blocked),
+    WT_CASE(ebusy),
+    WT_CASE_ON(stream_from_other_workers, WT_W2 | WT_W4),
+    WT_TEST(emfile_on_accept),
+    WT_CASE(unix_sockets),
+    WT_CASE_ON(unix_connect_long_path, WT_W2),
+    WT_CASE_ON(unix_address_buffer, WT_W2),
+    WT_CASE(serve_cancelled),
+    WT_CASE_ON(serve_handler_error, WT_W2),
+    WT_CASE_ON(serve_spreads_connections, WT_W2),
+    WT_CASE_ON(accept_spreads_connections, WT_W2),
+    WT_TEST(place_accepted_rule),
+    WT_TEST(place_connect_rule),
+    WT_CASE_ON(connections_of_a_task_stay_together, WT_W2),
+    WT_TEST(wrong_context_and_arguments),
+};
 
-static int teardown_unix_dir(void **st)
-{
-    (void)st;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", unix_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
+/* Not WT_SUITE: the EMFILE child runs its body instead of the table. */
 int main(void)
 {
     const char *child = getenv(CHILD_ENV);
     if (child && strcmp(child, "emfile") == 0)
         return wt_emfile_child(emfile_main);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo),
-        cmocka_unit_test(test_large_transfer),
-        cmocka_unit_test(test_half_close),
-        cmocka_unit_test(test_many_clients),
-        cmocka_unit_test(test_listen_any),
-        cmocka_unit_test(test_addresses_and_options),
-        cmocka_unit_test(test_connect_localhost),
-        cmocka_unit_test(test_connect_refused),
-        cmocka_unit_test(test_happy_eyeballs),
-        cmocka_unit_test(test_deadline_on_stalled_read),
-        cmocka_unit_test(test_cancel_accept_and_receive),
-        cmocka_unit_test(test_cancelled_receive_loses_nothing),
-        cmocka_unit_test(test_cancel_send),
-        cmocka_unit_test(test_cancel_connect),
-        cmocka_unit_test(test_close_while_blocked),
-        cmocka_unit_test(test_ebusy),
-        cmocka_unit_test(test_stream_from_other_workers),
-        cmocka_unit_test(test_emfile_on_accept),
-        cmocka_unit_test_setup_teardown(test_unix_sockets, setup_unix_dir, teardown_unix_dir),
-        cmocka_unit_test_setup_teardown(test_unix_connect_long_path, setup_unix_dir,
-                                        teardown_unix_dir),
-        cmocka_unit_test_setup_teardown(test_unix_address_buffer, setup_unix_dir,
-                                        teardown_unix_dir),
-        cmocka_unit_test(test_serve_cancelled),
-        cmocka_unit_test(test_serve_handler_error),
-        cmocka_unit_test(test_serve_spreads_connections),
-        cmocka_unit_test(test_accept_spreads_connections),
-        cmocka_unit_test(test_place_accepted_rule),
-        cmocka_unit_test(test_place_connect_rule),
-        cmocka_unit_test(test_connections_of_a_task_stay_together),
-        cmocka_unit_test(test_wrong_context_and_arguments),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return wt_run_suite(__FILE__, cases, sizeof cases / sizeof cases[0]);
 }

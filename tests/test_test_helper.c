@@ -116,9 +116,13 @@ static int run_child(wt_proc_t *p, const char *name)
     return wt_proc_finish(p, 120);
 }
 
-/* ------------------------------------------------------------ tests */
+/* ------------------------------------------------------------ tests
+ *
+ * Plain tests all: what they check is the runner itself (weft_test_run,
+ * weft_assert_run, weft_test_run_timed), so they call it directly instead of
+ * going through wt_run. */
 
-static void test_passing_body(void **state)
+static void passing_body(void)
 {
     atomic_int n = 0;
     assert_rc(weft_test_run(spawn_ten, &n, 30, NULL), 0);
@@ -129,12 +133,12 @@ static void test_passing_body(void **state)
     assert_int_equal(atomic_load(&n), 30);
 }
 
-static void test_error_is_returned(void **state)
+static void error_is_returned(void)
 {
     assert_rc(weft_test_run(returns_eio, NULL, 30, NULL), -EIO);
 }
 
-static void test_error_fails_the_test(void **state)
+static void error_fails_the_test(void)
 {
     wt_proc_t p;
     int status = run_child(&p, "fail");
@@ -144,7 +148,7 @@ static void test_error_fails_the_test(void **state)
     wt_proc_free(&p);
 }
 
-static void test_hang_fails_with_task_tree(void **state)
+static void hang_fails_with_task_tree(void)
 {
     wt_proc_t p;
     double t0 = wt_proc_clock();
@@ -161,8 +165,8 @@ static void test_hang_fails_with_task_tree(void **state)
 }
 
 /* The framework-free runner: its outcomes, in this process (a hang that
- * ignores the cancellation is test_hang_ignoring_cancellation's, in a child). */
-static void test_run_timed_outcomes(void **state)
+ * ignores the cancellation is hang_ignoring_cancellation's, in a child). */
+static void run_timed_outcomes(void)
 {
     int result = 1;
     assert_rc(weft_test_run_timed(returns_eio, NULL, 30, 0, NULL, &result), WEFT_TEST_RETURNED);
@@ -189,9 +193,8 @@ static int sleep_an_hour(void *arg)
     return rc;
 }
 
-static void test_virtual_clock_jumps_under_the_runner(void **state)
+static void virtual_clock_jumps_under_the_runner(void)
 {
-    (void)state;
     weft_config_t c;
     weft_config_init(&c);
     c.workers = 2;
@@ -201,7 +204,7 @@ static void test_virtual_clock_jumps_under_the_runner(void **state)
     assert_true(slept >= 3600);
 }
 
-static void test_hang_ignoring_cancellation(void **state)
+static void hang_ignoring_cancellation(void)
 {
     wt_proc_t p;
     int status = run_child(&p, "ignore");
@@ -212,20 +215,21 @@ static void test_hang_ignoring_cancellation(void **state)
     wt_proc_free(&p);
 }
 
+static const wt_case_t cases[] = {
+    WT_TEST(passing_body),
+    WT_TEST(error_is_returned),
+    WT_TEST(error_fails_the_test),
+    WT_TEST(hang_fails_with_task_tree),
+    WT_TEST(hang_ignoring_cancellation),
+    WT_TEST(run_timed_outcomes),
+    WT_TEST(virtual_clock_jumps_under_the_runner),
+};
+
+/* Not WT_SUITE: a child runs its one case (run_case) instead of the table. */
 int main(void)
 {
     const char *which = getenv(CASE_ENV);
     if (which != NULL)
         return run_case(which);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_passing_body),
-        cmocka_unit_test(test_error_is_returned),
-        cmocka_unit_test(test_error_fails_the_test),
-        cmocka_unit_test(test_hang_fails_with_task_tree),
-        cmocka_unit_test(test_hang_ignoring_cancellation),
-        cmocka_unit_test(test_run_timed_outcomes),
-        cmocka_unit_test(test_virtual_clock_jumps_under_the_runner),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return wt_run_suite(__FILE__, cases, sizeof cases / sizeof cases[0]);
 }

@@ -81,9 +81,8 @@ static int result_main(void *p)
     return 0;
 }
 
-static void test_returns_result_on_other_thread(void **st)
+static void returns_result_on_other_thread(void)
 {
-    (void)st;
     WT_RUN_OK(result_main, NULL, 1);
     WT_RUN_OK(result_main, NULL, 2);
     wt_assert_all_threads_exited();
@@ -116,9 +115,8 @@ static int reuse_main(void *p)
     return 0;
 }
 
-static void test_thread_reuse(void **st)
+static void thread_reuse(void)
 {
-    (void)st;
     WT_RUN_OK(reuse_main, NULL, 1);
     WT_RUN_OK(reuse_main, NULL, 2);
     wt_assert_all_threads_exited();
@@ -161,9 +159,8 @@ static int bound_main(void *p)
     return weft_group_close(&g, 0);
 }
 
-static void test_threads_bounded_by_tokens(void **st)
+static void threads_bounded_by_tokens(void)
 {
-    (void)st;
     bound_t b;
     memset(&b, 0, sizeof b);
     assert_rc(weft_limiter_new(&b.l, 3), 0);
@@ -188,7 +185,7 @@ static void test_threads_bounded_by_tokens(void **st)
 
 /* ------------------------------------------------------------ cancelled before fn starts */
 
-static int cancelled_scope_main(void *p)
+static int cancelled_scope_never_runs(void *p)
 {
     (void)p;
     atomic_int ran = 0;
@@ -216,13 +213,6 @@ static int cancelled_scope_main(void *p)
     EXPECT(atomic_load(&ran) == 1);
     weft_limiter_free(l);
     return 0;
-}
-
-static void test_cancelled_scope_never_runs(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancelled_scope_main, NULL, 1);
-    WT_RUN_OK(cancelled_scope_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ cancelled while waiting for a token */
@@ -259,9 +249,8 @@ static int token_waiter(void *p)
     return weft_scope_exit(&sc, rc);
 }
 
-static int token_wait_main(void *p)
+static void token_wait_variant(int variant)
 {
-    int variant = *(int *)p;
     tokwait_t t;
     memset(&t, 0, sizeof t);
     t.abandon = variant & 1;
@@ -290,16 +279,15 @@ static int token_wait_main(void *p)
     EXPECT_RC(weft_to_thread_run_sync(wt_count_fn, &t.ran, &o), 0);
     EXPECT(atomic_load(&t.ran) == 1);
     weft_limiter_free(t.l);
-    return 0;
 }
 
-static void test_cancel_while_waiting_for_token(void **st)
+/* Cancelled by the caller or by a deadline, abandonable or not. */
+static int cancel_while_waiting_for_token(void *p)
 {
-    (void)st;
-    for (int v = 0; v < 4; v++) {
-        WT_RUN_OK(token_wait_main, &v, 1);
-        WT_RUN_OK(token_wait_main, &v, 2);
-    }
+    (void)p;
+    for (int v = 0; v < 4; v++)
+        token_wait_variant(v);
+    return 0;
 }
 
 /* ------------------------------------------------------------ cancelled while fn runs, no abandon */
@@ -349,7 +337,7 @@ static int running_waiter(void *p)
     return weft_scope_exit(&sc, cp);
 }
 
-static int running_main(void *p)
+static int cancel_while_running_waits(void *p)
 {
     (void)p;
     run_t r;
@@ -373,13 +361,6 @@ static int running_main(void *p)
     EXPECT(wt_l_borrowed(r.l) == 0);
     weft_limiter_free(r.l);
     return 0;
-}
-
-static void test_cancel_while_running_waits(void **st)
-{
-    (void)st;
-    WT_RUN_OK(running_main, NULL, 1);
-    WT_RUN_OK(running_main, NULL, 2);
 }
 
 /* ------------------------------------------------------------ check_cancelled polling */
@@ -441,9 +422,8 @@ static int polling_waiter(void *p)
     return weft_scope_exit(&outer, 0);
 }
 
-static int polling_main(void *p)
+static void polling_variant(int variant)
 {
-    int variant = *(int *)p;
     poll_t q;
     memset(&q, 0, sizeof q);
     q.deadline = variant == 1 ? 0.2 : WEFT_FOREVER;
@@ -467,16 +447,15 @@ static int polling_main(void *p)
     } else {
         EXPECT(atomic_load(&q.saw_cancel) == 1);
     }
-    return 0;
 }
 
-static void test_check_cancelled_polling(void **st)
+/* Cancelled by the caller, by a deadline, or shielded from it. */
+static int check_cancelled_polling(void *p)
 {
-    (void)st;
-    for (int v = 0; v < 3; v++) {
-        WT_RUN_OK(polling_main, &v, 1);
-        WT_RUN_OK(polling_main, &v, 2);
-    }
+    (void)p;
+    for (int v = 0; v < 3; v++)
+        polling_variant(v);
+    return 0;
 }
 
 /* ------------------------------------------------------------ abandon_on_cancel */
@@ -505,7 +484,7 @@ static int abandon_waiter(void *p)
     return weft_scope_exit(&sc, rc);
 }
 
-static int abandon_main(void *p)
+static int abandon_on_cancel(void *p)
 {
     (void)p;
     run_t r;
@@ -553,13 +532,6 @@ static int abandon_main(void *p)
     return 0;
 }
 
-static void test_abandon_on_cancel(void **st)
-{
-    (void)st;
-    WT_RUN_OK(abandon_main, NULL, 1);
-    WT_RUN_OK(abandon_main, NULL, 2);
-}
-
 /* A deadline abandons a call; no on_abandoned given; the default limiter. */
 typedef struct {
     atomic_int fn_done;
@@ -584,9 +556,10 @@ static void sleepy_abandoned(void *arg, int rc)
     atomic_fetch_add(&s->ab_calls, 1);
 }
 
-static int abandon_deadline_main(void *p)
+static int abandon_by_deadline(void *p)
 {
-    sleepy_t *s = p;
+    (void)p;
+    sleepy_t s[2] = {0};
     weft_scope_t sc;
     weft_thread_opts_t o = {.abandon_on_cancel = 1};
     weft_limiter_t *def = weft_default_thread_limiter();
@@ -606,48 +579,30 @@ static int abandon_deadline_main(void *p)
     WAIT_FOR(atomic_load(&s[0].fn_done) == 1 && atomic_load(&s[1].ab_calls) == 1);
     WAIT_FOR(wt_l_borrowed(def) == 0);
     EXPECT(atomic_load(&s[0].ab_calls) == 0);
+    EXPECT(atomic_load(&s[1].ab_calls) == 1);
     return 0;
-}
-
-static void test_abandon_by_deadline(void **st)
-{
-    (void)st;
-    sleepy_t s[2];
-    memset(s, 0, sizeof s);
-    WT_RUN_OK(abandon_deadline_main, s, 2);
-    assert_int_equal(atomic_load(&s[1].ab_calls), 1);
 }
 
 /* An abandoned call keeps its limiter alive until its function returns:
  * freeing the limiter meanwhile is allowed (it is not "in use" by anyone
  * who could still release into it), unlike freeing one a task borrows from
  * (tests/test_death.c). */
-static int free_while_abandoned_main(void *p)
+static int free_limiter_of_abandoned_call(void *p)
 {
-    sleepy_t *s = p;
+    (void)p;
+    sleepy_t s = {0};
     weft_limiter_t *l;
     EXPECT_RC(weft_limiter_new(&l, 1), 0);
     weft_scope_t sc;
     weft_thread_opts_t o = {.limiter = l, .abandon_on_cancel = 1, .on_abandoned = sleepy_abandoned};
     weft_move_on_after(&sc, 0.03);
-    int rc = weft_to_thread_run_sync(sleepy_fn, s, &o);
+    int rc = weft_to_thread_run_sync(sleepy_fn, &s, &o);
     EXPECT_RC(weft_scope_exit(&sc, rc), 0);
     EXPECT_RC(rc, WEFT_ECANCELED);
     EXPECT(wt_l_borrowed(l) == 1); /* the thread still runs fn with the token */
     weft_limiter_free(l);          /* no abort; freed once fn returns (LSan) */
-    WAIT_FOR(atomic_load(&s->ab_calls) == 1);
+    WAIT_FOR(atomic_load(&s.ab_calls) == 1);
     return 0;
-}
-
-static void test_free_limiter_of_abandoned_call(void **st)
-{
-    (void)st;
-    for (unsigned workers = 1; workers <= 2; workers++) {
-        sleepy_t s;
-        memset(&s, 0, sizeof s);
-        WT_RUN_OK(free_while_abandoned_main, &s, workers);
-        assert_int_equal(atomic_load(&s.ab_calls), 1);
-    }
 }
 
 /* ------------------------------------------------------------ idle exit */
@@ -689,9 +644,8 @@ static int idle_main(void *p)
     return 0;
 }
 
-static void test_idle_exit(void **st)
+static void idle_exit(void)
 {
-    (void)st;
     idle_t c = {.expect_exit = 1};
     WT_RUN_CFG_OK(idle_main, &c, 2, 0, 0.05);
     wt_assert_all_threads_exited();
@@ -754,9 +708,8 @@ static int late_main(void *p)
     return weft_group_close(&g, 0);
 }
 
-static void test_run_waits_for_blocking_threads(void **st)
+static void run_waits_for_blocking_threads(void)
 {
-    (void)st;
     for (int i = 0; i < 3; i++) {
         late_t l;
         memset(&l, 0, sizeof l);
@@ -799,9 +752,8 @@ static int wrong_context_main(void *p)
     return 0;
 }
 
-static void test_wrong_context(void **st)
+static void wrong_context(void)
 {
-    (void)st;
     ctx_t c;
     memset(&c, 0, sizeof c);
     assert_rc(weft_to_thread_run_sync(wt_count_fn, &c.ran, NULL), WEFT_EPERM);
@@ -881,14 +833,12 @@ static int nest_main(void *p)
     return 0;
 }
 
-static void test_nesting(void **st)
+static void nesting(void)
 {
-    (void)st;
     WT_RUN_OK(nest_main, NULL, 1);
     WT_RUN_OK(nest_main, NULL, 2);
     wt_assert_all_threads_exited();
 }
-
 
 /* An abandonable call that ends in WEFT_ECANCELED before fn ran still hands
  * arg to on_abandoned (on the calling task, before it returns), so that
@@ -912,7 +862,7 @@ static void handoff_abandoned(void *p, int rc)
     atomic_fetch_add(&h->calls, 1);
 }
 
-static int handoff_main(void *p)
+static int abandonable_handoff_before_start(void *p)
 {
     (void)p;
     weft_limiter_t *l;
@@ -947,12 +897,6 @@ static int handoff_main(void *p)
     EXPECT(atomic_load(&h3.calls) == 0 && atomic_load(&h3.fn_ran));
     weft_limiter_free(l);
     return 0;
-}
-
-static void test_abandonable_handoff_before_start(void **st)
-{
-    (void)st;
-    WT_RUN_OK(handoff_main, NULL, 2);
 }
 
 /* A call queued right behind a short one, while the thread that ran the
@@ -997,7 +941,7 @@ static int submit_releaser(void *p)
     return weft_to_thread_run_sync(release_blocker, s, NULL);
 }
 
-static int stuck_main(void *p)
+static int queued_behind_stuck_thread(void *p)
 {
     (void)p;
     for (int round = 0; round < 20; round++) {
@@ -1012,32 +956,22 @@ static int stuck_main(void *p)
     return 0;
 }
 
-static void test_queued_behind_stuck_thread(void **st)
-{
-    (void)st;
-    WT_RUN_OK(stuck_main, NULL, 2);
-}
-
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_returns_result_on_other_thread),
-        cmocka_unit_test(test_thread_reuse),
-        cmocka_unit_test(test_threads_bounded_by_tokens),
-        cmocka_unit_test(test_cancelled_scope_never_runs),
-        cmocka_unit_test(test_cancel_while_waiting_for_token),
-        cmocka_unit_test(test_cancel_while_running_waits),
-        cmocka_unit_test(test_check_cancelled_polling),
-        cmocka_unit_test(test_abandon_on_cancel),
-        cmocka_unit_test(test_abandon_by_deadline),
-        cmocka_unit_test(test_free_limiter_of_abandoned_call),
-        cmocka_unit_test(test_idle_exit),
-        cmocka_unit_test(test_run_waits_for_blocking_threads),
-        cmocka_unit_test(test_wrong_context),
-        cmocka_unit_test(test_nesting),
-        cmocka_unit_test(test_queued_behind_stuck_thread),
-        cmocka_unit_test(test_abandonable_handoff_before_start),
-    };
-    wt_apply_filter();
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_TEST(returns_result_on_other_thread),
+    WT_TEST(thread_reuse),
+    WT_TEST(threads_bounded_by_tokens),
+    WT_CASE(cancelled_scope_never_runs),
+    WT_CASE(cancel_while_waiting_for_token),
+    WT_CASE(cancel_while_running_waits),
+    WT_CASE(check_cancelled_polling),
+    WT_CASE(abandon_on_cancel),
+    WT_CASE_ON(abandon_by_deadline, WT_W2),
+    WT_CASE(free_limiter_of_abandoned_call),
+    WT_TEST(idle_exit),
+    WT_TEST(run_waits_for_blocking_threads),
+    WT_TEST(wrong_context),
+    WT_TEST(nesting),
+    WT_CASE_ON(queued_behind_stuck_thread, WT_W2),
+    WT_CASE_ON(abandonable_handoff_before_start, WT_W2),
+};
+WT_SUITE(cases)

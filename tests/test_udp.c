@@ -10,7 +10,7 @@ typedef struct {
     atomic_int entered;
 } blocked_t;
 
-static int udp_basics_main(void *p)
+static int basics(void *p)
 {
     (void)p;
     weft_udp_t *s = NULL, *c = NULL;
@@ -46,13 +46,6 @@ static int udp_basics_main(void *p)
     return 0;
 }
 
-static void test_basics(void **st)
-{
-    (void)st;
-    WT_RUN_OK(udp_basics_main, NULL, 1);
-    WT_RUN_OK(udp_basics_main, NULL, 2);
-}
-
 /* Receives under tiny deadlines while datagrams arrive: every datagram is
  * received exactly once, in order (loopback keeps order). */
 #define NDGRAM 300
@@ -68,7 +61,7 @@ static int sender(void *p)
     return 0;
 }
 
-static int cancel_main(void *p)
+static int cancelled_receive_loses_nothing(void *p)
 {
     (void)p;
     weft_udp_t *s = NULL, *c = NULL;
@@ -105,12 +98,6 @@ static int cancel_main(void *p)
     return 0;
 }
 
-static void test_cancelled_receive_loses_nothing(void **st)
-{
-    (void)st;
-    WT_RUN_OK(cancel_main, NULL, 2);
-}
-
 static int block_in_receive(void *p)
 {
     blocked_t *b = p;
@@ -120,7 +107,7 @@ static int block_in_receive(void *p)
     return 0;
 }
 
-static int close_main(void *p)
+static int close_wakes_receive(void *p)
 {
     (void)p;
     blocked_t b = {0};
@@ -138,13 +125,6 @@ static int close_main(void *p)
     EXPECT_RC(weft_group_close(&g, 0), 0);
     EXPECT_RC(b.rc, WEFT_EBADF);
     return 0;
-}
-
-static void test_close_wakes_receive(void **st)
-{
-    (void)st;
-    WT_RUN_OK(close_main, NULL, 1);
-    WT_RUN_OK(close_main, NULL, 2);
 }
 
 /* Many tasks on any worker send through one socket (each moves to its
@@ -175,7 +155,7 @@ static int burst(void *p)
     return 0;
 }
 
-static int workers_main(void *p)
+static int sends_from_all_workers(void *p)
 {
     (void)p;
     weft_udp_t *s = NULL, *c = NULL;
@@ -210,18 +190,12 @@ static int workers_main(void *p)
     return 0;
 }
 
-static void test_sends_from_all_workers(void **st)
-{
-    (void)st;
-    WT_RUN_OK(workers_main, NULL, 4);
-}
-
 /* More datagrams than the socket's own queue holds (256), read only after
  * they all arrived: the queue stops reading the socket when full and the
  * rest wait in the kernel's buffer, so none is lost. */
 #define OVER_QUEUE 300
 
-static int full_queue_main(void *p)
+static int full_queue_loses_nothing(void *p)
 {
     (void)p;
     weft_udp_t *s = NULL, *c = NULL;
@@ -254,12 +228,6 @@ static int full_queue_main(void *p)
     return 0;
 }
 
-static void test_full_queue_loses_nothing(void **st)
-{
-    (void)st;
-    WT_RUN_OK(full_queue_main, NULL, 2);
-}
-
 static int misuse_main(void *p)
 {
     (void)p;
@@ -277,23 +245,19 @@ static int misuse_main(void *p)
     return 0;
 }
 
-static void test_misuse(void **st)
+static void misuse(void)
 {
-    (void)st;
     weft_udp_t *u = NULL;
     assert_int_equal(weft_udp_open(&u, "127.0.0.1", 0, NULL, 0), WEFT_EPERM);
     WT_RUN_OK(misuse_main, NULL, 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics),
-        cmocka_unit_test(test_cancelled_receive_loses_nothing),
-        cmocka_unit_test(test_close_wakes_receive),
-        cmocka_unit_test(test_sends_from_all_workers),
-        cmocka_unit_test(test_full_queue_loses_nothing),
-        cmocka_unit_test(test_misuse),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const wt_case_t cases[] = {
+    WT_CASE(basics),
+    WT_CASE_ON(cancelled_receive_loses_nothing, WT_W2),
+    WT_CASE(close_wakes_receive),
+    WT_CASE_ON(sends_from_all_workers, WT_W4),
+    WT_CASE_ON(full_queue_loses_nothing, WT_W2),
+    WT_TEST(misuse),
+};
+WT_SUITE(cases)
