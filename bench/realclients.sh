@@ -340,11 +340,16 @@ report() {
     fi
 }
 
+# The lowest and the highest of the values on stdin: "min-max".
+spread() { tr ' ' '\n' | grep . | sort -g | sed -n '1h; ${H; x; s/\n/-/; p}'; }
+
 summary_row() { # summary_row WORKLOAD SERVER
-    local r p50 p99
-    r=$(values "$1" "$2" | median) p50=$(values "$1_p50" "$2" | median)
-    p99=$(values "$1_p99" "$2" | median)
-    [ -n "$r" ] && printf '#   %-26s %-6s %12s %9s %9s\n' "$1" "$(runtime_of "$2")" "$r" "$p50" "$p99"
+    local r
+    r=$(values "$1" "$2" | median)
+    [ -n "$r" ] || return 0
+    printf '#   %-24s %-6s %11s %-21s %6s %8s %-15s\n' "$1" "$(runtime_of "$2")" "$r" \
+        "($(values "$1" "$2" | spread))" "$(values "$1_p50" "$2" | median)" \
+        "$(values "$1_p99" "$2" | median)" "($(values "$1_p99" "$2" | spread))"
 }
 
 # ---------------------------------------------------------------- run
@@ -403,8 +408,8 @@ for w in "${workloads[@]}"; do
     report "${w}_p99" ms "${list[@]}"
 done
 
-echo "# == summary (median of $reps runs of each)"
-printf '#   %-26s %-6s %12s %9s %9s\n' workload server req/s 'p50 ms' 'p99 ms'
+echo "# == summary (median of $reps runs of each, the lowest and highest in brackets)"
+printf '#   %-24s %-6s %11s %-21s %6s %8s %-15s\n' workload server req/s '(range)' 'p50 ms' 'p99 ms' '(range)'
 for w in "${workloads[@]}"; do
     case $w in http_*) list=("${http_servers[@]}") ;; *) list=("${resp_servers[@]}") ;; esac
     for s in "${list[@]}"; do summary_row "$w" "$s"; done
