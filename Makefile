@@ -179,7 +179,7 @@ peers:
 
 # bench/realclients.sh: weft's HTTP and Redis-protocol servers (bench/srv_*.c)
 # and their Go and Tokio peers, nginx and redis-server, measured by wrk and
-# redis-benchmark (bench/REALCLIENTS.md; about 10 minutes).  As root, the
+# redis-benchmark (bench/REALCLIENTS.md; about 7 minutes).  As root, the
 # script installs the packages it needs that are missing.  Flags in
 # CLIENTS_ARGS (e.g. CLIENTS_ARGS='-r 5 --load 2').
 CLIENTS_ARGS ?=

@@ -414,7 +414,6 @@ for w in "${workloads[@]}"; do
     case $w in http_*) list=("${http_servers[@]}") ;; *) list=("${resp_servers[@]}") ;; esac
     for s in "${list[@]}"; do summary_row "$w" "$s"; done
 done
-[ "$load_n" -gt 0 ] && echo "# load: $load_n CPU-bound processes beside every program"
 echo "# took $(($(date +%s) - start_s)) s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 
 stop_servers
