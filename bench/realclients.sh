@@ -89,11 +89,8 @@ fi
 cmake --build "$build_dir" -j2 --target bench_srv_http bench_srv_resp >/dev/null || exit 1
 
 peers=()
-here_bench=$here
-here=$here_bench/peers build=${PEERS_BUILD:-$here_bench/peers/build}
 # shellcheck source=peers/build.sh
-. "$here/build.sh"
-here=$here_bench
+. "$here/peers/build.sh"
 go_dir="" tokio_dir=""
 for p in "${peers[@]}"; do
     case $p in go:*) go_dir=${p#go:} ;; tokio:*) tokio_dir=${p#tokio:} ;; esac

@@ -268,18 +268,21 @@ static inline int srv_main_task_(void *arg)
         return srv_fail_("weft_tcp_listen 127.0.0.1", rc);
     }
     weft_runtime_stats_t st;
+    memset(&st, 0, sizeof st);
     weft_runtime_stats(&st);
     printf("# %s listening on 127.0.0.1:%d, %u workers, weft %s\n", x->srv->name,
            weft_listener_port(x->l), st.workers, weft_version_string());
     fflush(stdout);
 
     weft_group_t g;
-    weft_group_open(&g);
-    if ((rc = weft_group_spawn(&g, srv_serve_task_, x)) == 0)
-        rc = srv_wait_for_stop_(x->srv, r);
-    weft_group_cancel(&g); /* stops the accept and every connection's handler */
-    int closed = weft_group_close(&g, 0);
-    srv_print_stats_(x->srv);
+    int closed = weft_group_open(&g);
+    if (closed == 0) {
+        if ((rc = weft_group_spawn(&g, srv_serve_task_, x)) == 0)
+            rc = srv_wait_for_stop_(x->srv, r);
+        weft_group_cancel(&g); /* stops the accept and every connection's handler */
+        closed = weft_group_close(&g, 0);
+        srv_print_stats_(x->srv);
+    }
     weft_signal_close(r);
     weft_listener_close(x->l);
     if (closed != 0)

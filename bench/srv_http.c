@@ -58,6 +58,8 @@ static int parse_header(http_request_t *r, const char *line, size_t len)
     const char *v;
     if ((v = header_value(line, len, "Content-Length"))) {
         char *end;
+        if (*v < '0' || *v > '9') /* strtoull would take "-1" */
+            return -1;
         errno = 0;
         r->content_length = strtoull(v, &end, 10);
         if (errno || end == v || (*end != '\r' && *end != ' '))

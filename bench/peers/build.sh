@@ -1,14 +1,17 @@
 # build.sh — build the Go and Tokio peers (sourced by bench/peers/run.sh and
 # bench/realclients.sh, not run; see README.md).
 #
-# Expects `here` (this directory) and `build` (the Go binaries' directory);
-# appends "go:<dir>" and "tokio:<dir>" (where the built programs are) to the
+# Appends "go:<dir>" and "tokio:<dir>" (where the built programs are) to the
 # array `peers` and a line per failed build to the array `failed`.  A peer
 # whose toolchain is missing is skipped with a message.
 #
 # Environment: GO (default /usr/bin/go, else go on PATH), CARGO and RUSTC
 # (default Debian's /usr/bin/cargo and /usr/bin/rustc, else those on PATH),
-# CARGO_BUILD_JOBS (default 1).
+# CARGO_BUILD_JOBS (default 1), PEERS_BUILD (the Go binaries, default
+# bench/peers/build).
+
+peers_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+peers_build=${PEERS_BUILD:-$peers_dir/build}
 
 pick() { # pick VAR default-path fallback-command
     local v=${!1:-}
@@ -24,13 +27,13 @@ if [ -z "$go_bin" ]; then
     echo "# skipping the Go peers: no go toolchain (apt-get install golang-go)"
 else
     echo "# building the Go peers: $("$go_bin" version)"
-    mkdir -p "$build/go"
+    mkdir -p "$peers_build/go"
     # Standard library only: no module download, caches under /tmp.
-    if (cd "$here/go" &&
+    if (cd "$peers_dir/go" &&
         GOCACHE=${GOCACHE:-/tmp/weft-peers-go/cache} GOPATH=${GOPATH:-/tmp/weft-peers-go/path} \
             GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local \
-            "$go_bin" build -o "$build/go/" ./...); then
-        peers+=("go:$build/go")
+            "$go_bin" build -o "$peers_build/go/" ./...); then
+        peers+=("go:$peers_build/go")
     else
         echo "# FAILED: building the Go peers"
         failed+=("go (build)")
@@ -50,14 +53,14 @@ else
     # Offline, from Debian's crate sources (tokio/.cargo/config.toml).  The
     # git-ignored Cargo.lock is made afresh from them: one written by a newer
     # cargo (rustup's: lock format 4) cannot be read by Debian's.
-    rm -f "$here/tokio/Cargo.lock"
-    if (cd "$here/tokio" &&
+    rm -f "$peers_dir/tokio/Cargo.lock"
+    if (cd "$peers_dir/tokio" &&
         RUSTC="$rustc_bin" CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} \
             "$cargo_bin" build --release --offline --quiet); then
-        tokio_version=$(grep -A1 '^name = "tokio"$' "$here/tokio/Cargo.lock" 2>/dev/null |
+        tokio_version=$(grep -A1 '^name = "tokio"$' "$peers_dir/tokio/Cargo.lock" 2>/dev/null |
             sed -n 's/^version = "\(.*\)"$/\1/p')
         echo "# tokio ${tokio_version:-?}"
-        peers+=("tokio:$here/tokio/target/release")
+        peers+=("tokio:$peers_dir/tokio/target/release")
     else
         echo "# FAILED: building the Tokio peers"
         failed+=("tokio (build)")

@@ -20,7 +20,6 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=${PEERS_BUILD:-$here/build}
 timeout_s=${BENCH_TIMEOUT:-600}
 workloads=(ping_pong channel_throughput lock_contention tcp_echo)
 
