@@ -262,7 +262,7 @@ http_run() {
 }
 
 # ---------------------------------------------------------------- RESP
-rcli() { redis-cli -h 127.0.0.1 -p "${srv_port[$1]}" "${@:2}"; }
+rcli() { timeout 10 redis-cli -h 127.0.0.1 -p "${srv_port[$1]}" "${@:2}"; }
 
 # What every RESP server must answer before it is measured.
 resp_check() {
@@ -285,7 +285,7 @@ resp_run() {
     local s=$1 p=$2 n=$resp_n out test rps p50 p99 counter value
     [ "$p" -gt 1 ] && n=$((resp_n * 4))
     rcli "$s" DEL counter:__rand_int__ key:__rand_int__ >/dev/null
-    out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "${srv_port[$s]}" -c 50 -n "$n" -P "$p" \
+    out=$(timeout 300 redis-benchmark -h 127.0.0.1 -p "${srv_port[$s]}" -c 50 -n "$n" -P "$p" \
         -t ping,set,get,incr --csv 2>"$tmp/rb.err")
     local rc=$?
     if [ $rc -ne 0 ] || grep -qi 'error' "$tmp/rb.err"; then
