@@ -239,8 +239,13 @@ pub mod server {
     /// loopback, never exposed) with a multi-thread runtime of `workers`
     /// threads, one task per connection running `handle`, until SIGINT or
     /// SIGTERM; SIGUSR1 prints "# stats <name>: <stats()>" (so does the end).
-    pub fn serve<H, Fut>(name: &'static str, port: u16, workers: usize, stats: fn() -> String, handle: H)
-    where
+    pub fn serve<H, Fut>(
+        name: &'static str,
+        port: u16,
+        workers: usize,
+        stats: fn() -> String,
+        handle: H,
+    ) where
         H: Fn(TcpStream) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -250,7 +255,8 @@ pub mod server {
                 .unwrap_or_else(|e| fail!("bind 127.0.0.1:{port}: {e}"));
             let addr = l.local_addr().unwrap_or_else(|e| fail!("local_addr: {e}"));
             println!("# {name} listening on {addr}, {}", super::runtime(workers));
-            let mut usr1 = signal(SignalKind::user_defined1()).unwrap_or_else(|e| fail!("signal: {e}"));
+            let mut usr1 =
+                signal(SignalKind::user_defined1()).unwrap_or_else(|e| fail!("signal: {e}"));
             let mut term = signal(SignalKind::terminate()).unwrap_or_else(|e| fail!("signal: {e}"));
             let mut int = signal(SignalKind::interrupt()).unwrap_or_else(|e| fail!("signal: {e}"));
             loop {
@@ -283,13 +289,19 @@ pub mod server {
 
     /// What ends a connection's fill.
     pub enum End {
-        Closed,  // EOF or an error
+        Closed,   // EOF or an error
         TooLarge, // the unparsed input fills the buffer
     }
 
     impl Conn {
         pub fn new(s: TcpStream) -> Conn {
-            Conn { s, inp: vec![0; IN_SIZE], start: 0, end: 0, out: Vec::with_capacity(4096) }
+            Conn {
+                s,
+                inp: vec![0; IN_SIZE],
+                start: 0,
+                end: 0,
+                out: Vec::with_capacity(4096),
+            }
         }
 
         pub fn data(&self) -> &[u8] {

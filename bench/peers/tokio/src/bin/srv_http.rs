@@ -105,7 +105,11 @@ fn parse(p: &[u8]) -> Result<Option<Request>, ()> {
 }
 
 fn respond(c: &mut Conn, status: &str, body: &str, keep_alive: bool) {
-    let close = if keep_alive { "" } else { "Connection: close\r\n" };
+    let close = if keep_alive {
+        ""
+    } else {
+        "Connection: close\r\n"
+    };
     c.out.extend_from_slice(
         format!(
             "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{close}\r\n{body}",

@@ -43,7 +43,9 @@ fn count(p: &[u8], at: usize) -> Result<Option<(usize, usize)>, ()> {
     if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(());
     }
-    let n = digits.iter().fold(0usize, |v, &d| v * 10 + (d - b'0') as usize);
+    let n = digits
+        .iter()
+        .fold(0usize, |v, &d| v * 10 + (d - b'0') as usize);
     Ok(Some((n, eol + 2)))
 }
 
@@ -84,7 +86,11 @@ fn parse_inline(p: &[u8]) -> Result<Option<Command>, ()> {
         Some(i) => i,
         None => return Ok(None),
     };
-    let end = if eol > 0 && p[eol - 1] == b'\r' { eol - 1 } else { eol };
+    let end = if eol > 0 && p[eol - 1] == b'\r' {
+        eol - 1
+    } else {
+        eol
+    };
     let mut args = Vec::new();
     let mut i = 0;
     while i < end {
@@ -101,7 +107,10 @@ fn parse_inline(p: &[u8]) -> Result<Option<Command>, ()> {
         }
         args.push(w..i);
     }
-    Ok(Some(Command { args, used: eol + 1 }))
+    Ok(Some(Command {
+        args,
+        used: eol + 1,
+    }))
 }
 
 fn parse(p: &[u8]) -> Result<Option<Command>, ()> {
@@ -128,7 +137,13 @@ fn error(out: &mut Vec<u8>, msg: &str) {
 
 /// The store's commands and how many arguments each takes (name included;
 /// negative: at least that many).
-const STORE_COMMANDS: [(&str, i32); 5] = [("GET", 2), ("SET", 3), ("INCR", 2), ("DEL", -2), ("EXISTS", -2)];
+const STORE_COMMANDS: [(&str, i32); 5] = [
+    ("GET", 2),
+    ("SET", 3),
+    ("INCR", 2),
+    ("DEL", -2),
+    ("EXISTS", -2),
+];
 
 fn exec_locked(kv: &mut HashMap<Vec<u8>, Vec<u8>>, out: &mut Vec<u8>, name: &str, a: &[&[u8]]) {
     match name {
@@ -157,7 +172,11 @@ fn exec_locked(kv: &mut HashMap<Vec<u8>, Vec<u8>>, out: &mut Vec<u8>, name: &str
         _ => {
             let mut n = 0;
             for k in &a[1..] {
-                let there = if name == "DEL" { kv.remove(*k).is_some() } else { kv.contains_key(*k) };
+                let there = if name == "DEL" {
+                    kv.remove(*k).is_some()
+                } else {
+                    kv.contains_key(*k)
+                };
                 n += there as i64;
             }
             integer(out, n);
@@ -239,5 +258,7 @@ fn stats() -> String {
 fn main() {
     let (port, workers) = server::args("RESP2: PING ECHO SET GET INCR DEL EXISTS CONFIG GET");
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
-    server::serve("srv_resp", port, workers, stats, move |s| handle(store.clone(), s));
+    server::serve("srv_resp", port, workers, stats, move |s| {
+        handle(store.clone(), s)
+    });
 }
