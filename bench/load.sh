@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # load.sh — the "busy machine" mode of bench/run.sh, bench/peers/run.sh and
 # bench/realclients.sh (sourced by them, not run).
 #

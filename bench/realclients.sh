@@ -273,7 +273,7 @@ resp_check() {
         'EXISTS rc:k rc:none' 'INCR rc:n' 'INCR rc:n' 'INCR rc:k' 'DEL rc:k rc:n rc:none' \
         'GET rc:k' | rcli "$s" 2>&1 | tail -n +2 | sed 's/^\(ERR\).*/\1*/')
     if [ "$got" != "$want" ]; then
-        fail "resp check $s: answers '$(echo $got)', expected '$(echo $want)'"
+        fail "resp check $s: answers '$(tr '\n' ' ' <<<"$got")', expected '$(tr '\n' ' ' <<<"$want")'"
         return 1
     fi
 }
@@ -300,7 +300,7 @@ resp_run() {
         return
     fi
     while IFS=, read -r test rps _ _ p50 _ p99 _; do
-        test=$(echo "$test" | tr -d '"' | tr 'A-Z' 'a-z')
+        test=$(echo "$test" | tr -d '"' | tr '[:upper:]' '[:lower:]')
         [ "$test" = test ] && continue
         local w=resp_${test}_pipe$p
         rps=${rps//\"/} p50=${p50//\"/} p99=${p99//\"/}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # build.sh — build the Go and Tokio peers (sourced by bench/peers/run.sh and
 # bench/realclients.sh, not run; see README.md).
 #
