@@ -16,11 +16,15 @@
 #   make peers   the Go and Tokio peers of four bench programs (bench/peers/;
 #                as root, apt-get installs golang-go cargo rustc librust-tokio-dev
 #                if missing), flags in PEERS_ARGS (e.g. PEERS_ARGS='-w 2 -r 5')
+#   make bench-clients  weft's HTTP and Redis-protocol servers, their Go and
+#                Tokio peers, nginx and redis-server under wrk and
+#                redis-benchmark (bench/realclients.sh; as root it installs the
+#                packages it needs), flags in CLIENTS_ARGS (e.g. '-r 5 --load 2')
 #   make build   just configure + build build/ (Debug)
 #   make clean   remove all build dirs
 #
-# Only deps, demo, test (and peers) install packages; build and check use what
-# is there.
+# Only deps, demo, test (and peers, bench-clients) install packages; build and
+# check use what is there.
 #
 # Variables: JOBS (parallel jobs, default 2), CMAKE, CTEST, CMAKE_ARGS (extra
 # configure arguments for every build), CTEST_ARGS (e.g. CTEST_ARGS='-L tsan'),
@@ -65,7 +69,8 @@ MATRIX_ARGS := -DWEFT_BUILD_TESTS=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLE
 .NOTPARALLEL:
 
 .PHONY: all deps deps-clang build check build-tsan build-asan build-clang build-rel build-rel-clang \
-        build-fuzz build-soak build-test test fuzz soak demo bench release clean peers
+        build-fuzz build-soak build-test test fuzz soak demo bench release clean peers \
+        bench-clients
 
 all: build
 
@@ -169,22 +174,18 @@ PEERS_PKGS := golang-go cargo rustc librust-tokio-dev
 PEERS_ARGS ?=
 
 peers:
-	@missing=""; \
-	for p in $(PEERS_PKGS); do \
-	    dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || \
-	        missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	        echo "make peers: apt-get install -y$$missing"; \
-	        export DEBIAN_FRONTEND=noninteractive; \
-	        apt-get install -y $$missing || \
-	            { apt-get update && apt-get install -y $$missing; } || exit 1; \
-	    else \
-	        echo "make peers: not installed:$$missing (run as root to install them)" >&2; \
-	    fi; \
-	fi
+	@bash "$(ROOT)/bench/install.sh" $(PEERS_PKGS)
 	bash "$(ROOT)/bench/peers/run.sh" $(PEERS_ARGS)
+
+# bench/realclients.sh: weft's HTTP and Redis-protocol servers (bench/srv_*.c)
+# and their Go and Tokio peers, nginx and redis-server, measured by wrk and
+# redis-benchmark (bench/REALCLIENTS.md; about 7 minutes).  As root, the
+# script installs the packages it needs that are missing.  Flags in
+# CLIENTS_ARGS (e.g. CLIENTS_ARGS='-r 5 --load 2').
+CLIENTS_ARGS ?=
+
+bench-clients: release
+	bash "$(ROOT)/bench/realclients.sh" $(CLIENTS_ARGS) "$(ROOT)/$(RELEASE_DIR)"
 
 clean:
 	rm -rf "$(ROOT)/$(BUILD_DIR)" "$(ROOT)/$(TSAN_DIR)" "$(ROOT)/$(ASAN_DIR)" "$(ROOT)/$(RELEASE_DIR)" \

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Run weft's benchmark programs and print their result lines.
 #
-# usage: bench/run.sh [BENCH_BUILD_DIR]      (default: build-release/bench)
+# usage: bench/run.sh [--load N] [BENCH_BUILD_DIR]   (default: build-release/bench)
 #
 # BENCH_BUILD_DIR is the directory holding the built bench executables
 # (bench/CMakeLists.txt builds one per bench/*.c).  Every program is run once
 # with its defaults (2 workers); spawn_many and fib also with -w 1 so the
 # scaling from 1 to 2 workers shows.  Any other bench/*.c program found in the
-# directory is run too.  Each program prints '#' comment lines and
+# directory is run too, except the servers (srv_*: bench/realclients.sh
+# measures them).  --load N runs N CPU-bound processes beside every program
+# (bench/load.sh) and prints one line saying so.  Each program prints '#'
+# comment lines and
 #   weft <workload> <value> <unit>
 #   baseline <name> <value> <unit>     (where it has one)
 #   ratio <workload> <weft/baseline>   (where it has one)
@@ -18,6 +21,10 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=load.sh
+. "$here/load.sh"
+load_args "$@"
+set -- "${load_rest[@]}"
 dir=${1:-build-release/bench}
 if [ ! -d "$dir" ] && [ -d "$root/$dir" ]; then
     dir="$root/$dir"
@@ -46,6 +53,7 @@ runs=(
 for src in "$here"/*.c; do
     [ -e "$src" ] || continue
     name=$(basename "$src" .c)
+    case $name in srv_*) continue ;; esac # servers, not benchmarks
     known=0
     for r in "${runs[@]}"; do
         [ "${r%% *}" = "$name" ] && known=1
@@ -69,6 +77,9 @@ if awk -v l="${load%% *}" -v n="$ncpu" 'BEGIN { exit !(l + 0 > n / 2) }' 2>/dev/
 else
     echo "# load average before: $load"
 fi
+trap load_stop EXIT
+trap 'exit 130' INT TERM
+load_start "$load_n" || exit 2
 for r in "${runs[@]}"; do
     read -r -a cmd <<<"$r"
     prog="$dir/${cmd[0]}"

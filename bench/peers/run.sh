@@ -2,11 +2,12 @@
 # Build and run the Go and Tokio peers of weft's ping_pong, channel_throughput,
 # lock_contention and tcp_echo benchmarks (see README.md).
 #
-# usage: bench/peers/run.sh [-w N] [-r N]
+# usage: bench/peers/run.sh [--load N] [-w N] [-r N]
 #
-# Every flag is passed to every program: -w N (GOMAXPROCS / Tokio
-# worker_threads, default 2), -r N (measured repetitions after one warm-up;
-# default 5, 3 for tcp_echo).  (-n means a different thing in each program.)
+# --load N runs N CPU-bound processes beside every program (bench/load.sh)
+# and prints one line saying so.  Every other flag is passed to every
+# program: -w N (GOMAXPROCS / Tokio worker_threads, default 2), -r N
+# (measured repetitions after one warm-up; default 5, 3 for tcp_echo).  (-n means a different thing in each program.)
 # A peer whose toolchain is missing is skipped with a message; one that fails
 # to build or run makes the script exit non-zero.  Each program's output ('#'
 # lines with the raw per-repetition values, then "go|tokio <workload> <value>
@@ -19,68 +20,23 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=${PEERS_BUILD:-$here/build}
 timeout_s=${BENCH_TIMEOUT:-600}
 workloads=(ping_pong channel_throughput lock_contention tcp_echo)
 
-pick() { # pick VAR default-path fallback-command
-    local v=${!1:-}
-    if [ -n "$v" ]; then echo "$v"
-    elif [ -x "$2" ]; then echo "$2"
-    else command -v "$3" 2>/dev/null || true
-    fi
-}
+# shellcheck source=../load.sh
+. "$here/../load.sh"
+load_args "$@"
+set -- "${load_rest[@]}"
 
 peers=()
 failed=()
-
-# ---------------------------------------------------------------- Go
-go_bin=$(pick GO /usr/bin/go go)
-if [ -z "$go_bin" ]; then
-    echo "# skipping the Go peers: no go toolchain (apt-get install golang-go)"
-else
-    echo "# building the Go peers: $("$go_bin" version)"
-    mkdir -p "$build/go"
-    # Standard library only: no module download, caches under /tmp.
-    if (cd "$here/go" &&
-        GOCACHE=${GOCACHE:-/tmp/weft-peers-go/cache} GOPATH=${GOPATH:-/tmp/weft-peers-go/path} \
-            GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local \
-            "$go_bin" build -o "$build/go/" ./...); then
-        peers+=("go:$build/go")
-    else
-        echo "# FAILED: building the Go peers"
-        failed+=("go (build)")
-    fi
-fi
-
-# ---------------------------------------------------------------- Tokio
-cargo_bin=$(pick CARGO /usr/bin/cargo cargo)
-rustc_bin=$(pick RUSTC /usr/bin/rustc rustc)
-if [ -z "$cargo_bin" ] || [ -z "$rustc_bin" ]; then
-    echo "# skipping the Tokio peers: no cargo/rustc (apt-get install cargo rustc librust-tokio-dev)"
-elif ! compgen -G "/usr/share/cargo/registry/tokio-1.*" >/dev/null; then
-    echo "# skipping the Tokio peers: no Tokio sources in /usr/share/cargo/registry" \
-        "(apt-get install librust-tokio-dev)"
-else
-    echo "# building the Tokio peers: $("$rustc_bin" --version), $("$cargo_bin" --version)"
-    # Offline, from Debian's crate sources (tokio/.cargo/config.toml).  The
-    # git-ignored Cargo.lock is made afresh from them: one written by a newer
-    # cargo (rustup's: lock format 4) cannot be read by Debian's.
-    rm -f "$here/tokio/Cargo.lock"
-    if (cd "$here/tokio" &&
-        RUSTC="$rustc_bin" CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} \
-            "$cargo_bin" build --release --offline --quiet); then
-        tokio_version=$(grep -A1 '^name = "tokio"$' "$here/tokio/Cargo.lock" 2>/dev/null |
-            sed -n 's/^version = "\(.*\)"$/\1/p')
-        echo "# tokio ${tokio_version:-?}"
-        peers+=("tokio:$here/tokio/target/release")
-    else
-        echo "# FAILED: building the Tokio peers"
-        failed+=("tokio (build)")
-    fi
-fi
+# shellcheck source=build.sh
+. "$here/build.sh"
 
 # ---------------------------------------------------------------- run
+trap load_stop EXIT
+trap 'exit 130' INT TERM
+load_start "$load_n" || exit 2
 use_timeout=()
 command -v timeout >/dev/null 2>&1 && use_timeout=(timeout "$timeout_s")
 echo "# peers: $(uname -m), $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs," \

@@ -198,3 +198,151 @@ pub fn fail(msg: String) -> ! {
 macro_rules! fail {
     ($($t:tt)*) => { $crate::fail(format!($($t)*)) };
 }
+
+/// What the servers of bench/realclients.sh share (bench/srv.h in weft):
+/// the flags, the listener on 127.0.0.1, the signals, a connection's
+/// buffers.
+pub mod server {
+    use super::fail;
+    use std::future::Future;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::signal::unix::{signal, SignalKind};
+
+    /// -p PORT (0: a free one, the default) and -w N (worker_threads,
+    /// default 2; 0: Tokio's default); `what` says what the program serves.
+    pub fn args(what: &str) -> (u16, usize) {
+        let argv: Vec<String> = std::env::args().collect();
+        let (mut port, mut workers) = (0u16, 2usize);
+        let mut i = 1;
+        while i < argv.len() {
+            let f = argv[i].as_str();
+            if f == "-h" || f == "--help" {
+                println!("usage: {} [-p PORT] [-w N]\n{what}", argv[0]);
+                std::process::exit(0);
+            }
+            let v = argv.get(i + 1).map(|s| s.as_str()).unwrap_or("");
+            match (f, v.parse::<u64>()) {
+                ("-p", Ok(p)) if p <= 65535 => port = p as u16,
+                ("-w", Ok(w)) if w <= 4096 => workers = w as usize,
+                _ => {
+                    eprintln!("{}: bad argument '{f} {v}' (try -h)", argv[0]);
+                    std::process::exit(2);
+                }
+            }
+            i += 2;
+        }
+        (port, workers)
+    }
+
+    /// Serve on 127.0.0.1:port (only: these servers are measured on
+    /// loopback, never exposed) with a multi-thread runtime of `workers`
+    /// threads, one task per connection running `handle`, until SIGINT or
+    /// SIGTERM; SIGUSR1 prints "# stats <name>: <stats()>" (so does the end).
+    pub fn serve<H, Fut>(
+        name: &'static str,
+        port: u16,
+        workers: usize,
+        stats: fn() -> String,
+        handle: H,
+    ) where
+        H: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        super::run(workers, async move {
+            let l = TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap_or_else(|e| fail!("bind 127.0.0.1:{port}: {e}"));
+            let addr = l.local_addr().unwrap_or_else(|e| fail!("local_addr: {e}"));
+            println!("# {name} listening on {addr}, {}", super::runtime(workers));
+            let mut usr1 =
+                signal(SignalKind::user_defined1()).unwrap_or_else(|e| fail!("signal: {e}"));
+            let mut term = signal(SignalKind::terminate()).unwrap_or_else(|e| fail!("signal: {e}"));
+            let mut int = signal(SignalKind::interrupt()).unwrap_or_else(|e| fail!("signal: {e}"));
+            loop {
+                tokio::select! {
+                    r = l.accept() => {
+                        let (s, _) = r.unwrap_or_else(|e| fail!("accept: {e}"));
+                        tokio::spawn(handle(s));
+                    }
+                    _ = usr1.recv() => println!("# stats {name}: {}", stats()),
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                }
+            }
+            println!("# stats {name}: {}", stats());
+        });
+    }
+
+    /// The largest request a connection takes.
+    pub const IN_SIZE: usize = 16384;
+
+    /// A connection's input (requests not parsed yet: `inp[start..end]`)
+    /// and output (answers not sent yet), as bench/srv.h's srv_conn_t.
+    pub struct Conn {
+        pub s: TcpStream,
+        inp: Vec<u8>,
+        start: usize,
+        end: usize,
+        pub out: Vec<u8>,
+    }
+
+    /// What ends a connection's fill.
+    pub enum End {
+        Closed,   // EOF or an error
+        TooLarge, // the unparsed input fills the buffer
+    }
+
+    impl Conn {
+        pub fn new(s: TcpStream) -> Conn {
+            Conn {
+                s,
+                inp: vec![0; IN_SIZE],
+                start: 0,
+                end: 0,
+                out: Vec::with_capacity(4096),
+            }
+        }
+
+        pub fn data(&self) -> &[u8] {
+            &self.inp[self.start..self.end]
+        }
+
+        pub fn consume(&mut self, n: usize) {
+            self.start += n;
+            if self.start == self.end {
+                self.start = 0;
+                self.end = 0;
+            }
+        }
+
+        pub async fn flush(&mut self) -> Result<(), End> {
+            if !self.out.is_empty() {
+                self.s.write_all(&self.out).await.map_err(|_| End::Closed)?;
+                self.out.clear();
+            }
+            Ok(())
+        }
+
+        /// No complete request is buffered: send the answers so far, then
+        /// receive more.
+        pub async fn fill(&mut self) -> Result<(), End> {
+            self.flush().await?;
+            if self.end == IN_SIZE {
+                if self.start == 0 {
+                    return Err(End::TooLarge);
+                }
+                self.inp.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            match self.s.read(&mut self.inp[self.end..]).await {
+                Ok(0) | Err(_) => Err(End::Closed),
+                Ok(n) => {
+                    self.end += n;
+                    Ok(())
+                }
+            }
+        }
+    }
+}
