@@ -142,17 +142,32 @@ static WT_UNUSED WT_PRINTF(3, 4) void wt_failf(const char *file, int line, const
 
 /* ------------------------------------------------------------ running a body */
 
+/* WEFT_STRESS_SCALE (default 1) scales the stress suites' round counts. */
+static WT_UNUSED double wt_stress_scale(void)
+{
+    const char *s = getenv("WEFT_STRESS_SCALE");
+    double v = s ? atof(s) : 1.0;
+    if (!(v > 0))
+        v = 1.0;
+    return v;
+}
+
 /* How long one run of a body may take before it counts as hung: its task
  * tree is printed, it is cancelled, and the case fails (not the whole suite
- * at CTest's timeout).  WEFT_TEST_CASE_TIMEOUT=<s> overrides it. */
+ * at CTest's timeout).  WEFT_TEST_CASE_TIMEOUT=<s> overrides it; else it
+ * grows with WEFT_STRESS_SCALE (a stress body loops its scaled rounds in
+ * one runtime). */
 static WT_UNUSED double wt_case_timeout(void)
 {
     const char *s = getenv("WEFT_TEST_CASE_TIMEOUT");
     double v = s ? atof(s) : 0;
+    if (v > 0)
+        return v;
+    double scale = wt_stress_scale() > 1 ? wt_stress_scale() : 1;
 #ifdef WT_SANITIZED
-    return v > 0 ? v : 240.0;
+    return 240.0 * scale;
 #else
-    return v > 0 ? v : 60.0;
+    return 60.0 * scale;
 #endif
 }
 
@@ -349,16 +364,6 @@ static WT_UNUSED int wt_wait_flag(atomic_int *flag, int want, double timeout)
 #else
 #define WT_TSAN_PICK(normal, tsan) (normal)
 #endif
-
-/* WEFT_STRESS_SCALE (default 1) scales the stress suites' round counts. */
-static WT_UNUSED double wt_stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double v = s ? atof(s) : 1.0;
-    if (!(v > 0))
-        v = 1.0;
-    return v;
-}
 
 static WT_UNUSED int wt_scaled(int n)
 {
