@@ -169,7 +169,7 @@ static int fiber_calls_from_thread_while_runtime_runs(void *arg)
 
 /* weft_group_close is a checkpoint, i.e. fiber-only: from a plain thread it
  * must return WEFT_EPERM ("elsewhere it returns WEFT_EPERM, it never
- * crashes", API.md Conventions) and leave the group open for its host. */
+ * crashes", the [fiber] rule of weft.h) and leave the group open for its host. */
 static int group_close_from_plain_thread_eperm(void *arg)
 {
     (void)arg;
