@@ -128,6 +128,8 @@ static void channel_null(void)
 
     EXPECT_RC(weft_channel(0, NULL, &rx), WEFT_EINVAL);
     EXPECT_RC(weft_channel(0, &tx, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_channel_open(0, NULL, &tx, NULL), WEFT_EINVAL);
+    weft_channel_opts_init(NULL);
     EXPECT(tx == NULL && rx == NULL);
     EXPECT_RC(weft_send_nowait(NULL, &item), WEFT_EINVAL);
     EXPECT_RC(weft_recv_nowait(NULL, &item), WEFT_EINVAL);
@@ -189,6 +191,7 @@ static void thread_bridge_null(void)
     weft_future_free(NULL);
     EXPECT_RC(weft_portal_stop(NULL, 0), WEFT_EINVAL);
     weft_portal_free(NULL);
+    EXPECT(weft_portal_token(NULL) == NULL);
 }
 
 /* I/O calls not marked [fiber] (answers about an object, frees). */

@@ -764,6 +764,40 @@ static void many_threads(void)
     wt_portal_stop_free(m.p, 0);
 }
 
+/* weft_portal_token: a token for the portal's runtime, with no call made
+ * to get it; the _token calls run there, and answer WEFT_EBADF once the
+ * portal stopped. */
+typedef struct {
+    weft_portal_t *p;
+    atomic_int in_portal;
+} token_probe_t;
+
+static int probe_in_portal(void *arg)
+{
+    token_probe_t *t = arg;
+    weft_token_t *mine = weft_current_token(); /* the runtime this task runs in */
+    weft_token_t *theirs = weft_portal_token(t->p);
+    atomic_store(&t->in_portal, mine == theirs);
+    weft_token_release(mine);
+    weft_token_release(theirs);
+    return weft_sleep(0.001); /* a task: it may wait */
+}
+
+static void portal_token(void)
+{
+    assert_null(weft_portal_token(NULL));
+    token_probe_t t = {0};
+    t.p = wt_portal_start(1);
+    weft_token_t *tok = weft_portal_token(t.p);
+    assert_non_null(tok);
+    assert_rc(weft_from_thread_run_token(tok, probe_in_portal, &t), 0);
+    assert_int_equal(atomic_load(&t.in_portal), 1);
+    assert_rc(weft_portal_stop(t.p, 0), 0); /* a held token does not keep it running */
+    assert_rc(weft_from_thread_run_token(tok, probe_in_portal, &t), WEFT_EBADF);
+    weft_token_release(tok);
+    weft_portal_free(t.p);
+}
+
 static const wt_case_t cases[] = {
     WT_TEST(call_returns_result),
     WT_TEST(spawn_and_wait),
@@ -779,6 +813,7 @@ static const wt_case_t cases[] = {
     WT_TEST(stop_while_in_use),
     WT_TEST(several_portals),
     WT_TEST(misuse),
+    WT_TEST(portal_token),
     WT_TEST(spawn_from_task),
     WT_TEST(many_threads),
 };

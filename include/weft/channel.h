@@ -18,7 +18,9 @@
  *   - Waiting senders and receivers are served first come, first served.
  *   - Receivers get WEFT_EOF once every sender handle is closed and the
  *     buffer is empty; senders get WEFT_EPIPE once every receiver handle is
- *     closed (items still buffered at that moment are dropped, as in AnyIO).
+ *     closed.  Items still buffered at that moment are dropped, as in
+ *     AnyIO; a channel made with weft_channel_open and an on_drop callback
+ *     hands each of them to it, so that heap items are not leaked.
  *   - A send that returns an error did not deliver the item (the caller still
  *     owns it); a receive that returns an error stored nothing.  A cancelled
  *     send or receive delivers / takes nothing; one that already delivered /
@@ -54,6 +56,25 @@ typedef struct weft_channel_stats_t {
 /* Create a channel and its first sender and receiver.  WEFT_EINVAL (tx or rx
  * NULL), WEFT_ENOMEM. */
 WEFT_EXTERN int weft_channel(size_t max_buffer_size, weft_sender_t **tx, weft_receiver_t **rx);
+
+/* Options of weft_channel_open.  Versioned like weft_config_t: set them up
+ * with weft_channel_opts_init (opts_size 0 stands for this layout). */
+typedef struct weft_channel_opts_t {
+    size_t opts_size;
+    /* Called once for each item the channel drops (those still buffered
+     * when the last receiver handle closes), in the order they were sent,
+     * on the thread that closes that handle, outside the channel's lock,
+     * with drop_arg.  It may free the item; it must not wait. */
+    void (*on_drop)(void *item, void *drop_arg);
+    void *drop_arg;
+} weft_channel_opts_t;
+
+/* Zero *o (no callback) and set o->opts_size. */
+WEFT_EXTERN void weft_channel_opts_init(weft_channel_opts_t *o);
+/* weft_channel with options (NULL: none).  WEFT_EINVAL also for an
+ * opts_size larger than this library's struct (a newer header). */
+WEFT_EXTERN int weft_channel_open(size_t max_buffer_size, const weft_channel_opts_t *opts,
+                                  weft_sender_t **tx, weft_receiver_t **rx);
 /* [fiber][checkpoint] Send `item`, waiting while the buffer is full (or, for a
  * rendezvous, until a receiver takes it).  WEFT_EPIPE, WEFT_EBADF,
  * WEFT_ECANCELED, WEFT_ENOMEM (the buffer could not grow, see above). */

@@ -148,6 +148,11 @@ typedef struct weft_future_t weft_future_t;
 
 /* [thread] Start a runtime on a new thread (config as for weft_run). */
 WEFT_EXTERN int weft_portal_start(weft_portal_t **p, const weft_config_t *config);
+/* A new reference to the portal's runtime (any thread, no round trip), for
+ * code that takes a weft_token_t: the weft_from_thread_*_token calls run
+ * there.  Release it with weft_token_release.  After the portal stopped,
+ * calls through it return WEFT_EBADF.  NULL for NULL. */
+WEFT_EXTERN weft_token_t *weft_portal_token(weft_portal_t *p);
 /* [thread] Run fn(arg) as a task of the portal and return its result. */
 WEFT_EXTERN int weft_portal_call(weft_portal_t *p, weft_fn_t fn, void *arg);
 /* Spawn fn(arg) as a task of the portal; *f receives its future.  Any thread. */

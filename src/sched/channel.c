@@ -43,6 +43,7 @@ typedef struct wf_chan {
     /* Touched only by waits, hand-offs to waiters, clones and closes. */
     size_t handles;              /* handle records not freed */
     wf_waitq_t senders, receivers;
+    weft_channel_opts_t opts;    /* on_drop */
 } wf_chan_t;
 _Static_assert(offsetof(wf_chan_t, handles) <= WF_CACHE_LINE, "a channel's hot fields span two lines");
 
@@ -124,10 +125,22 @@ static void handle_leave(wf_handle_t *h) {
     if (last) chan_free(ch);
 }
 
+void weft_channel_opts_init(weft_channel_opts_t *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->opts_size = sizeof *o;
+}
+
 int weft_channel(size_t cap, weft_sender_t **tx, weft_receiver_t **rx) {
-    if (!tx || !rx) return WEFT_EINVAL;
+    return weft_channel_open(cap, NULL, tx, rx);
+}
+
+int weft_channel_open(size_t cap, const weft_channel_opts_t *opts, weft_sender_t **tx, weft_receiver_t **rx) {
+    size_t opts_size = !opts ? 0 : opts->opts_size ? opts->opts_size : sizeof *opts;
+    if (!tx || !rx || opts_size > sizeof *opts) return WEFT_EINVAL;
     wf_chan_t *ch = wf_calloc_line(sizeof *ch);
     if (!ch) return WEFT_ENOMEM;
+    if (opts) memcpy(&ch->opts, opts, opts_size); /* fields past the caller's layout stay 0 */
     wf_spin_init(&ch->lock);
     ch->cap = cap;
     ch->size = cap < RING_FIRST ? cap : RING_FIRST;
@@ -191,6 +204,24 @@ static void wake_handle(wf_waitq_t *q, const wf_handle_t *h) {
     }
 }
 
+/* Hand the items nobody can receive any more to on_drop, outside the lock;
+ * ch->lock held, and held again on return.  h, closed, is counted as a user
+ * meanwhile, so the channel (and its ring, which no send can grow once the
+ * receivers are gone) stays. */
+static void drop_items(wf_chan_t *ch, wf_handle_t *h) {
+    size_t head = ch->head, count = ch->count;
+    ch->count = ch->head = 0;
+    if (!ch->opts.on_drop || !count) return;
+    h->users++;
+    wf_spin_unlock(&ch->lock);
+    for (size_t i = 0; i < count; i++) {
+        size_t at = head + i;
+        ch->opts.on_drop(ch->items[at < ch->size ? at : at - ch->size], ch->opts.drop_arg);
+    }
+    wf_spin_lock(&ch->lock);
+    h->users--;
+}
+
 static void handle_close(wf_handle_t *h, int sender) {
     wf_chan_t *ch = h->ch;
     wf_spin_lock(&ch->lock);
@@ -206,7 +237,7 @@ static void handle_close(wf_handle_t *h, int sender) {
         wake_handle(&ch->receivers, h);
         if (--ch->open_recv == 0) {
             wf_waitq_wake_all(&ch->senders, WEFT_EPIPE);
-            ch->count = ch->head = 0; /* nobody can receive them any more */
+            drop_items(ch, h); /* nobody can receive them any more */
         }
     }
     int last = h->users == 0 && handle_drop_locked(h);

@@ -114,6 +114,8 @@ int weft_portal_start(weft_portal_t **out, const weft_config_t *config) {
     return 0;
 }
 
+weft_token_t *weft_portal_token(weft_portal_t *p) { return p ? wf_token_share(p->token) : NULL; }
+
 /* ---------------------------------------------------------------- the handle's references */
 
 /* The caller holds a reference already (the handle's, at least). */

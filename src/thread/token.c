@@ -39,13 +39,17 @@ int wf_token_enter(weft_token_t *t, wf_runtime_t **rt) {
 
 /* The runtime's own reference is not counted in held_tokens: only those a
  * thread outside may call in with (vclock.h). */
+weft_token_t *wf_token_share(weft_token_t *t) {
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    wf_spin_lock(&t->lock);
+    if (t->rt) atomic_fetch_add_explicit(&t->rt->held_tokens, 1, memory_order_relaxed);
+    wf_spin_unlock(&t->lock);
+    return t;
+}
+
 weft_token_t *weft_current_token(void) {
     wf_task_t *task = wf_current_task();
-    if (!task) return NULL;
-    weft_token_t *t = task->rt->token;
-    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&task->rt->held_tokens, 1, memory_order_relaxed);
-    return t;
+    return task ? wf_token_share(task->rt->token) : NULL;
 }
 
 void weft_token_release(weft_token_t *t) {

@@ -15,5 +15,7 @@ void wf_token_detach(weft_token_t *t);
 /* Enter the token's runtime (wf_runtime_enter): 0 and *rt, or WEFT_EBADF
  * once main returned.  Callers that then wait check they are not a worker. */
 int wf_token_enter(weft_token_t *t, wf_runtime_t **rt);
+/* Another reference to t, counted as held while its runtime lives. */
+weft_token_t *wf_token_share(weft_token_t *t);
 
 #endif
