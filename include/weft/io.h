@@ -45,6 +45,28 @@ typedef struct weft_stream_t weft_stream_t;
  * Cancelled: WEFT_ECANCELED, nothing consumed (bytes that arrived stay for
  * the next receive). */
 WEFT_EXTERN int weft_stream_receive(weft_stream_t *s, void *buf, size_t len);
+/* [fiber][checkpoint] Read exactly n bytes (n <= INT_MAX) into buf: n.
+ * Nothing is consumed unless all n arrived: cancelled, WEFT_ECANCELED; the
+ * stream ended first, WEFT_EINCOMPLETE (WEFT_EOF if no byte at all was
+ * pending; a read error instead of EOF: that error), and the bytes that did
+ * arrive stay readable by the next receive of any kind.  Any n works: a
+ * receive larger than the stream's 64 KiB buffer reads straight into buf
+ * and reserves room (n bytes of memory, untouched unless it does not
+ * complete) to give the bytes back: WEFT_ENOMEM, nothing consumed, if that
+ * cannot be had. */
+WEFT_EXTERN int weft_stream_receive_exactly(weft_stream_t *s, void *buf, size_t n);
+/* [fiber][checkpoint] Read up to a delimiter (delim_len >= 1 bytes): the
+ * number of bytes before it, copied to buf (at most max); the delimiter is
+ * consumed, not copied, and bytes after it stay for the next receive of any
+ * kind.  A delimiter that starts within the first max bytes is found (it
+ * ends within the first max + delim_len): once the pending bytes show that
+ * none can start there, -EMSGSIZE and nothing consumed.  The stream ended
+ * first: WEFT_EINCOMPLETE (WEFT_EOF if nothing was pending), the bytes stay
+ * readable.  Cancelled: WEFT_ECANCELED, nothing consumed.  A max above the
+ * buffer's 64 KiB grows it as far as needed (WEFT_ENOMEM, nothing consumed,
+ * if it cannot). */
+WEFT_EXTERN int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max,
+                                          const void *delim, size_t delim_len);
 /* [fiber][checkpoint] Send all len bytes: 0, or an error.  Cancelled while
  * the peer does not read: WEFT_ECANCELED, and a prefix of the bytes may
  * have been sent (as in AnyIO); buf may be reused at once either way. */
