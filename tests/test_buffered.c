@@ -1,6 +1,6 @@
 /* Buffered receives on byte streams: weft_stream_receive_exactly and
  * weft_stream_receive_until, on every kind of stream (TCP, Unix sockets, a
- * process's pipes through cat).
+ * process's pipes through cat, adopted socketpairs and pipes).
  *  - AnyIO's tests of BufferedByteReceiveStream (tests/streams/
  *    test_buffered.py): exactly across chunks, until a delimiter, the end of
  *    the stream first (WEFT_EINCOMPLETE; the bytes stay readable);
@@ -36,6 +36,7 @@ typedef struct pair {
     weft_stream_t *other_rx, *other_tx; /* the unused directions (sockets) */
     weft_listener_t *l;
     weft_process_t *p;
+    int one_way;       /* a pipe: the sender ends by closing */
 } pair_t;
 
 typedef int (*pair_open_t)(pair_t *p);
@@ -66,6 +67,38 @@ static int socket_pair(pair_t *p, int unix_socket)
 
 static int tcp_pair(pair_t *p) { return socket_pair(p, 0); }
 static int unix_pair(pair_t *p) { return socket_pair(p, 1); }
+
+/* Both ends of a socketpair, adopted. */
+static int adopted_pair(pair_t *p)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return -errno;
+    int rc = weft_stream_from_fd(&p->tx, sv[0]);
+    if (rc) {
+        close(sv[1]);
+        return rc;
+    }
+    rc = weft_stream_from_fd(&p->rx, sv[1]);
+    p->other_rx = p->tx;
+    p->other_tx = p->rx;
+    return rc;
+}
+
+/* Both ends of a pipe, adopted. */
+static int adopted_pipe(pair_t *p)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -errno;
+    p->one_way = 1;
+    int rc = weft_stream_from_fd(&p->rx, fds[0]);
+    if (rc) {
+        close(fds[1]);
+        return rc;
+    }
+    return weft_stream_from_fd(&p->tx, fds[1]);
+}
 
 /* cat copies its stdin (tx) to its stdout (rx). */
 static int cat_pair(pair_t *p)
@@ -98,10 +131,14 @@ static void pair_close(pair_t *p)
 /* The sender ends: the receiver sees EOF after what was sent. */
 static void pair_end(pair_t *p)
 {
-    if (p->p)
+    if (p->p) {
         EXPECT_RC(weft_stream_close(p->tx), 0); /* cat exits, its stdout ends */
-    else
+    } else if (p->one_way) {
+        EXPECT_RC(weft_stream_close(p->tx), 0);
+        p->tx = NULL;
+    } else {
         EXPECT_RC(weft_stream_send_eof(p->tx), 0);
+    }
 }
 
 #define OPEN_PAIR(p, open)                                                     \
@@ -705,7 +742,9 @@ static void outside_a_task(void)
 #define ON_EVERY_KIND(body, workers)                                           \
     {#body "/tcp", (body), NULL, (void *)tcp_pair, (workers)},                 \
     {#body "/unix", (body), NULL, (void *)unix_pair, (workers)},               \
-    {#body "/cat", (body), NULL, (void *)cat_pair, (workers)}
+    {#body "/cat", (body), NULL, (void *)cat_pair, (workers)},                 \
+    {#body "/adopted", (body), NULL, (void *)adopted_pair, (workers)},         \
+    {#body "/adopted_pipe", (body), NULL, (void *)adopted_pipe, (workers)}
 
 static const wt_case_t cases[] = {
     ON_EVERY_KIND(exactly_across_chunks, WT_WORKERS),
@@ -714,6 +753,8 @@ static const wt_case_t cases[] = {
     ON_EVERY_KIND(until_incomplete, WT_WORKERS),
     {"exactly_then_half_close/tcp", exactly_then_half_close, NULL, (void *)tcp_pair, WT_WORKERS},
     {"exactly_then_half_close/unix", exactly_then_half_close, NULL, (void *)unix_pair, WT_WORKERS},
+    {"exactly_then_half_close/adopted", exactly_then_half_close, NULL, (void *)adopted_pair,
+     WT_WORKERS},
     ON_EVERY_KIND(until_limit, WT_WORKERS),
     ON_EVERY_KIND(until_too_long_decides_early, WT_WORKERS),
     ON_EVERY_KIND(until_split_delimiter, WT_WORKERS),

@@ -111,6 +111,9 @@ int wf_stream_has_handle(const weft_stream_t *s);
  * was placed on (place.h), where the calling task moves.  On failure the fd
  * is closed and the placement undone. */
 int wf_stream_from_fd(int fd, int is_tcp, wf_worker_t *placed, weft_stream_t **out);
+/* A listener on the listening socket fd (listen.c): it owns fd from here,
+ * closed on failure too. */
+int wf_listener_adopt(weft_listener_t **out, int fd, int is_tcp);
 /* Wait for a connection on l and take its descriptor (listen.c). */
 int wf_listener_accept_fd(weft_listener_t *l, int *fd, int *is_tcp);
 
