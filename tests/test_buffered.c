@@ -625,14 +625,53 @@ static int until_larger_than_buffer(void *arg)
     return 0;
 }
 
+/* Reading ahead stays within the usual 64 KiB whatever the buffer's size:
+ * after a large receive_exactly, with more bytes coming; and with more than
+ * 64 KiB left pending (after -EMSGSIZE), a receive_exactly of more than is
+ * pending still completes. */
+static int read_ahead_bounded(void *arg)
+{
+    pair_t p;
+    OPEN_PAIR(&p, (pair_open_t)arg);
+    char *buf = malloc(BIG);
+    EXPECT(buf != NULL);
+    big_t b = {.p = &p, .seed = 37, .to = BIG + 512 * 1024};
+    SENDING(&b, {
+        EXPECT_RC(weft_stream_receive_exactly(p.rx, buf, BIG), (int)BIG);
+        weft_sleep(0.05 * WT_SLACK); /* the rest arrives meanwhile, as far as it may */
+        if (one_worker())
+            EXPECT(pending_bytes(p.rx) <= WF_STREAM_BUFFER && p.rx->cap == WF_STREAM_BUFFER);
+        EXPECT_RC(weft_stream_receive_exactly(p.rx, buf, 512 * 1024), 512 * 1024);
+    });
+    EXPECT(wt_pat_check(buf, 512 * 1024, 37, BIG) == -1);
+
+    /* LIMIT + 4 bytes pending after -EMSGSIZE; take 100 KiB, then ask for
+     * 150 KiB: more than is pending, less than the (grown) buffer holds. */
+    big_t c = {.p = &p, .seed = 41, .to = LIMIT + 4, .go = NULL};
+    EXPECT_RC(weft_event_new(&c.go), 0);
+    c.to2 = LIMIT + 4 + 100 * 1024;
+    SENDING(&c, {
+        EXPECT_RC(weft_stream_receive_until(p.rx, buf, LIMIT, "\r\n\r\n", 4), -EMSGSIZE);
+        EXPECT_RC(weft_stream_receive_exactly(p.rx, buf, 100 * 1024), 100 * 1024);
+        weft_event_set(c.go);
+        EXPECT_RC(weft_stream_receive_exactly(p.rx, buf + 100 * 1024, 200 * 1024 + 4),
+                  200 * 1024 + 4);
+    });
+    EXPECT(wt_pat_check(buf, LIMIT + 4 + 100 * 1024, 41, 0) == -1);
+    weft_event_free(c.go);
+    free(buf);
+    pair_close(&p);
+    return 0;
+}
+
 /* The patterns the until case relies on have no delimiter inside. */
 static void patterns_have_no_delimiter(void)
 {
     size_t n = LIMIT + 4;
     char *b = malloc(n);
     assert_non_null(b);
-    uint64_t seeds[] = {23, 29, 31};
-    for (size_t i = 0; i < 3; i++) {
+    uint64_t seeds[] = {23, 29, 31, 41};
+    for (size_t i = 0; i < 4; i++) {
         wt_pat_fill(b, n, seeds[i], 0);
         assert_null(memmem(b, n, "\r\n\r\n", 4));
     }
@@ -764,6 +803,7 @@ static const wt_case_t cases[] = {
     ON_EVERY_KIND(exactly_large_cancelled_at_half, WT_W1),
     ON_EVERY_KIND(exactly_large_incomplete, WT_WORKERS),
     ON_EVERY_KIND(until_larger_than_buffer, WT_WORKERS),
+    ON_EVERY_KIND(read_ahead_bounded, WT_WORKERS),
     WT_TEST(patterns_have_no_delimiter),
     ON_EVERY_KIND(close_under_receive, WT_WORKERS),
     ON_EVERY_KIND(second_receive_busy, WT_WORKERS),

@@ -8,16 +8,18 @@
  * until the buffer holds what they need, then take it.  A cancelled, closed
  * or ended receive returns with the buffer as it was, plus whatever arrived.
  *
- * A receive_exactly of more bytes than the buffer holds reads straight into
- * its caller's buffer instead (`direct`): the bytes already buffered are
- * copied there first, and the kind is handed the rest of the caller's buffer
- * as room until it is full.  Before that the stream's buffer is replaced by
+ * A receive_exactly of more bytes than the buffer reads ahead (its limit)
+ * reads straight into its caller's buffer instead (`direct`): the bytes
+ * already buffered are copied there first, and the kind is handed the rest
+ * of the caller's buffer as room until it is full.  Before that the stream's buffer is replaced by
  * an empty one of the whole size (memory only reserved: nothing touches it on
  * the way to success), so that a receive that does not complete can give
  * every byte back in order, without an allocation that could fail at that
  * point.  Once the caller's buffer is full, further bytes go to the stream's
- * buffer again; a buffer larger than WF_STREAM_BUFFER shrinks back when a
- * receive leaves no more than that in it.
+ * buffer again.  Reading ahead stops at WF_STREAM_BUFFER pending bytes
+ * (`limit`; a receive_until raises it for its call as far as its max
+ * needs), whatever the buffer's size, and a buffer larger than that shrinks
+ * back when a receive leaves no more than that in it.
  */
 #define _GNU_SOURCE /* memmem */
 #include "io/stream.h"
@@ -31,7 +33,7 @@
 
 int wf_stream_init(weft_stream_t *s, const wf_stream_ops_t *ops) {
     s->ops = ops;
-    s->cap = WF_STREAM_BUFFER;
+    s->cap = s->limit = WF_STREAM_BUFFER;
     s->buf = wf_alloc(s->cap);
     return s->buf ? 0 : WEFT_ENOMEM;
 }
@@ -60,7 +62,9 @@ char *wf_stream_room(weft_stream_t *s, size_t *len) {
         s->tail -= s->head;
         s->head = 0;
     }
-    *len = s->cap - s->tail;
+    size_t room = s->cap - s->tail; /* and never read ahead past the limit */
+    size_t allowed = s->limit > pending(s) ? s->limit - pending(s) : 0;
+    *len = room < allowed ? room : allowed;
     return s->buf + s->tail;
 }
 
@@ -73,7 +77,7 @@ int wf_stream_filled(weft_stream_t *s, size_t n) {
     return pending(s) >= s->want;
 }
 
-int wf_stream_full(const weft_stream_t *s) { return !direct_open(s) && pending(s) == s->cap; }
+int wf_stream_full(const weft_stream_t *s) { return !direct_open(s) && pending(s) >= s->limit; }
 
 /* Put b (cap bytes) in place of the buffer; the pending bytes move to `to`:
  * b itself (they stay pending) or a receive's buffer (they are taken). */
@@ -140,6 +144,7 @@ static int receive_begin(weft_stream_t *s, wf_task_t **t) {
 
 static int receive_end(weft_stream_t *s, wf_task_t *t, int rc) {
     s->receiver = NULL;
+    s->limit = WF_STREAM_BUFFER;
     shrink(s);
     if (!s->life.closed) s->ops->resume(s);
     return leave(s, t, rc);
@@ -191,7 +196,7 @@ int weft_stream_receive_exactly(weft_stream_t *s, void *buf, size_t n) {
     if ((!buf && n) || n > INT_MAX) return WEFT_EINVAL;
     int rc = receive_begin(s, &t);
     if (rc) return rc;
-    if (n > s->cap) {
+    if (pending(s) < n && n > s->limit) {
         rc = receive_direct(s, t, buf, n);
     } else {
         while (pending(s) < n && !ended(s) && (rc = fill(s, t, n)) == 0) {
@@ -235,7 +240,10 @@ int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max, const voi
             break;
         }
         /* Full, and the answer lies beyond: room for every byte that decides. */
-        if (pending(s) == s->cap && (rc = resize(s, max + delim_len)) != 0) break;
+        if (pending(s) >= s->limit) {
+            if (s->cap < max + delim_len && (rc = resize(s, max + delim_len)) != 0) break;
+            s->limit = max + delim_len;
+        }
         if ((rc = fill(s, t, pending(s) + 1)) != 0) break;
     }
     if (rc >= 0) take(s, buf, (size_t)rc, delim_len);

@@ -52,9 +52,10 @@ typedef struct wf_stream_ops {
 struct weft_stream_t {
     wf_io_life_t life;     /* first: see life.h */
     const wf_stream_ops_t *ops;
-    /* Receiving: [head, tail) of buf's cap bytes are unread. */
+    /* Receiving: [head, tail) of buf's cap bytes are unread; reading stops
+     * at `limit` of them (WF_STREAM_BUFFER, more for a receive_until). */
     char *buf;
-    size_t head, tail, cap;
+    size_t head, tail, cap, limit;
     size_t want;           /* the waiting receive can go on with this many */
     int eof;               /* the peer sent EOF (after the buffered bytes) */
     int read_error;        /* a read failed: reported once the buffer drained */
