@@ -147,8 +147,11 @@ WEFT_EXTERN int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg
  * any task on any worker.
  *
  * Closing a descriptor that a task waits on, without weft_notify_closing
- * first, is a use-after-close: the wait may never end, and the loop may go
- * on watching whatever file gets the number next. */
+ * first, is a use-after-close: the wait may never end, the loop may go on
+ * watching whatever file gets the number next, and libuv may abort the
+ * process when it finds the number closed.  These calls are not for the
+ * descriptors of weft's own objects (streams, listeners, UDP sockets): on
+ * the object's loop they fail with -EEXIST. */
 
 /* [fiber][checkpoint] 0 once fd is readable, hung up or in error (what a
  * read would then report is the caller's to find out); a descriptor that
