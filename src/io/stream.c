@@ -102,7 +102,7 @@ static int resize(weft_stream_t *s, size_t cap) {
 /* A grown buffer goes back to its usual size once that holds what is left
  * (if memory for it cannot be had, the large one stays). */
 static void shrink(weft_stream_t *s) {
-    if (s->cap > WF_STREAM_BUFFER && pending(s) <= WF_STREAM_BUFFER) resize(s, WF_STREAM_BUFFER);
+    if (pending(s) <= WF_STREAM_BUFFER) resize(s, WF_STREAM_BUFFER);
 }
 
 /* Take n pending bytes (and skip `skip` more). */
@@ -134,7 +134,7 @@ static int leave(weft_stream_t *s, wf_task_t *t, int rc) {
     return rc;
 }
 
-static int receive_begin(weft_stream_t *s, wf_task_t **t) {
+static inline int receive_begin(weft_stream_t *s, wf_task_t **t) {
     int rc = enter(s, t);
     if (rc) return rc;
     if (s->receiver) return wf_io_end(&s->life, -EBUSY);
@@ -142,11 +142,16 @@ static int receive_begin(weft_stream_t *s, wf_task_t **t) {
     return 0;
 }
 
-static int receive_end(weft_stream_t *s, wf_task_t *t, int rc) {
+/* The rare ends of a receive: a grown buffer, a paused kind. */
+__attribute__((noinline)) static void receive_tidy(weft_stream_t *s) {
+    if (s->cap > WF_STREAM_BUFFER) shrink(s);
+    if (s->paused && !s->life.closed) s->ops->resume(s);
+}
+
+/* Inlined: the end of every receive that took buffered bytes. */
+static inline int receive_end(weft_stream_t *s, wf_task_t *t, int rc) {
     s->receiver = NULL;
-    s->limit = WF_STREAM_BUFFER;
-    shrink(s);
-    if (!s->life.closed) s->ops->resume(s);
+    if (WF_UNLIKELY(s->cap > WF_STREAM_BUFFER || s->paused)) receive_tidy(s);
     return leave(s, t, rc);
 }
 
@@ -247,6 +252,7 @@ int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max, const voi
         if ((rc = fill(s, t, pending(s) + 1)) != 0) break;
     }
     if (rc >= 0) take(s, buf, (size_t)rc, delim_len);
+    s->limit = WF_STREAM_BUFFER;
     return receive_end(s, t, rc);
 }
 

@@ -38,8 +38,8 @@ typedef struct wf_stream_ops {
      * none are there yet: 0 once something changed, or the error that ends
      * this receive (WEFT_ECANCELED, WEFT_EBADF, ...). */
     int (*fill)(weft_stream_t *s, wf_task_t *t);
-    /* A receive ended (bytes were taken, the buffer may have grown): a kind
-     * that reads ahead and paused on a full buffer goes on. */
+    /* A receive ended with `paused` set: the kind, which stopped reading
+     * ahead on a full buffer, goes on (clearing `paused`). */
     void (*resume)(weft_stream_t *s);
     /* Send every byte of buf (the caller may reuse it when this returns). */
     int (*send)(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len);
@@ -59,6 +59,7 @@ struct weft_stream_t {
     size_t want;           /* the waiting receive can go on with this many */
     int eof;               /* the peer sent EOF (after the buffered bytes) */
     int read_error;        /* a read failed: reported once the buffer drained */
+    int paused;            /* the kind stopped on a full buffer (ops->resume) */
     /* A receive_exactly larger than the buffer (stream.c): the caller's
      * buffer, its size, and how much of it is filled. */
     char *direct;
@@ -93,7 +94,7 @@ char *wf_stream_room(weft_stream_t *s, size_t *len);
 /* n bytes arrived where wf_stream_room said: 1 when the waiting receive may
  * now go on (the kind wakes it). */
 int wf_stream_filled(weft_stream_t *s, size_t n);
-/* No room left: the kind stops reading until `resume`. */
+/* No room left: the kind stops reading and sets `paused` until `resume`. */
 int wf_stream_full(const weft_stream_t *s);
 /* Close: mark it closed, then the kind's shut. */
 void wf_stream_shut(weft_stream_t *s);

@@ -85,6 +85,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
             if (wake && s->reader) wf_wait_claim(s->reader, 0);
             return;
         }
+        s->paused = 1;
     } else if (n == UV_EOF) {
         s->eof = 1;
     } else {
@@ -97,6 +98,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
 
 static int start_reading(weft_stream_t *s) {
     if (s->reading || s->eof || s->read_error || wf_stream_full(s)) return 0;
+    s->paused = 0;
     int rc = uv_read_start(&s->h.stream, on_alloc, on_read);
     if (rc == 0) s->reading = 1;
     return rc;
