@@ -2,7 +2,8 @@
  *  - weft_wait_readable / weft_wait_writable on socketpairs and pipes: ready
  *    at once, ready later (a plain thread writes), nothing read or closed,
  *    the blocking mode left as it was;
- *  - one waiter per direction (WEFT_EBUSY), the other direction free;
+ *  - one waiter per direction (WEFT_EBUSY), the other direction free; a
+ *    descriptor another runtime watches (WEFT_EBUSY);
  *  - a cancelled wait leaves nothing registered: waited on again from
  *    another task on another worker;
  *  - a reader and a writer on two workers: one loop watches the descriptor
@@ -284,6 +285,55 @@ static int reader_and_writer_apart(void *arg)
     EXPECT_RC(w.rc, 0);
     EXPECT(wf_watch_owner(sv[0]) == -1);
     EXPECT(loops_watching(sv[0]) == 0);
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+}
+
+/* A descriptor watched by one runtime is WEFT_EBUSY to another's tasks
+ * (its loop is not theirs), in either direction, until the wait ends. */
+typedef struct other {
+    int fd;
+    int read_rc, write_rc;
+} other_t;
+
+static int other_runtime_main(void *arg)
+{
+    other_t *o = arg;
+    o->read_rc = weft_wait_readable(o->fd);
+    o->write_rc = weft_wait_writable(o->fd);
+    return 0;
+}
+
+static void *other_runtime_thread(void *arg)
+{
+    weft_config_t cfg;
+    weft_config_init(&cfg);
+    cfg.workers = 1;
+    EXPECT_RC(weft_run(other_runtime_main, arg, &cfg), 0);
+    return NULL;
+}
+
+static int other_runtime_busy(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    EXPECT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    fill_up(sv[0]);
+    weft_group_t g;
+    waiter_t a = {.fd = sv[0], .dir = 0, .on_worker = -1};
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, wait_task, &a), 0);
+    until_waiting(&a);
+    other_t o = {.fd = sv[0]};
+    pthread_t th;
+    EXPECT(pthread_create(&th, NULL, other_runtime_thread, &o) == 0);
+    pthread_join(th, NULL);
+    EXPECT_RC(o.read_rc, WEFT_EBUSY);
+    EXPECT_RC(o.write_rc, WEFT_EBUSY);
+    EXPECT(write(sv[1], "y", 1) == 1);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT_RC(a.rc, 0);
     close(sv[0]);
     close(sv[1]);
     return 0;
@@ -640,6 +690,7 @@ static const wt_case_t cases[] = {
     WT_CASE(busy_direction),
     WT_CASE_ON(cancelled_then_elsewhere, WT_W1 | WT_W2 | WT_W4),
     WT_CASE_ON(reader_and_writer_apart, WT_W1 | WT_W2 | WT_W4),
+    WT_CASE(other_runtime_busy),
     WT_CASE_ON(notify_from_task, WT_W1 | WT_W2 | WT_W4),
     WT_CASE_ON(notify_from_thread, WT_W1 | WT_W2 | WT_W4),
     WT_CASE(hung_up_and_errors),
