@@ -75,9 +75,10 @@ int main(void) { return 0; }' | "$cc" -x c -fsyntax-only - >/dev/null 2>&1; then
       if [[ -n "$v" ]]; then need "libgcc-$v-dev"; fi
     fi
   fi
-  # Libraries: pkg-config when it is there, else the Debian package.
+  # Libraries: pkg-config when it is there, else the Debian package.  libcurl
+  # is for examples/curl_fetch.c and its test (built only where it is found).
   local mod pkg
-  for mod in libuv:libuv1-dev cmocka:libcmocka-dev; do
+  for mod in libuv:libuv1-dev cmocka:libcmocka-dev libcurl:libcurl4-openssl-dev; do
     pkg=${mod#*:}
     mod=${mod%%:*}
     if have pkg-config; then

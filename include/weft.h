@@ -56,6 +56,7 @@ WEFT_EXTERN const char *weft_version_string(void);
 #define WEFT_EAGAIN (-EAGAIN)
 #define WEFT_EPIPE (-EPIPE)
 #define WEFT_EBADF (-EBADF)
+#define WEFT_EBUSY (-EBUSY)     /* another task already waits for the same thing */
 /* weft's own codes lie in -4100..-4199, outside every value libuv defines
  * on any platform, so that a libuv code that the I/O functions pass through
  * is never mistaken for one of them.  WEFT_EOF is libuv's UV_EOF: it means
@@ -64,6 +65,7 @@ WEFT_EXTERN const char *weft_version_string(void);
 #define WEFT_EOF (-4095)
 #define WEFT_EGROUP (-4194)
 #define WEFT_ENOTSTARTED (-4193)
+#define WEFT_EINCOMPLETE (-4192) /* the stream ended before the requested bytes / delimiter */
 
 /* Human-readable text and symbolic name ("WEFT_ECANCELED", "ENOENT", ...);
  * never NULL, also for unknown codes. */

@@ -45,6 +45,28 @@ typedef struct weft_stream_t weft_stream_t;
  * Cancelled: WEFT_ECANCELED, nothing consumed (bytes that arrived stay for
  * the next receive). */
 WEFT_EXTERN int weft_stream_receive(weft_stream_t *s, void *buf, size_t len);
+/* [fiber][checkpoint] Read exactly n bytes (n <= INT_MAX) into buf: n.
+ * Nothing is consumed unless all n arrived: cancelled, WEFT_ECANCELED; the
+ * stream ended first, WEFT_EINCOMPLETE (WEFT_EOF if no byte at all was
+ * pending; a read error instead of EOF: that error), and the bytes that did
+ * arrive stay readable by the next receive of any kind.  Any n works: a
+ * receive larger than the stream's 64 KiB buffer reads straight into buf
+ * and reserves room (n bytes of memory, untouched unless it does not
+ * complete) to give the bytes back: WEFT_ENOMEM, nothing consumed, if that
+ * cannot be had. */
+WEFT_EXTERN int weft_stream_receive_exactly(weft_stream_t *s, void *buf, size_t n);
+/* [fiber][checkpoint] Read up to a delimiter (delim_len >= 1 bytes): the
+ * number of bytes before it, copied to buf (at most max); the delimiter is
+ * consumed, not copied, and bytes after it stay for the next receive of any
+ * kind.  A delimiter that starts within the first max bytes is found (it
+ * ends within the first max + delim_len): once the pending bytes show that
+ * none can start there, -EMSGSIZE and nothing consumed.  The stream ended
+ * first: WEFT_EINCOMPLETE (WEFT_EOF if nothing was pending), the bytes stay
+ * readable.  Cancelled: WEFT_ECANCELED, nothing consumed.  A max above the
+ * buffer's 64 KiB grows it as far as needed (WEFT_ENOMEM, nothing consumed,
+ * if it cannot). */
+WEFT_EXTERN int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max,
+                                          const void *delim, size_t delim_len);
 /* [fiber][checkpoint] Send all len bytes: 0, or an error.  Cancelled while
  * the peer does not read: WEFT_ECANCELED, and a prefix of the bytes may
  * have been sent (as in AnyIO); buf may be reused at once either way. */
@@ -105,6 +127,65 @@ typedef int (*weft_handler_t)(weft_stream_t *s, void *arg);
  * handler, cancelled with it, has ended) or accept's error.  A handler's
  * error ends its connection only, not the server. */
 WEFT_EXTERN int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg);
+
+/* ---------------------------------------------------------------- descriptors owned by someone else
+ *
+ * Trio's wait_readable / wait_writable / notify_closing, for a library
+ * that owns its sockets and asks to be told when one is ready (libcurl's
+ * multi socket API, a database client): weft never reads, writes or closes
+ * a descriptor it is only asked to wait on, and leaves its blocking mode as
+ * it was.
+ *
+ * One task may wait for readability and one for writability of a
+ * descriptor at a time; a second waiter for the same direction gets
+ * WEFT_EBUSY.  Any task of a runtime may wait, from any worker: while tasks
+ * wait on a descriptor, one worker's loop watches it (that of the first
+ * waiter), and a waiter in the other direction moves to that worker.  A
+ * descriptor is watched by one runtime at a time: a task of another one
+ * gets WEFT_EBUSY meanwhile.  A wait that returns, however it ended, leaves
+ * nothing registered: the descriptor may be waited on again at once, from
+ * any task on any worker.
+ *
+ * Closing a descriptor that a task waits on, without weft_notify_closing
+ * first, is a use-after-close: the wait may never end, the loop may go on
+ * watching whatever file gets the number next, and libuv may abort the
+ * process when it finds the number closed.  These calls are not for the
+ * descriptors of weft's own objects (streams, listeners, UDP sockets): on
+ * the object's loop they fail with -EEXIST. */
+
+/* [fiber][checkpoint] 0 once fd is readable, hung up or in error (what a
+ * read would then report is the caller's to find out); a descriptor that
+ * is ready already returns at once.  WEFT_EBADF for no open descriptor or
+ * when weft_notify_closing(fd) was called; WEFT_EBUSY as above; a
+ * descriptor that cannot be polled (a regular file is always ready):
+ * libuv's error (-EPERM, ...).  Cancelled: WEFT_ECANCELED. */
+WEFT_EXTERN int weft_wait_readable(int fd);
+/* [fiber][checkpoint] 0 once fd is writable or in error; otherwise as
+ * weft_wait_readable. */
+WEFT_EXTERN int weft_wait_writable(int fd);
+/* Call before close(fd): every task waiting on fd wakes with WEFT_EBADF,
+ * and so do waits on it that begin before this returns; it returns once
+ * no loop watches fd any more.  Nothing to do (it returns at once) when no
+ * task waits on fd.  Callable from any task and from any thread not running
+ * a task: a blocking thread's function, a thread of the program's own (it
+ * blocks until the waiters let go: a moment).  One exception: a function
+ * running on a worker between tasks (weft_from_thread_run_sync's) wakes the
+ * waiters but cannot wait for them; close fd only after their waits
+ * returned. */
+WEFT_EXTERN void weft_notify_closing(int fd);
+
+/* [fiber] Adopt a connected stream socket (TCP or Unix-domain, a
+ * socketpair's end) or a pipe as a byte stream; placed on a worker as a new
+ * connection is.  The stream owns fd from this call on: weft_stream_close
+ * closes it, and so does a failing call (unless fd was no open descriptor:
+ * WEFT_EBADF).  fd becomes non-blocking and close-on-exec.  WEFT_EINVAL for
+ * anything else (a listening or datagram socket, a regular file, a
+ * terminal); -ENOTCONN for a socket that is not connected. */
+WEFT_EXTERN int weft_stream_from_fd(weft_stream_t **out, int fd);
+/* [fiber] Adopt a listening socket (TCP or Unix-domain: one that systemd's
+ * socket activation passes, say), with the same ownership as
+ * weft_stream_from_fd; WEFT_EINVAL unless it is listening. */
+WEFT_EXTERN int weft_listener_from_fd(weft_listener_t **out, int fd);
 
 /* ---------------------------------------------------------------- UDP
  *

@@ -189,6 +189,23 @@ int weft_unix_listen(weft_listener_t **out, const char *path, const weft_listen_
     return 0;
 }
 
+int wf_listener_adopt(weft_listener_t **out, int fd, int is_tcp) {
+    weft_listener_t *l = listener_new(is_tcp);
+    if (!l) {
+        close(fd);
+        return WEFT_ENOMEM;
+    }
+    int rc = add_socket(l, fd);
+    if (rc) {
+        shut(l);
+        return rc;
+    }
+    l->port = is_tcp ? port_of(fd) : 0;
+    poll_all(l);
+    *out = l;
+    return 0;
+}
+
 int weft_listener_port(const weft_listener_t *l) { return l ? l->port : WEFT_EINVAL; }
 
 /* ---------------------------------------------------------------- accept */

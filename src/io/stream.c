@@ -1,231 +1,296 @@
+/*
+ * The part of a byte stream every kind shares (stream.h): the receive
+ * buffer, the receives built on it (receive, receive_exactly,
+ * receive_until), and the entry to send, send_eof and close, which the
+ * kind's operations carry out.
+ *
+ * Receives consume only when they complete: they wait (the kind's fill)
+ * until the buffer holds what they need, then take it.  A cancelled, closed
+ * or ended receive returns with the buffer as it was, plus whatever arrived.
+ *
+ * A receive_exactly of more bytes than the buffer reads ahead (its limit)
+ * reads straight into its caller's buffer instead (`direct`): the bytes
+ * already buffered are copied there first, and the kind is handed the rest
+ * of the caller's buffer as room until it is full.  Before that the stream's buffer is replaced by
+ * an empty one of the whole size (memory only reserved: nothing touches it on
+ * the way to success), so that a receive that does not complete can give
+ * every byte back in order, without an allocation that could fail at that
+ * point.  Once the caller's buffer is full, further bytes go to the stream's
+ * buffer again.  Reading ahead stops at WF_STREAM_BUFFER pending bytes
+ * (`limit`; a receive_until raises it for its call as far as its max
+ * needs), whatever the buffer's size, and a buffer larger than that shrinks
+ * back when a receive leaves no more than that in it.
+ */
+#define _GNU_SOURCE /* memmem */
 #include "io/stream.h"
 
+#include <limits.h>
 #include <string.h>
-#include <sys/un.h>
 
-#include "io/place.h"
 #include "sched/waitq.h"
 
-/* ---------------------------------------------------------------- life */
+/* ---------------------------------------------------------------- the buffer */
 
-static void release(wf_io_life_t *o) {
-    weft_stream_t *s = WF_CONTAINER_OF(o, weft_stream_t, life);
-    if (s->placed) wf_io_unplace(o->owner);
+int wf_stream_init(weft_stream_t *s, const wf_stream_ops_t *ops) {
+    s->ops = ops;
+    s->cap = s->limit = WF_STREAM_BUFFER;
+    s->buf = wf_alloc(s->cap);
+    return s->buf ? 0 : WEFT_ENOMEM;
+}
+
+void wf_stream_fini(weft_stream_t *s) { wf_free(s->buf); }
+
+static size_t pending(const weft_stream_t *s) { return s->tail - s->head; }
+
+/* Nothing more will arrive. */
+static int ended(const weft_stream_t *s) { return s->eof || s->read_error; }
+
+static int direct_open(const weft_stream_t *s) {
+    return s->direct && s->direct_got < s->direct_len;
+}
+
+char *wf_stream_room(weft_stream_t *s, size_t *len) {
+    s->room_direct = direct_open(s);
+    if (s->room_direct) { /* the stream's buffer is empty meanwhile */
+        *len = s->direct_len - s->direct_got;
+        return s->direct + s->direct_got;
+    }
+    if (s->head == s->tail) {
+        s->head = s->tail = 0;
+    } else if (s->tail == s->cap && s->head > 0) { /* compact */
+        memmove(s->buf, s->buf + s->head, pending(s));
+        s->tail -= s->head;
+        s->head = 0;
+    }
+    size_t room = s->cap - s->tail; /* and never read ahead past the limit */
+    size_t allowed = s->limit > pending(s) ? s->limit - pending(s) : 0;
+    *len = room < allowed ? room : allowed;
+    return s->buf + s->tail;
+}
+
+int wf_stream_filled(weft_stream_t *s, size_t n) {
+    if (s->room_direct) {
+        s->direct_got += n;
+        return s->direct_got == s->direct_len;
+    }
+    s->tail += n;
+    return pending(s) >= s->want;
+}
+
+int wf_stream_full(const weft_stream_t *s) { return !direct_open(s) && pending(s) >= s->limit; }
+
+/* Put b (cap bytes) in place of the buffer; the pending bytes move to `to`:
+ * b itself (they stay pending) or a receive's buffer (they are taken). */
+static void replace_buffer(weft_stream_t *s, char *b, size_t cap, char *to) {
+    size_t n = pending(s);
+    memcpy(to, s->buf + s->head, n);
     wf_free(s->buf);
-    wf_free(s);
+    s->buf = b;
+    s->cap = cap;
+    s->head = 0;
+    s->tail = to == b ? n : 0;
 }
 
-weft_stream_t *wf_stream_new(int is_tcp, int placed, int *rc) {
-    weft_stream_t *s = wf_calloc(1, sizeof *s);
-    if (!s || !(s->buf = wf_alloc(WF_STREAM_BUFFER))) {
-        wf_free(s);
-        if (placed) wf_io_unplace(wf_current_worker());
-        *rc = WEFT_ENOMEM;
-        return NULL;
-    }
-    wf_io_life_init(&s->life, release);
-    s->is_tcp = is_tcp;
-    s->placed = placed; /* from here release gives the count back */
-    uv_loop_t *loop = &s->life.owner->loop;
-    *rc = is_tcp ? uv_tcp_init(loop, &s->h.tcp) : uv_pipe_init(loop, &s->h.pipe, 0);
-    if (*rc) {
-        release(&s->life);
-        return NULL;
-    }
-    s->h.handle.data = s;
-    s->life.open_handles = 1;
-    return s;
+/* A buffer of `cap` bytes holding the pending ones. */
+static int resize(weft_stream_t *s, size_t cap) {
+    char *b = wf_alloc(cap);
+    if (!b) return WEFT_ENOMEM;
+    replace_buffer(s, b, cap, b);
+    return 0;
 }
 
-static void on_closed(uv_handle_t *h) {
-    weft_stream_t *s = h->data;
-    wf_io_handle_closed(&s->life);
+/* A grown buffer goes back to its usual size once that holds what is left
+ * (if memory for it cannot be had, the large one stays). */
+static void shrink(weft_stream_t *s) {
+    if (pending(s) <= WF_STREAM_BUFFER) resize(s, WF_STREAM_BUFFER);
 }
 
-void wf_stream_shut(weft_stream_t *s) {
-    s->life.closed = 1;
-    if (s->reader) wf_wait_claim(s->reader, WEFT_EBADF);
-    if (s->writer) wf_wait_claim(s->writer, WEFT_EBADF);
-    /* A pending write or shutdown request completes with UV_ECANCELED. */
-    uv_close(&s->h.handle, on_closed);
+/* Take n pending bytes (and skip `skip` more). */
+static int take(weft_stream_t *s, void *buf, size_t n, size_t skip) {
+    if (n) memcpy(buf, s->buf + s->head, n);
+    s->head += n + skip;
+    return (int)n;
 }
 
-/* Enter a stream operation: on the owner, not cancelled, not closed. */
+/* Why a receive that needed more cannot complete: the stream ended. */
+static int incomplete(const weft_stream_t *s) {
+    if (pending(s)) return WEFT_EINCOMPLETE;
+    return s->read_error ? s->read_error : WEFT_EOF;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+/* Enter an operation: on the owner, not cancelled, not closed. */
 static int enter(weft_stream_t *s, wf_task_t **t) {
     return s ? wf_io_begin(&s->life, t, 1) : WEFT_EINVAL;
 }
 
-/* Leave an operation (on the owner).  Nothing of s may be touched after:
- * it may be freed, and a yield (wf_sync_after_fast) may move the task. */
-static int leave(weft_stream_t *s, int rc) { return wf_io_end(&s->life, rc); }
-
-/* ---------------------------------------------------------------- receive */
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
-    weft_stream_t *s = h->data;
-    (void)suggested;
-    if (s->head == s->tail) s->head = s->tail = 0;
-    if (s->tail == WF_STREAM_BUFFER && s->head > 0) { /* compact */
-        memmove(s->buf, s->buf + s->head, s->tail - s->head);
-        s->tail -= s->head;
-        s->head = 0;
-    }
-    *out = uv_buf_init(s->buf + s->tail, (unsigned)(WF_STREAM_BUFFER - s->tail));
-}
-
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
-    weft_stream_t *s = st->data;
-    (void)b;
-    if (n == 0) return; /* EAGAIN */
-    if (n > 0) {
-        s->tail += (size_t)n;
-        if (s->tail - s->head < WF_STREAM_BUFFER) {
-            if (s->reader) wf_wait_claim(s->reader, 0);
-            return;
-        }
-    } else if (n == UV_EOF) {
-        s->eof = 1;
-    } else {
-        s->read_error = (int)n;
-    }
-    uv_read_stop(st); /* full, at the end, or failed */
-    s->reading = 0;
-    if (s->reader) wf_wait_claim(s->reader, 0);
-}
-
-/* What a receive can return now without waiting; WEFT_EAGAIN if nothing. */
-static int take_buffered(weft_stream_t *s, void *buf, size_t len) {
-    size_t avail = s->tail - s->head;
-    if (avail) {
-        size_t n = avail < len ? avail : len;
-        memcpy(buf, s->buf + s->head, n);
-        s->head += n;
-        return (int)n;
-    }
-    if (s->read_error) return s->read_error;
-    if (s->eof) return WEFT_EOF;
-    return WEFT_EAGAIN;
-}
-
-static int start_reading(weft_stream_t *s) {
-    if (s->reading || s->eof || s->read_error) return 0;
-    int rc = uv_read_start(&s->h.stream, on_alloc, on_read);
-    if (rc == 0) s->reading = 1;
+/* Leave it, then let others run if this thread completed many operations
+ * in a row (wf_sync_after_fast): after leave, nothing of s may be touched,
+ * and the yield may move the task. */
+static int leave(weft_stream_t *s, wf_task_t *t, int rc) {
+    wf_io_end(&s->life, rc);
+    if (rc >= 0) wf_sync_after_fast(t);
     return rc;
+}
+
+static inline int receive_begin(weft_stream_t *s, wf_task_t **t) {
+    int rc = enter(s, t);
+    if (rc) return rc;
+    if (s->receiver) return wf_io_end(&s->life, -EBUSY);
+    s->receiver = *t;
+    return 0;
+}
+
+/* The rare ends of a receive: a grown buffer, a paused kind. */
+__attribute__((noinline)) static void receive_tidy(weft_stream_t *s) {
+    if (s->cap > WF_STREAM_BUFFER) shrink(s);
+    if (s->paused && !s->life.closed) s->ops->resume(s);
+}
+
+/* Inlined: the end of every receive that took buffered bytes. */
+static inline int receive_end(weft_stream_t *s, wf_task_t *t, int rc) {
+    s->receiver = NULL;
+    if (WF_UNLIKELY(s->cap > WF_STREAM_BUFFER || s->paused)) receive_tidy(s);
+    return leave(s, t, rc);
+}
+
+/* Wait until more bytes may be there (the receive goes on with `want`
+ * pending), or the end. */
+static int fill(weft_stream_t *s, wf_task_t *t, size_t want) {
+    s->want = want;
+    int rc = s->ops->fill(s, t);
+    return rc == 0 && s->life.closed ? WEFT_EBADF : rc;
 }
 
 int weft_stream_receive(weft_stream_t *s, void *buf, size_t len) {
     wf_task_t *t;
     if (!buf || len == 0) return WEFT_EINVAL;
     if (len > INT32_MAX) len = INT32_MAX;
-    int rc = enter(s, &t);
+    int rc = receive_begin(s, &t);
     if (rc) return rc;
-    if (s->reader) return leave(s, -EBUSY);
-    for (;;) {
-        rc = take_buffered(s, buf, len);
-        if (rc != WEFT_EAGAIN) break;
-        if ((rc = start_reading(s)) != 0) break;
-        if ((rc = wf_io_wait(&s->life, t, &s->reader)) != 0) break;
-        if (s->life.closed) {
-            rc = WEFT_EBADF;
+    while (!pending(s) && !ended(s) && (rc = fill(s, t, 1)) == 0) {
+    }
+    if (rc == 0) rc = pending(s) ? take(s, buf, len < pending(s) ? len : pending(s), 0) : incomplete(s);
+    return receive_end(s, t, rc);
+}
+
+/* receive_exactly of more than the buffer holds: into the caller's buffer,
+ * every byte given back if it does not complete (see the top). */
+static int receive_direct(weft_stream_t *s, wf_task_t *t, char *buf, size_t n) {
+    if (ended(s)) return incomplete(s);
+    char *reserve = wf_alloc(n);
+    if (!reserve) return WEFT_ENOMEM;
+    s->direct_got = pending(s);
+    replace_buffer(s, reserve, n, buf);
+    s->direct = buf;
+    s->direct_len = n;
+    int rc = 0;
+    while (direct_open(s) && !ended(s) && (rc = fill(s, t, n)) == 0) {
+    }
+    size_t got = s->direct_got;
+    s->direct = NULL;
+    if (got == n) return (int)n;
+    memcpy(s->buf, buf, got); /* nothing went to the stream's buffer meanwhile */
+    s->tail = got;
+    return rc ? rc : incomplete(s);
+}
+
+int weft_stream_receive_exactly(weft_stream_t *s, void *buf, size_t n) {
+    wf_task_t *t;
+    if ((!buf && n) || n > INT_MAX) return WEFT_EINVAL;
+    int rc = receive_begin(s, &t);
+    if (rc) return rc;
+    if (pending(s) < n && n > s->limit) {
+        rc = receive_direct(s, t, buf, n);
+    } else {
+        while (pending(s) < n && !ended(s) && (rc = fill(s, t, n)) == 0) {
+        }
+        if (rc == 0) rc = pending(s) >= n ? take(s, buf, n, 0) : incomplete(s);
+    }
+    return receive_end(s, t, rc);
+}
+
+/* Where the delimiter d (dl bytes) starts among the pending bytes, if it
+ * starts at most max bytes in: its offset; -EMSGSIZE once it cannot any
+ * more; WEFT_EAGAIN while more bytes may still decide.  Offsets before
+ * *from were ruled out by earlier calls. */
+static int find_delim(const weft_stream_t *s, size_t max, const char *d, size_t dl, size_t *from) {
+    const char *p = s->buf + s->head;
+    size_t avail = pending(s);
+    size_t end = avail < max + dl ? avail : max + dl; /* a match must end by then */
+    if (end >= *from + dl) {
+        const char *hit = memmem(p + *from, end - *from, d, dl);
+        if (hit) return (int)(hit - p);
+        *from = end - dl + 1;
+    }
+    /* No whole delimiter: one may still start at *from .. max if the bytes
+     * from there on begin it (or none have arrived there yet). */
+    for (size_t i = *from; i <= max; i++)
+        if (i >= avail || memcmp(p + i, d, avail - i) == 0) return WEFT_EAGAIN;
+    return -EMSGSIZE;
+}
+
+int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max, const void *delim,
+                              size_t delim_len) {
+    wf_task_t *t;
+    if ((!buf && max) || !delim || delim_len == 0 || max > INT_MAX || delim_len > INT_MAX - max)
+        return WEFT_EINVAL;
+    int rc = receive_begin(s, &t);
+    if (rc) return rc;
+    size_t from = 0;
+    while ((rc = find_delim(s, max, delim, delim_len, &from)) == WEFT_EAGAIN) {
+        if (ended(s)) {
+            rc = incomplete(s);
             break;
         }
+        /* Full, and the answer lies beyond: room for every byte that decides. */
+        if (pending(s) >= s->limit) {
+            if (s->cap < max + delim_len && (rc = resize(s, max + delim_len)) != 0) break;
+            s->limit = max + delim_len;
+        }
+        if ((rc = fill(s, t, pending(s) + 1)) != 0) break;
     }
-    start_reading(s); /* room again: resume a paused read */
-    leave(s, rc);
-    if (rc > 0) wf_sync_after_fast(t); /* after leave: a yield may move us */
-    return rc;
+    if (rc >= 0) take(s, buf, (size_t)rc, delim_len);
+    s->limit = WF_STREAM_BUFFER;
+    return receive_end(s, t, rc);
 }
 
-/* ---------------------------------------------------------------- send */
+/* ---------------------------------------------------------------- send, close */
 
-typedef struct wf_write {
-    uv_write_t req;
-    uv_shutdown_t shutdown;
-    weft_stream_t *stream;
-    wf_task_t *waiter;      /* NULL once the task stopped waiting */
-    char data[];
-} wf_write_t;
-
-static void write_done(wf_write_t *w, int status) {
-    if (w->waiter) {
-        w->stream->write = NULL;
-        wf_wait_claim(w->waiter, status);
-    }
-    wf_free(w);
+/* Enter a send or send_eof: no other one in progress. */
+static int send_begin(weft_stream_t *s, wf_task_t **t) {
+    int rc = enter(s, t);
+    if (rc) return rc;
+    if (s->sender) return wf_io_end(&s->life, -EBUSY);
+    s->sender = *t;
+    return 0;
 }
 
-static void on_write(uv_write_t *req, int status) {
-    write_done(WF_CONTAINER_OF(req, wf_write_t, req), status);
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status) {
-    write_done(WF_CONTAINER_OF(req, wf_write_t, shutdown), status);
-}
-
-/* Wait for the pending request w; on cancellation it goes on alone (it owns
- * its copy of the bytes) and frees itself. */
-static int wait_write(weft_stream_t *s, wf_task_t *t, wf_write_t *w) {
-    w->waiter = t;
-    s->write = w;
-    int rc = wf_io_wait(&s->life, t, &s->writer);
-    if (s->write == w) { /* not completed: cancelled or closed */
-        w->waiter = NULL;
-        s->write = NULL;
-    }
-    return rc;
+static int send_end(weft_stream_t *s, wf_task_t *t, int rc) {
+    s->sender = NULL;
+    return leave(s, t, rc);
 }
 
 int weft_stream_send(weft_stream_t *s, const void *buf, size_t len) {
     wf_task_t *t;
     if (!buf && len) return WEFT_EINVAL;
-    int rc = enter(s, &t);
+    int rc = send_begin(s, &t);
     if (rc) return rc;
-    if (s->writer) return leave(s, -EBUSY);
-    const char *p = buf;
-    /* Most sends fit in the socket buffer: no copy, no request. */
-    while (len) {
-        uv_buf_t b = uv_buf_init((char *)p, len > INT32_MAX ? INT32_MAX : (unsigned)len);
-        int n = uv_try_write(&s->h.stream, &b, 1);
-        if (n == UV_EAGAIN || n == UV_ENOSYS) break;
-        if (n < 0) return leave(s, n);
-        p += n;
-        len -= (size_t)n;
-    }
-    if (len) {
-        wf_write_t *w = wf_alloc(sizeof *w + len);
-        if (!w) return leave(s, WEFT_ENOMEM);
-        memset(w, 0, sizeof *w);
-        w->stream = s;
-        memcpy(w->data, p, len);
-        uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-        if ((rc = uv_write(&w->req, &s->h.stream, &b, 1, on_write)) != 0) {
-            wf_free(w);
-            return leave(s, rc);
-        }
-        return leave(s, wait_write(s, t, w));
-    }
-    leave(s, 0);
-    wf_sync_after_fast(t); /* after leave: a yield may move us */
-    return 0;
+    return send_end(s, t, s->ops->send(s, t, buf, len));
 }
 
 int weft_stream_send_eof(weft_stream_t *s) {
     wf_task_t *t;
-    int rc = enter(s, &t);
+    int rc = send_begin(s, &t);
     if (rc) return rc;
-    if (s->writer) return leave(s, -EBUSY);
-    wf_write_t *w = wf_calloc(1, sizeof *w);
-    if (!w) return leave(s, WEFT_ENOMEM);
-    w->stream = s;
-    if ((rc = uv_shutdown(&w->shutdown, &s->h.stream, on_shutdown)) != 0) {
-        wf_free(w);
-        return leave(s, rc);
-    }
-    return leave(s, wait_write(s, t, w));
+    return send_end(s, t, s->ops->send_eof(s, t));
 }
 
-/* ---------------------------------------------------------------- close, addresses, options */
+void wf_stream_shut(weft_stream_t *s) {
+    s->life.closed = 1;
+    s->ops->shut(s);
+}
 
 int weft_stream_close(weft_stream_t *s) {
     if (!s) return WEFT_EINVAL;
@@ -233,47 +298,4 @@ int weft_stream_close(weft_stream_t *s) {
     if (rc) return rc;
     wf_stream_shut(s);
     return 0;
-}
-
-static int address(weft_stream_t *s, struct sockaddr *addr, int *len, int peer) {
-    if (!s || !addr || !len) return WEFT_EINVAL;
-    int rc = wf_io_visit(&s->life);
-    if (rc) return rc;
-    if (s->is_tcp)
-        return peer ? uv_tcp_getpeername(&s->h.tcp, addr, len)
-                    : uv_tcp_getsockname(&s->h.tcp, addr, len);
-    /* A Unix stream's address is a path: libuv gives the path alone (it
-     * never writes more than the room given, NUL included). */
-    size_t off = offsetof(struct sockaddr_un, sun_path);
-    if (*len <= (int)off) return UV_ENOBUFS;
-    size_t n = (size_t)*len - off;
-    rc = peer ? uv_pipe_getpeername(&s->h.pipe, ((struct sockaddr_un *)addr)->sun_path, &n)
-                  : uv_pipe_getsockname(&s->h.pipe, ((struct sockaddr_un *)addr)->sun_path, &n);
-    if (rc == 0) {
-        addr->sa_family = AF_UNIX;
-        *len = (int)(off + n);
-    }
-    return rc;
-}
-
-int weft_stream_local_address(weft_stream_t *s, struct sockaddr *addr, int *len) {
-    return address(s, addr, len, 0);
-}
-
-int weft_stream_remote_address(weft_stream_t *s, struct sockaddr *addr, int *len) {
-    return address(s, addr, len, 1);
-}
-
-static int tcp_option(weft_stream_t *s, int keepalive, int on, unsigned delay) {
-    if (!s) return WEFT_EINVAL;
-    int rc = wf_io_visit(&s->life);
-    if (rc) return rc;
-    if (!s->is_tcp) return WEFT_EINVAL;
-    return keepalive ? uv_tcp_keepalive(&s->h.tcp, on, delay) : uv_tcp_nodelay(&s->h.tcp, on);
-}
-
-int weft_stream_set_nodelay(weft_stream_t *s, int on) { return tcp_option(s, 0, on, 0); }
-
-int weft_stream_set_keepalive(weft_stream_t *s, int on, unsigned delay_seconds) {
-    return tcp_option(s, 1, on, delay_seconds);
 }

@@ -1,13 +1,25 @@
 /*
- * Byte streams over libuv's uv_stream_t (TCP and Unix sockets).
+ * Byte streams: one receive buffer, and every receive built on it, over
+ * whatever produces the bytes.
+ *
+ * A stream is a kind (its operations, wf_stream_ops_t) plus what every kind
+ * shares: the life of life.h, the receive buffer with the end the bytes
+ * reached, and the tasks inside a receive and a send.  stream.c has the
+ * public calls; they check, count and buffer, and ask the kind only for what
+ * it alone can do: get more bytes into the buffer, send, half-close, close.
+ * The one kind today is libuv's uv_stream_t (uv_stream.c: TCP and Unix
+ * sockets, pipes, adopted descriptors); a kind that wraps another stream
+ * (TLS) fills the buffer from what it receives on the stream it wraps.
+ *
+ * Reading never stops at the caller's buffer: bytes land in the stream's own
+ * buffer (WF_STREAM_BUFFER bytes, grown while a receive_until needs more)
+ * and receives copy out of it, so a receive cancelled after bytes arrived
+ * loses nothing.  The one exception, a receive_exactly larger than the
+ * buffer, reads straight into its caller's buffer with room reserved in the
+ * stream's to give every byte back if it does not complete (stream.c).
  *
  * A stream belongs to the worker whose loop its handle is on, and lives and
  * is freed as life.h says; a process holds a user count on each of its pipes.
- *
- * Reading never stops at the caller's buffer: libuv reads into the stream's
- * own buffer and receive copies out of it, so a receive cancelled after
- * bytes arrived loses nothing (they wait for the next receive).  Reading
- * pauses while that buffer is full.
  */
 #ifndef WEFT_IO_STREAM_H
 #define WEFT_IO_STREAM_H
@@ -18,8 +30,45 @@
 
 #define WF_STREAM_BUFFER (64u * 1024u)
 
+/* What a kind of stream does; every one runs on the owner, inside a call
+ * of the running task t. */
+typedef struct wf_stream_ops {
+    /* Get more bytes into the buffer (wf_stream_room, then wf_stream_filled)
+     * or reach the end (set eof or read_error), waiting (cancellably) if
+     * none are there yet: 0 once something changed, or the error that ends
+     * this receive (WEFT_ECANCELED, WEFT_EBADF, ...). */
+    int (*fill)(weft_stream_t *s, wf_task_t *t);
+    /* A receive ended with `paused` set: the kind, which stopped reading
+     * ahead on a full buffer, goes on (clearing `paused`). */
+    void (*resume)(weft_stream_t *s);
+    /* Send every byte of buf (the caller may reuse it when this returns). */
+    int (*send)(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len);
+    int (*send_eof)(weft_stream_t *s, wf_task_t *t);
+    /* The stream is closed: wake the tasks waiting in the kind with
+     * WEFT_EBADF and let go of what it holds (life.h frees the stream). */
+    void (*shut)(weft_stream_t *s);
+} wf_stream_ops_t;
+
 struct weft_stream_t {
     wf_io_life_t life;     /* first: see life.h */
+    const wf_stream_ops_t *ops;
+    /* Receiving: [head, tail) of buf's cap bytes are unread; reading stops
+     * at `limit` of them (WF_STREAM_BUFFER, more for a receive_until). */
+    char *buf;
+    size_t head, tail, cap, limit;
+    size_t want;           /* the waiting receive can go on with this many */
+    int eof;               /* the peer sent EOF (after the buffered bytes) */
+    int read_error;        /* a read failed: reported once the buffer drained */
+    int paused;            /* the kind stopped on a full buffer (ops->resume) */
+    /* A receive_exactly larger than the buffer (stream.c): the caller's
+     * buffer, its size, and how much of it is filled. */
+    char *direct;
+    size_t direct_len, direct_got;
+    int room_direct;       /* the room handed out last is in `direct` */
+    wf_task_t *receiver;   /* the task inside a receive (-EBUSY to others) */
+    wf_task_t *sender;     /* the task inside a send or send_eof */
+
+    /* The libuv kind (uv_stream.c). */
     union {
         uv_handle_t handle;
         uv_stream_t stream;
@@ -28,30 +77,45 @@ struct weft_stream_t {
     } h;
     int is_tcp;
     int placed;            /* counted in its owner's io_load (place.h) */
-    /* Receiving. */
-    char *buf;             /* WF_STREAM_BUFFER bytes; [head, tail) unread */
-    size_t head, tail;
     int reading;           /* uv_read_start is active */
-    int eof;               /* the peer sent EOF (after the buffered bytes) */
-    int read_error;        /* a read failed: reported once the buffer drained */
-    wf_task_t *reader;     /* the task waiting in receive */
-    /* Sending. */
-    wf_task_t *writer;     /* the task waiting in send or send_eof */
-    struct wf_write *write; /* its pending request */
+    wf_task_t *reader;     /* waiting for a read callback */
+    wf_task_t *writer;     /* waiting for its pending request */
+    struct wf_write *write; /* that request */
 };
+
+/* ---------------------------------------------------------------- for kinds (stream.c) */
+
+/* Set up the shared part (the buffer); WEFT_ENOMEM. */
+int wf_stream_init(weft_stream_t *s, const wf_stream_ops_t *ops);
+/* Free the shared part (from the kind's release). */
+void wf_stream_fini(weft_stream_t *s);
+/* Where the next bytes go, and how many fit (never 0 unless full). */
+char *wf_stream_room(weft_stream_t *s, size_t *len);
+/* n bytes arrived where wf_stream_room said: 1 when the waiting receive may
+ * now go on (the kind wakes it). */
+int wf_stream_filled(weft_stream_t *s, size_t n);
+/* No room left: the kind stops reading and sets `paused` until `resume`. */
+int wf_stream_full(const weft_stream_t *s);
+/* Close: mark it closed, then the kind's shut. */
+void wf_stream_shut(weft_stream_t *s);
+
+/* ---------------------------------------------------------------- the libuv kind (uv_stream.c) */
 
 /* A new stream with its TCP or pipe handle initialised on the calling
  * worker's loop; NULL with *rc set on failure.  With `placed`, a connection
  * placed on this worker (place.h): the stream takes over its count, which
  * its release gives back (or this call, when it fails). */
 weft_stream_t *wf_stream_new(int is_tcp, int placed, int *rc);
-/* Close: wake waiting tasks with WEFT_EBADF, close the handle. */
-void wf_stream_shut(weft_stream_t *s);
+/* 1 for a stream of the libuv kind (it has a handle: addresses, options). */
+int wf_stream_has_handle(const weft_stream_t *s);
 
-/* A stream for an accepted socket on the loop of the worker it was placed
- * on (place.h), where the calling task moves.  On failure the fd is closed
- * and the placement undone. */
+/* A stream for a connected socket or pipe fd on the loop of the worker it
+ * was placed on (place.h), where the calling task moves.  On failure the fd
+ * is closed and the placement undone. */
 int wf_stream_from_fd(int fd, int is_tcp, wf_worker_t *placed, weft_stream_t **out);
+/* A listener on the listening socket fd (listen.c): it owns fd from here,
+ * closed on failure too. */
+int wf_listener_adopt(weft_listener_t **out, int fd, int is_tcp);
 /* Wait for a connection on l and take its descriptor (listen.c). */
 int wf_listener_accept_fd(weft_listener_t *l, int *fd, int *is_tcp);
 
