@@ -36,11 +36,16 @@ extern "C" {
  * environment, else 1), and runs the virtual clock frozen between jumps, so
  * the same program with the same seed makes the same choices, and different
  * seeds try different orders: a test that fails under one seed fails again
- * under it (weft_test_explore in weft/test.h looks for one).  Real sockets
- * and other I/O, and calls from threads outside the runtime's blocking pool
- * (tokens, portals, plain threads), are outside this promise: their timing
- * is not the runtime's to choose.  config.workers and the blocking detector
- * are ignored.  With WEFT_DEBUG=1 the runtime prints its seed and schedule
+ * under it (weft_test_explore in weft/test.h looks for one).  Blocking calls
+ * (weft_to_thread_run_sync) are part of it: their results, and the
+ * weft_from_thread_* calls and cancellation checks their threads make, are
+ * delivered in a seed-determined order, whatever their threads' timing
+ * (each thread waits its turn; the runtime's clock does not move while a
+ * call runs).  Real sockets and other I/O, calls from threads outside the
+ * runtime's blocking pool (tokens, portals, plain threads), and what an
+ * abandoned call does after it was abandoned are outside this promise: their
+ * timing is not the runtime's to choose.  config.workers and the blocking
+ * detector are ignored.  With WEFT_DEBUG=1 the runtime prints its seed and schedule
  * hash when it ends. */
 
 /* [fiber] A hash of every scheduling choice the caller's runtime made so
