@@ -47,13 +47,20 @@ static int traced(void *arg)
     return 0;
 }
 
-static void run_traced(unsigned long long seed, trace_t *tr)
+/* The config of a deterministic run under `seed`. */
+static weft_config_t det_config(unsigned long long seed)
 {
-    memset(tr, 0, sizeof *tr);
     weft_config_t c;
     weft_config_init(&c);
     c.flags = WEFT_CONFIG_DETERMINISTIC;
     c.seed = seed;
+    return c;
+}
+
+static void run_traced(unsigned long long seed, trace_t *tr)
+{
+    memset(tr, 0, sizeof *tr);
+    weft_config_t c = det_config(seed);
     WT_RUN_CONFIG_OK(traced, tr, &c);
 }
 
@@ -149,10 +156,7 @@ static void run_calls(unsigned long long seed, unsigned delay_a, unsigned delay_
     memset(c, 0, sizeof *c);
     c->delay_us[0] = delay_a;
     c->delay_us[1] = delay_b;
-    weft_config_t cfg;
-    weft_config_init(&cfg);
-    cfg.flags = WEFT_CONFIG_DETERMINISTIC;
-    cfg.seed = seed;
+    weft_config_t cfg = det_config(seed);
     WT_RUN_CONFIG_OK(two_calls, c, &cfg);
 }
 
@@ -378,13 +382,9 @@ static void find_and_replay(weft_fn_t buggy, const char *what, int plain_passes)
         fail_msg("%s: explore returned %s after seed %llu, expected the bug (-EDOM)", what,
                  weft_err_name(rc), seed);
     assert_true(seed >= 1 && seed <= 200);
-    for (int i = 0; i < 10; i++) {
-        weft_config_t c;
-        weft_config_init(&c);
-        c.flags = WEFT_CONFIG_DETERMINISTIC;
-        c.seed = seed;
+    weft_config_t c = det_config(seed);
+    for (int i = 0; i < 10; i++)
         assert_rc(wt_run_config(buggy, NULL, &c), -EDOM);
-    }
 }
 
 static void explore_finds_check_then_act(void)
