@@ -52,7 +52,9 @@ static int each_line(const char *path, int (*fn)(void *arg, char *line), void *a
 /* /proc/self/cgroup's v2 line is "0::<path>". */
 static int find_v2_path(void *out, char *line) {
     if (strncmp(line, "0::", 3) != 0) return 0;
-    snprintf(out, PATH_MAX, "%s", line + 3);
+    size_t n = strlen(line + 3);
+    if (n >= PATH_MAX) return -1; /* no usable path: no quota found */
+    memcpy(out, line + 3, n + 1);
     return 1;
 }
 
@@ -146,7 +148,7 @@ static unsigned tightest_quota(cgroup_dir_t *d) {
 unsigned wf_cpus_cgroup_limit(void) {
 #ifdef __linux__
     char cgroup[PATH_MAX];
-    if (!each_line(self_cgroup, find_v2_path, cgroup)) return 0;
+    if (each_line(self_cgroup, find_v2_path, cgroup) != 1) return 0;
     cgroup_dir_t d = {.cgroup = cgroup};
     if (!each_line(self_mountinfo, find_mount, &d)) return 0;
     return tightest_quota(&d);
