@@ -43,6 +43,7 @@ struct wf_pool {
     double last_done;            /* when a thread last finished a job */
     wf_list_t sleepers;          /* most recently idle at the back */
     wf_bthread_t *spinner;       /* an idle thread spinning for work */
+    wf_spinwait_t spins;         /* what its spinning bought lately */
     unsigned claimed;            /* spinners a job was counted on, not back yet */
     unsigned waking;             /* sleepers woken, not yet back under the lock */
     atomic_uint returning;       /* threads past their job's wake (wf_pool_returning) */
@@ -211,7 +212,7 @@ static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
     if (!p->spinner) {
         p->spinner = bt;
         pthread_mutex_unlock(&p->lock);
-        wf_park_spin(jobs_queued, p);
+        wf_park_spin(&p->spins, jobs_queued, p);
         pthread_mutex_lock(&p->lock);
         if (p->spinner == bt) p->spinner = NULL;
         else p->claimed--; /* a job counted on us */
