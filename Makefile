@@ -175,9 +175,22 @@ demo: release
 	"$(ROOT)/$(RELEASE_DIR)/examples/showcase"
 
 # bench/run.sh runs every program of build-release/bench (some with extra
-# flags) and prints their lines and a summary.
+# flags) and prints their lines and a summary; then the charts.
 bench: release
 	bash "$(ROOT)/bench/run.sh" "$(ROOT)/$(RELEASE_DIR)/bench"
+	$(CHARTS_CMD)
+
+# bench/charts.sh draws build-release/charts/*.svg with gnuplot from the
+# tables of docs/BENCHMARKS.md (the numbers written down there, not this
+# run's).  As root, bench/install.sh installs gnuplot-nox if missing (only
+# make bench and make charts need it).
+define CHARTS_CMD
+@bash "$(ROOT)/bench/install.sh" gnuplot-nox
+bash "$(ROOT)/bench/charts.sh" "$(ROOT)/docs/BENCHMARKS.md" "$(ROOT)/$(RELEASE_DIR)/charts"
+endef
+
+charts:
+	$(CHARTS_CMD)
 
 # bench/peers/run.sh builds and runs the Go 1.19 and Tokio 1.24 programs of
 # ping_pong, channel_throughput, lock_contention and tcp_echo (reference
