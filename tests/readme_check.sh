@@ -82,6 +82,22 @@ run_sanitized() { # <package> <script>
 if [[ -n "$tsan_dir" ]]; then
   run_sanitized weft-tsan "$tmp/tsan.sh"
   nm counter | grep -q "__tsan_init" || fail "counter is not built with TSan"
+  # A plain program linked to libweft-tsan by hand (no flags, no macro)
+  # stops at start with a message instead of TSan's SIGSEGV.
+  step "plain hello.c linked by hand to libweft-tsan"
+  "$cc" hello.c -o hello_tsanlib -I"$prefix/include" -L"$libdir" -lweft-tsan -Wl,-rpath,"$libdir" 2>/dev/null \
+    || fail "hello.c does not link to libweft-tsan"
+  if out=$(./hello_tsanlib 2>&1); then fail "plain hello ran with libweft-tsan"; fi
+  grep -qF "weft-tsan: this program is not linked with -fsanitize=thread" <<<"$out" \
+    || { echo "$out"; fail "plain hello with libweft-tsan: not weft-tsan's message"; }
+  # The same without the lock must be reported: TSan does see the tasks.
+  step "counter.c without its lock, with weft-tsan"
+  sed 's/weft_lock_acquire(lock)/0/; s/weft_lock_release(lock);//; s/\bcounter\.c\b/racy.c/; s/-o counter /-o racy /; s|\./counter|./racy|' \
+      counter.c >racy.c
+  sed 's/\bcounter\.c\b/racy.c/; s/-o counter /-o racy /; s|\./counter|./racy|' "$tmp/tsan.sh" >"$tmp/racy.sh"
+  if out=$("${launcher[@]+"${launcher[@]}"}" bash -euo pipefail "$tmp/racy.sh" 2>&1); then :; fi
+  grep -q "WARNING: ThreadSanitizer: data race" <<<"$out" \
+    || { echo "$out"; fail "TSan reported no race in counter.c without its lock"; }
 fi
 if [[ -n "$asan_dir" ]]; then
   sed 's/weft-tsan/weft-asan/g' "$tmp/tsan.sh" >"$tmp/asan.sh"
