@@ -11,9 +11,11 @@ include_guard(GLOBAL)
 include(CMakePackageConfigHelpers)
 
 set(_pkg ${WEFT_PACKAGE_NAME})
-set(WEFT_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/${_pkg}" CACHE STRING
-    "Where to install ${_pkg}Config.cmake (relative to the prefix)")
-mark_as_advanced(WEFT_INSTALL_CMAKEDIR)
+# Each package in a folder of its name there, where find_package looks.
+set(WEFT_INSTALL_PACKAGEDIR "${CMAKE_INSTALL_LIBDIR}/cmake" CACHE STRING
+    "Where to install the CMake package's folder (relative to the prefix)")
+mark_as_advanced(WEFT_INSTALL_PACKAGEDIR)
+set(WEFT_INSTALL_CMAKEDIR "${WEFT_INSTALL_PACKAGEDIR}/${_pkg}")
 
 set(WEFT_PC_CFLAGS "")
 set(WEFT_PC_LIBS "")
