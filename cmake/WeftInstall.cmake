@@ -83,3 +83,12 @@ install(CODE "
 " COMPONENT dev)
 install(FILES "${PROJECT_BINARY_DIR}/${_pkg}.pc"
         DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig" COMPONENT dev)
+
+# A build configured without a type is Debug (the test builds rely on it):
+# say so when one is installed, as users rarely want -O0.
+install(CODE "
+  if(CMAKE_INSTALL_CONFIG_NAME STREQUAL \"Debug\")
+    message(STATUS \"${_pkg}: installing a Debug build (-O0); `make install`, or \"
+                   \"-DCMAKE_BUILD_TYPE=Release at configure time, installs an optimised one\")
+  endif()
+" COMPONENT dev)
