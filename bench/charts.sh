@@ -4,6 +4,8 @@
 # nothing is run here).  `make charts`, and the end of `make bench`.
 #
 # usage: bench/charts.sh [BENCHMARKS.md] [OUT_DIR]   (default: docs/BENCHMARKS.md, build-release/charts)
+#        bench/charts.sh --check   (CTest charts_up_to_date: the tables still parse, and
+#                                   docs/charts/peers.svg is what they draw; 77 without gnuplot)
 #
 #   peers.svg        ping_pong, channel_throughput, lock_contention, tcp_echo:
 #                    weft, Go and Tokio on the 2-core machine ("weft beside Go
@@ -17,13 +19,19 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+check=0
+if [ "${1-}" = --check ]; then check=1; shift; fi
 md=${1:-$here/../docs/BENCHMARKS.md}
 out=${2:-$here/../build-release/charts}
-command -v gnuplot >/dev/null 2>&1 ||
-    { echo "bench/charts.sh: gnuplot is not installed (Debian: gnuplot-nox)" >&2; exit 2; }
-mkdir -p "$out"
+if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "bench/charts.sh: gnuplot is not installed (Debian: gnuplot-nox)" >&2
+    [ $check = 1 ] && exit 77
+    exit 2
+fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-charts.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+[ $check = 1 ] && out=$tmp/out
+mkdir -p "$out"
 
 # table HEADER_PREFIX: the rows of the first table whose header line starts
 # with HEADER_PREFIX, one per line, cells separated by tabs, without the
@@ -40,6 +48,9 @@ table() {
             print row
         }' "$md"
 }
+
+# need FILE TABLE: the table was found (a renamed header would leave it empty).
+need() { [ -s "$1" ] || { echo "bench/charts.sh: no table '$2' in $md" >&2; exit 1; }; }
 
 # median / lowest / highest of "a / b / c" (one set), or of "m (lo-hi)".
 stats='function stats(s,   v, n, i, j, t) {
@@ -71,7 +82,7 @@ table "| workload | set | hand-off | weft | Go | Tokio |" |
         line[name] = name " " stats($4) " " stats($5) " " stats($6)
         if (!(name in unit)) { u = $1; sub(/^[^(]*\(/, "", u); sub(/\).*/, "", u); unit[name] = u; order[++n] = name } }
         END { for (i = 1; i <= n; i++) print line[order[i]] "\t" unit[order[i]] }' >"$tmp/peers.txt"
-[ -s "$tmp/peers.txt" ] || { echo "bench/charts.sh: no peers table in $md" >&2; exit 1; }
+need "$tmp/peers.txt" "weft beside Go and Tokio"
 cut -f1 "$tmp/peers.txt" >"$tmp/peers.dat"
 {
     echo "$style"
@@ -97,6 +108,8 @@ table "| workload | weft | Go | Tokio | nginx |" |
 table "| redis-benchmark test | weft | Go | Tokio | redis-server |" |
     awk -F'\t' "$stats"'{ sub(/ k req\/s/, "", $1); print "\"" $1 "\" " stats($2) " " stats($3) " " stats($4) " " stats($5) }' \
     >"$tmp/resp.dat"
+need "$tmp/http.dat" "Real clients: HTTP"
+need "$tmp/resp.dat" "Real clients: redis-benchmark"
 {
     echo "$style"
     echo "set output '$out/realclients.svg'"
@@ -118,6 +131,7 @@ gnuplot "$tmp/realclients.gp"
 table "| workers | ping_pong ns (weft / Go / Tokio) |" |
     awk -F'\t' '$1 ~ /^[0-9]+$/ { printf "%s", $1; for (i = 2; i <= 5; i++) { gsub(/ \/ /, " ", $i); printf " %s", $i }; print "" }' \
     >"$tmp/scaling.dat"
+need "$tmp/scaling.dat" "Scaling past 2 cores, with the peers"
 {
     echo "$style"
     echo "set output '$out/scaling.svg'"
@@ -136,4 +150,17 @@ table "| workers | ping_pong ns (weft / Go / Tokio) |" |
 } >"$tmp/scaling.gp"
 gnuplot "$tmp/scaling.gp"
 
+if [ $check = 1 ]; then
+    # Another gnuplot writes other bytes: compare only what this one drew.
+    committed=$here/../docs/charts/peers.svg
+    if ! grep -qF "$(grep -m1 '<desc>' "$out/peers.svg")" "$committed"; then
+        echo "bench/charts.sh: docs/charts/peers.svg is from another gnuplot; not compared"
+    elif ! cmp -s "$out/peers.svg" "$committed"; then
+        echo "bench/charts.sh: docs/charts/peers.svg is stale: make charts, then copy" \
+             "build-release/charts/peers.svg there" >&2
+        exit 1
+    fi
+    echo "bench/charts.sh: the tables parse, docs/charts/peers.svg is up to date"
+    exit 0
+fi
 echo "bench/charts.sh: $out/peers.svg $out/realclients.svg $out/scaling.svg"
