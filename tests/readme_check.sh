@@ -107,7 +107,7 @@ if [[ -n "$tsan_dir" ]]; then
   step "plain hello.c linked by hand to libweft-tsan"
   "$cc" hello.c -o hello_tsanlib -I"$prefix/include" -L"$libdir" -lweft-tsan -Wl,-rpath,"$libdir" 2>/dev/null \
     || fail "hello.c does not link to libweft-tsan"
-  if out=$(./hello_tsanlib 2>&1); then fail "plain hello ran with libweft-tsan"; fi
+  if out=$("${launcher[@]+"${launcher[@]}"}" ./hello_tsanlib 2>&1); then fail "plain hello ran with libweft-tsan"; fi
   grep -qF "weft-tsan: this program is not linked with -fsanitize=thread" <<<"$out" \
     || { echo "$out"; fail "plain hello with libweft-tsan: not weft-tsan's message"; }
   # The same without the lock must be reported: TSan does see the tasks.
