@@ -150,9 +150,9 @@ for san in thread address; do
   # shellcheck disable=SC2046
   mixed "WEFT_LINK_${short^^} without -fsanitize=$san" \
         "weft-$short is weft built with $Name: compile with -fsanitize=$san" \
-        -DWEFT_LINK_${short^^} hello.c -o mix $(pkg-config --cflags --libs weft)
+        -DWEFT_LINK_"${short^^}" hello.c -o mix $(pkg-config --cflags --libs weft)
   # shellcheck disable=SC2046
   mixed "weft-$short's flags with plain libweft" "undefined reference to \`weft_built_with_$short'" \
-        -fsanitize=$san -DWEFT_LINK_${short^^} hello.c -o mix $(pkg-config --cflags --libs weft)
+        -fsanitize=$san -DWEFT_LINK_"${short^^}" hello.c -o mix $(pkg-config --cflags --libs weft)
 done
 echo "readme_first_program: ok"
