@@ -65,8 +65,9 @@ install(FILES "${PROJECT_BINARY_DIR}/${_pkg}Config.cmake"
               "${PROJECT_BINARY_DIR}/${_pkg}ConfigVersion.cmake"
         DESTINATION "${WEFT_INSTALL_CMAKEDIR}" COMPONENT dev)
 
-# weft.pc (weft-tsan.pc, ...): the prefix is only known at install time (cmake --install --prefix),
-# so the file is written by the install script itself.
+# weft.pc (weft-tsan.pc, ...): the prefix is only known at install time
+# (cmake --install --prefix), so the file is written by the install script
+# itself.
 foreach(_dir LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
     set(WEFT_PC_${_dir} "${CMAKE_INSTALL_${_dir}}")
