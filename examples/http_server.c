@@ -266,6 +266,7 @@ static void linger(weft_stream_t *s) {
 static int http_connection(weft_stream_t *s, void *arg) {
     (void)arg;
     atomic_fetch_add(&sv.connections, 1);
+    weft_stream_set_nodelay(s, 1); /* pipelined answers go out one send each */
     int rc;
     for (;;) {
         request_t r;

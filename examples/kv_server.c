@@ -400,6 +400,9 @@ static void conn_close(void *p, void *arg) {
 static int kv_connection(weft_stream_t *s, void *p) {
     conn_t *c = p;
     atomic_fetch_add(&connections, 1);
+    /* Answers go out one send each: without this, Nagle's algorithm holds
+     * the second of a pipelined batch until the client's delayed ACK. */
+    weft_stream_set_nodelay(s, 1);
     int rc, more = 1;
     while (more && (rc = read_request(s, c)) == 0) {
         if (c->argc == 0) continue;
@@ -458,7 +461,7 @@ static int write_snapshot(void *arg) {
     snprintf(tmp, sizeof tmp, "%s.tmp", opt.snapshot);
     FILE *f = fopen(tmp, "wb");
     if (!f) return -errno;
-    int ok = fwrite(b->p, 1, b->len, f) == b->len;
+    int ok = b->len == 0 || fwrite(b->p, 1, b->len, f) == b->len; /* an empty keyspace: no buffer */
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, opt.snapshot) != 0) {
         int e = errno ? errno : EIO;
