@@ -6,6 +6,7 @@
 #include "proc_helpers.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -528,7 +529,7 @@ static void run_wrk(long port, const char *path)
     char url[160];
     snprintf(url, sizeof url, "http://127.0.0.1:%ld%s", port, path);
     wt_proc_t p;
-    int status = run_client(&p, (const char *[]){"wrk", "-t2", "-c32", "-d2s", url, NULL});
+    int status = run_client(&p, (const char *[]){"wrk", "-t2", "-c32", "-d2s", "--timeout", "10s", url, NULL});
     /* wrk prints "Non-2xx or 3xx responses: N" and "Socket errors: ..."
      * only when there were some. */
     if (status != 0 || strstr(p.out, "Non-2xx") || strstr(p.out, "Socket errors") ||
@@ -551,6 +552,28 @@ static void http_server_wrk(void)
     wt_proc_free(&srv);
 }
 
+/* Whether a thread of process pid is called `name` (/proc/PID/task/TID/comm). */
+static int thread_named(pid_t pid, const char *name)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char path[400], comm[32] = "";
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(comm, sizeof comm, f))
+            found = strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n';
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
 /* SIGTERM with a request in progress: it is answered (and the connection
  * closed), an idle keep-alive connection is closed, the exit status is 0. */
 static void http_server_sigterm(void)
@@ -567,15 +590,22 @@ static void http_server_sigterm(void)
         assert_true(n > 0);
         got += (size_t)n;
     }
-    const char *slow = "GET /work?ms=700 HTTP/1.1\r\n\r\n";
+    const char *slow = "GET /work?ms=1500 HTTP/1.1\r\n\r\n";
     send_all(busy, slow, strlen(slow));
-    usleep(200 * 1000); /* in progress now: 500 ms to go */
+    /* In progress once a blocking thread carries the work's name. */
+    int busy_seen = 0;
+    for (int i = 0; i < 2000 && !busy_seen; i++) {
+        busy_seen = thread_named(srv.pid, "http-work");
+        if (!busy_seen)
+            usleep(5000);
+    }
+    assert_true(busy_seen);
     assert_int_equal(kill(srv.pid, SIGTERM), 0);
     client_read_all(idle, buf, sizeof buf);
     assert_string_equal(buf, ""); /* closed without a word */
     client_read_all(busy, buf, sizeof buf);
-    assert_string_equal(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n"
-                             "Connection: close\r\n\r\nworked 700 ms\n");
+    assert_string_equal(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n"
+                             "Connection: close\r\n\r\nworked 1500 ms\n");
     close(idle);
     close(busy);
     int status = wt_proc_finish(&srv, RUN_TIMEOUT);
