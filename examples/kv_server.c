@@ -142,10 +142,11 @@ static int keyspace_open(void) {
 
 static void keyspace_free(void) {
     for (int i = 0; i < SHARDS; i++) {
-        for (size_t b = 0; shards[i].buckets && b < shards[i].n_buckets; b++)
-            while (shards[i].buckets[b]) del(&shards[i], shards[i].buckets[b]->key, shards[i].buckets[b]->key_len);
-        free(shards[i].buckets);
-        if (shards[i].lock) weft_lock_free(shards[i].lock);
+        shard_t *sh = &shards[i];
+        for (size_t b = 0; sh->buckets && b < sh->n_buckets; b++)
+            while (sh->buckets[b]) del(sh, sh->buckets[b]->key, sh->buckets[b]->key_len);
+        free(sh->buckets);
+        if (sh->lock) weft_lock_free(sh->lock);
     }
 }
 
@@ -312,7 +313,8 @@ static int run_command(conn_t *c) {
     else if (!strcmp(name, "ECHO")) put_bulk(&c->out, c->argv[1], c->len[1]);
     else if (!strcmp(name, "CONFIG")) config(c);
     else if (!strcmp(name, "COMMAND")) put_str(&c->out, "*0\r\n"); /* no command table */
-    else if (!strcmp(name, "SELECT") && !arg_is(c, 1, "0")) put_str(&c->out, "-ERR DB index is out of range\r\n");
+    else if (!strcmp(name, "SELECT") && !arg_is(c, 1, "0"))
+        put_str(&c->out, "-ERR DB index is out of range\r\n");
     else put_str(&c->out, "+OK\r\n"); /* QUIT, CLIENT ..., SELECT 0 */
     return strcmp(name, "QUIT") != 0;
 }
@@ -479,7 +481,8 @@ static int snapshot_once(void) {
     if (rc == 0) rc = b.failed ? WEFT_ENOMEM : weft_to_thread_run_sync(write_snapshot, &b, NULL);
     free(b.p);
     if (rc == 0) atomic_fetch_add(&snapshots_written, 1);
-    else if (rc != WEFT_ECANCELED) fprintf(stderr, "kv_server: snapshot to %s failed: %s\n", opt.snapshot, weft_strerror(rc));
+    else if (rc != WEFT_ECANCELED)
+        fprintf(stderr, "kv_server: snapshot to %s failed: %s\n", opt.snapshot, weft_strerror(rc));
     return rc;
 }
 
@@ -507,7 +510,8 @@ static int kv_server(void *arg) {
     int rc = weft_signal_open(&signals, signums, 2);
     if (rc) return rc;
     weft_listen_opts_t lo = {.backlog = 1024};
-    if ((rc = keyspace_open()) != 0 || (rc = weft_tcp_listen(&l, "127.0.0.1", opt.port, &lo)) != 0) {
+    if ((rc = keyspace_open()) != 0 ||
+        (rc = weft_tcp_listen(&l, "127.0.0.1", opt.port, &lo)) != 0) {
         weft_signal_close(signals);
         keyspace_free();
         return rc;

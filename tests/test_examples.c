@@ -457,7 +457,8 @@ static void send_all(int fd, const char *msg, size_t len)
 
 /* ------------------------------------------------------------ http_server */
 
-#define HELLO_200 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+#define HELLO_200 \
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
 
 static void http_server_curl(void)
 {
@@ -497,9 +498,11 @@ static void http_server_curl(void)
     char buf[2048];
     client_read_all(fd, buf, sizeof buf);
     assert_string_equal(buf, HELLO_200
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
+                        "hello"
                         HELLO_200
-                        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                        "Content-Length: 0\r\n"
                         "Connection: close\r\n\r\n");
     close(fd);
     fd = client_connect(port);
@@ -529,7 +532,8 @@ static void run_wrk(long port, const char *path)
     char url[160];
     snprintf(url, sizeof url, "http://127.0.0.1:%ld%s", port, path);
     wt_proc_t p;
-    int status = run_client(&p, (const char *[]){"wrk", "-t2", "-c32", "-d2s", "--timeout", "10s", url, NULL});
+    int status = run_client(&p, (const char *[]){"wrk", "-t2", "-c32", "-d2s", "--timeout", "10s",
+                                                 url, NULL});
     /* wrk prints "Non-2xx or 3xx responses: N" and "Socket errors: ..."
      * only when there were some. */
     if (status != 0 || strstr(p.out, "Non-2xx") || strstr(p.out, "Socket errors") ||
@@ -712,7 +716,8 @@ static void kv_server_benchmark(void)
     size_t n = fread(data, 1, sizeof data - 1, f);
     fclose(f);
     data[n] = '\0';
-    assert_non_null(strstr(data, "*3\r\n$3\r\nSET\r\n$20\r\ncounter:__rand_int__\r\n$5\r\n30000\r\n"));
+    assert_non_null(
+        strstr(data, "*3\r\n$3\r\nSET\r\n$20\r\ncounter:__rand_int__\r\n$5\r\n30000\r\n"));
     unlink(snap);
 }
 
