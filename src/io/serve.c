@@ -42,14 +42,17 @@ typedef struct connection {
     server_t *srv;
 } connection_t;
 
-/* "127.0.0.1:5000", "[::1]:5000", or "a Unix socket". */
+/* "127.0.0.1:5000", "[::1]:5000", "a Unix socket", or "unknown" (a peer
+ * that reset the connection has no address any more). */
 static void peer_name(weft_stream_t *s, char *out, size_t len) {
     struct sockaddr_storage ss;
     int n = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
-    snprintf(out, len, "a Unix socket");
+    snprintf(out, len, "unknown");
     if (weft_stream_remote_address(s, (struct sockaddr *)&ss, &n) != 0) return;
-    if (ss.ss_family == AF_INET) {
+    if (ss.ss_family == AF_UNIX) {
+        snprintf(out, len, "a Unix socket");
+    } else if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
         snprintf(out, len, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
