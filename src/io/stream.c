@@ -256,6 +256,28 @@ int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max, const voi
     return receive_end(s, t, rc);
 }
 
+/* ---------------------------------------------------------------- hang-up
+ *
+ * Reading ahead into the buffer sees the peer's EOF or a reset while no
+ * receive waits, without taking a byte from the receives (Go's net/http
+ * reads ahead the same way to cancel a request's context). */
+
+void wf_stream_ended(weft_stream_t *s) {
+    if (s->hangup) weft_scope_cancel(s->hangup);
+}
+
+int weft_stream_cancel_on_hangup(weft_stream_t *s, weft_scope_t *scope) {
+    if (!s) return WEFT_EINVAL;
+    int rc = wf_io_visit(&s->life);
+    if (rc) return rc;
+    if (scope && s->hangup && s->hangup != scope) return WEFT_EBUSY;
+    s->hangup = scope;
+    if (!scope) return 0;
+    if (ended(s)) weft_scope_cancel(scope);
+    else s->ops->resume(s);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- send, close */
 
 /* Enter a send or send_eof: no other one in progress. */
@@ -289,6 +311,7 @@ int weft_stream_send_eof(weft_stream_t *s) {
 
 void wf_stream_shut(weft_stream_t *s) {
     s->life.closed = 1;
+    s->hangup = NULL;
     s->ops->shut(s);
 }
 

@@ -39,7 +39,9 @@ typedef struct wf_stream_ops {
      * this receive (WEFT_ECANCELED, WEFT_EBADF, ...). */
     int (*fill)(weft_stream_t *s, wf_task_t *t);
     /* A receive ended with `paused` set: the kind, which stopped reading
-     * ahead on a full buffer, goes on (clearing `paused`). */
+     * ahead on a full buffer, goes on (clearing `paused`).  Also called to
+     * start reading ahead with no receive waiting (a hang-up watch): a
+     * kind that reads only on demand starts, and stops when full. */
     void (*resume)(weft_stream_t *s);
     /* Send every byte of buf (the caller may reuse it when this returns). */
     int (*send)(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len);
@@ -67,6 +69,7 @@ struct weft_stream_t {
     int room_direct;       /* the room handed out last is in `direct` */
     wf_task_t *receiver;   /* the task inside a receive (-EBUSY to others) */
     wf_task_t *sender;     /* the task inside a send or send_eof */
+    weft_scope_t *hangup;  /* cancelled when the peer hangs up (stream.c) */
 
     /* The libuv kind (uv_stream.c). */
     union {
@@ -94,6 +97,8 @@ char *wf_stream_room(weft_stream_t *s, size_t *len);
 /* n bytes arrived where wf_stream_room said: 1 when the waiting receive may
  * now go on (the kind wakes it). */
 int wf_stream_filled(weft_stream_t *s, size_t n);
+/* The kind set eof or read_error: a hang-up watch cancels its scope. */
+void wf_stream_ended(weft_stream_t *s);
 /* No room left: the kind stops reading and sets `paused` until `resume`. */
 int wf_stream_full(const weft_stream_t *s);
 /* Close: mark it closed, then the kind's shut. */
