@@ -16,43 +16,27 @@ struct weft_local_t {
 };
 
 /* One value set, shared by every snapshot that has it. */
-typedef struct value_box {
+typedef struct wf_local_box {
     atomic_uint refs;
     void (*destroy)(void *value); /* the key's: the key may be freed before the value */
     void *value;
 } value_box_t;
 
-typedef struct entry {
-    unsigned long long key;
-    value_box_t *box;
-} entry_t;
-
-struct wf_locals {
-    atomic_uint refs;
-    unsigned n; /* >= 1: no values is a NULL snapshot */
-    entry_t e[];
-};
+typedef struct wf_local_entry entry_t;
 
 static atomic_ullong next_key_id = 1;
 static __thread wf_locals_t **outside_slot;
 
 /* ---------------------------------------------------------------- references */
 
-/* acq_rel rather than release plus an acquire fence on the last drop: the
- * same on x86 and what TSan understands. */
+/* acq_rel on the last drop, as wf_locals_release (local.h). */
 static void box_release(value_box_t *b) {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
     if (b->destroy) b->destroy(b->value);
     wf_free(b);
 }
 
-wf_locals_t *wf_locals_share(wf_locals_t *l) {
-    if (l) atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
-    return l;
-}
-
-void wf_locals_release(wf_locals_t *l) {
-    if (!l || atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1) return;
+void wf_locals_free(wf_locals_t *l) {
     for (unsigned i = 0; i < l->n; i++) box_release(l->e[i].box);
     wf_free(l);
 }
