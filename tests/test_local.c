@@ -490,6 +490,40 @@ static int destroy_on_replace_main(void *arg)
     return 0;
 }
 
+/* A destroy that runs at its task's end and sets a value there: that value
+ * is destroyed too (LSan would report it otherwise). */
+static weft_local_t *resetting_key;
+static val_t reset_to = {.id = 9};
+
+static void destroy_and_set(void *p)
+{
+    val_destroy(p);
+    if (p != &reset_to)
+        EXPECT_RC(weft_local_set(resetting_key, &reset_to), 0);
+}
+
+static int sets_resetting(void *p)
+{
+    EXPECT_RC(weft_local_set(resetting_key, p), 0);
+    return 0;
+}
+
+static int destroy_sets_main(void *arg)
+{
+    (void)arg;
+    val_t a = {.id = 1};
+    atomic_store(&reset_to.destroyed, 0);
+    EXPECT_RC(weft_local_new(&resetting_key, destroy_and_set), 0);
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    EXPECT_RC(weft_group_spawn(&g, sets_resetting, &a), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    EXPECT(DESTROYED(a) == 1);
+    EXPECT(DESTROYED(reset_to) == 1);
+    weft_local_free(resetting_key);
+    return 0;
+}
+
 /* ------------------------------------------------------------ destroy: runtime's end */
 
 typedef struct late {
@@ -720,6 +754,7 @@ static const wt_case_t cases[] = {
     WT_TEST(starts_empty),
     WT_CASE(destroy_on_replace_main),
     WT_TEST(destroy_at_runtime_end),
+    WT_CASE(destroy_sets_main),
     WT_CASE_ON(many_tasks_main, WT_W2 | WT_W4),
     WT_CASE(freed_key_main),
     WT_TEST(misuse),

@@ -25,9 +25,12 @@ void wf_task_link_root(wf_task_t *t) {
  * the values only it held destroyed.  Out of line, so that the common end
  * (no values) stays small enough for the compiler to inline. */
 __attribute__((noinline, cold)) static void drop_locals(wf_task_t *t) {
-    wf_locals_t *l = t->locals;
-    t->locals = NULL;
-    wf_locals_release(l);
+    /* A destroy that sets a value (it runs as this task) made another. */
+    while (t->locals) {
+        wf_locals_t *l = t->locals;
+        t->locals = NULL;
+        wf_locals_release(l);
+    }
 }
 
 void wf_task_complete(wf_task_t *t, int rc) {
