@@ -2,7 +2,8 @@
  * (a snapshot: later sets on either side never show on the other), nested
  * spawns, to_thread's fn (sees the caller's values; its sets stay in the
  * call), from_thread calls from that thread and the tasks they start, what
- * starts empty (main, portal calls, token calls), destroy exactly once (a
+ * starts empty (main, also of a runtime run inside a blocking call; portal
+ * calls; token calls, also from foreign threads), destroy exactly once (a
  * replaced value, a holder's end, a runtime's end, an abandoned call), many
  * tasks on two workers, misuse and allocation failures.
  *
@@ -449,6 +450,35 @@ static int foreign_thread_main(void *p)
     return 0;
 }
 
+/* weft_run called from a blocking call: its main starts empty too. */
+static int nested_main(void *p)
+{
+    empty_t *e = p;
+    count_seen(e);
+    return 0;
+}
+
+static int nested_run_fn(void *p)
+{
+    empty_t *e = p;
+    EXPECT(weft_local_get(e->k) != NULL);
+    weft_config_t cfg;
+    weft_config_init(&cfg);
+    cfg.workers = 1;
+    EXPECT_RC(weft_run(nested_main, e, &cfg), 0);
+    return 0;
+}
+
+static int nested_runtime_main(void *p)
+{
+    empty_t *e = p;
+    val_t a = {.id = 1};
+    EXPECT_RC(weft_local_set(e->k, &a), 0);
+    EXPECT_RC(weft_to_thread_run_sync(nested_run_fn, e, NULL), 0);
+    EXPECT_RC(weft_local_set(e->k, NULL), 0);
+    return 0;
+}
+
 static void starts_empty(void)
 {
     empty_t e = {0};
@@ -458,8 +488,9 @@ static void starts_empty(void)
     WT_RUN_OK(foreign_thread_main, &e, 2);
     /* A second runtime's main starts empty too (calls_elsewhere_main checks). */
     WT_RUN_OK(calls_elsewhere_main, &e, 1);
+    WT_RUN_OK(nested_runtime_main, &e, 2);
     wt_portal_stop_free(e.portal, 0);
-    assert_int_equal(atomic_load(&e.calls), 2 * 8 + 2);
+    assert_int_equal(atomic_load(&e.calls), 2 * 8 + 2 + 1);
     assert_int_equal(atomic_load(&e.seen_values), 0);
     weft_local_free(e.k);
 }

@@ -13,10 +13,10 @@
  *   - weft_from_thread_run / weft_from_thread_run_sync called from that
  *     blocking thread see the values fn sees, and a task started by
  *     weft_from_thread_run inherits them;
- *   - main, tasks and functions run by a portal (weft_portal_spawn,
- *     weft_portal_call), and the _token forms of from_thread start with no
- *     values: a token or a portal links to a runtime, not to the caller's
- *     work.
+ *   - main (also of a weft_run called inside a blocking call), tasks and
+ *     functions run by a portal (weft_portal_spawn, weft_portal_call), and
+ *     the _token forms of from_thread start with no values: a token or a
+ *     portal links to a runtime, not to the caller's work.
  *
  * Values are not copied: inheriting shares the same pointer.  A value set is
  * handed over to weft: its key's destroy(value) runs exactly once, when no
