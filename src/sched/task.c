@@ -167,7 +167,7 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     /* The spawner's values as they are now (a NULL copy when it has none);
      * none from outside the runtime (its main, even when weft_run is called
      * from a blocking call of another runtime). */
-    wf_locals_t *l = !w ? NULL : spawner ? spawner->locals : wf_locals_outside();
+    wf_locals_t *l = spawner ? spawner->locals : w ? wf_locals_outside() : NULL;
     if (l) t->locals = wf_locals_share(l);
     wf_scope_init(&t->root, parent_scope, t);
     *out = t;
