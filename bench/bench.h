@@ -139,6 +139,8 @@ typedef struct bench_args_t {
     unsigned workers; /* -w / --workers, default 2 */
     long n;           /* -n, program-specific size */
     int reps;         /* -r / --reps, measured repetitions (at most BENCH_MAX_REPS) */
+    int takes_locals; /* set by a program that accepts -l */
+    int locals;       /* -l N: task-local values its spawner sets (default 0) */
 } bench_args_t;
 
 static inline long bench_parse_long_(const char *prog, const char *flag, const char *s,
@@ -163,7 +165,7 @@ static inline void bench_parse_args(int argc, char **argv, bench_args_t *a, cons
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         const char *val = NULL;
-        int which = 0; /* 1 workers, 2 n, 3 reps */
+        int which = 0; /* 1 workers, 2 n, 3 reps, 4 locals */
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
             printf("usage: %s [-w N|--workers N] [-n N] [-r N|--reps N]\n%s", prog, usage);
             exit(0);
@@ -180,6 +182,8 @@ static inline void bench_parse_args(int argc, char **argv, bench_args_t *a, cons
         } else if (!strncmp(f, "-n", 2) && f[2]) {
             which = 2;
             val = f + 2;
+        } else if (a->takes_locals && !strcmp(f, "-l")) {
+            which = 4;
         } else if (!strcmp(f, "-r") || !strcmp(f, "--reps")) {
             which = 3;
         } else if (!strncmp(f, "--reps=", 7)) {
@@ -201,11 +205,39 @@ static inline void bench_parse_args(int argc, char **argv, bench_args_t *a, cons
             a->workers = (unsigned)bench_parse_long_(prog, "--workers", val, 0);
         else if (which == 2)
             a->n = bench_parse_long_(prog, "-n", val, 1);
+        else if (which == 4)
+            a->locals = (int)bench_parse_long_(prog, "-l", val, 0);
         else
             a->reps = (int)bench_parse_long_(prog, "--reps", val, 1);
     }
     if (a->reps > BENCH_MAX_REPS)
         a->reps = BENCH_MAX_REPS;
+}
+
+/* -l: the calling task sets n task-local values (keys without destroy), so
+ * that every task it spawns inherits them; *keys receives the keys for
+ * bench_locals_free. */
+static inline void bench_locals_set(int n, weft_local_t ***keys)
+{
+    *keys = NULL;
+    if (n <= 0)
+        return;
+    *keys = calloc((size_t)n, sizeof **keys);
+    if (!*keys)
+        bench_fail("out of memory");
+    for (int i = 0; i < n; i++) {
+        bench_check_rc(weft_local_new(&(*keys)[i], NULL), "weft_local_new");
+        bench_check_rc(weft_local_set((*keys)[i], (void *)(uintptr_t)(i + 1)), "weft_local_set");
+    }
+}
+
+static inline void bench_locals_free(int n, weft_local_t **keys)
+{
+    for (int i = 0; i < n && keys; i++) {
+        bench_check_rc(weft_local_set(keys[i], NULL), "weft_local_set");
+        weft_local_free(keys[i]);
+    }
+    free(keys);
 }
 
 /* Run main_fn as the root task of a runtime with a->workers workers; fail the

@@ -4,7 +4,8 @@
  * (default 1,000); every repetition has its own group, and the root closes it
  * (waits for the whole chain) before starting the next.  Result: wall time of
  * all N chains / (N * 1000 spawns), in ns/spawn (median of the repetitions,
- * after one warm-up).
+ * after one warm-up).  -l N: the root sets N task-local values first, so
+ * that every task of every chain inherits them (weft/local.h).
  *
  * Baseline: the same chain with pthreads — each thread creates the next one
  * detached, the last one signals — over N/200 (default 5) chains of 1,000,
@@ -34,6 +35,7 @@ static int chain_task(void *arg)
 typedef struct chained_ctx_t {
     long chains;
     int reps;
+    int locals;
     double *ns_per_spawn;
 } chained_ctx_t;
 
@@ -59,10 +61,13 @@ static double chained_round(long chains)
 static int bench_main(void *arg)
 {
     chained_ctx_t *c = arg;
+    weft_local_t **keys;
+    bench_locals_set(c->locals, &keys);
     double warm = chained_round(c->chains / 10 > 0 ? c->chains / 10 : 1);
     printf("# warm-up: %.2f ns/spawn\n", warm);
     for (int r = 0; r < c->reps; r++)
         c->ns_per_spawn[r] = chained_round(c->chains);
+    bench_locals_free(c->locals, keys);
     return 0;
 }
 
@@ -130,18 +135,19 @@ static double pthread_chain_round(long chains)
 
 int main(int argc, char **argv)
 {
-    bench_args_t a = {.workers = 2, .n = 1000, .reps = 5};
+    bench_args_t a = {.workers = 2, .n = 1000, .reps = 5, .takes_locals = 1};
     bench_parse_args(argc, argv, &a,
                      "  -n N   chains of 1000 tasks per round (default 1000)\n"
-                     "  -r N   measured rounds after one warm-up (default 5)\n");
-    chained_ctx_t c = {.chains = a.n, .reps = a.reps};
+                     "  -r N   measured rounds after one warm-up (default 5)\n"
+                     "  -l N   task-local values the root sets (default 0)\n");
+    chained_ctx_t c = {.chains = a.n, .reps = a.reps, .locals = a.locals};
     c.ns_per_spawn = calloc((size_t)a.reps, sizeof(double));
     if (!c.ns_per_spawn)
         bench_fail("out of memory");
 
     printf("# chained_spawn: %ld chains x %d tasks (each spawns the next), group per chain, "
-           "workers=%u, median of %d rounds after 1 warm-up\n",
-           a.n, CHAIN_DEPTH, a.workers, a.reps);
+           "workers=%u, task-local values=%d, median of %d rounds after 1 warm-up\n",
+           a.n, CHAIN_DEPTH, a.workers, a.locals, a.reps);
     bench_run(&a, bench_main, &c);
     bench_print_samples("weft rounds", c.ns_per_spawn, (size_t)a.reps, "ns/spawn");
     double weft = bench_median(c.ns_per_spawn, (size_t)a.reps);

@@ -2,7 +2,8 @@
  * spawn_many — one task spawns N (default 1,000,000) empty tasks into one group,
  * then closes it.  Result: wall time from weft_group_open to the return of
  * weft_group_close divided by N, in ns/task (median of the repetitions, after
- * one warm-up round).
+ * one warm-up round).  -l N: the spawner sets N task-local values first, so
+ * that every task inherits them (weft/local.h).
  *
  * Baseline: pthread_create of N/100 (default 10,000) threads, then
  * pthread_join of them all, in ns/thread (median of 3 rounds).
@@ -15,6 +16,7 @@
 typedef struct spawn_ctx_t {
     long n;
     int reps;
+    int locals;
     double *ns_per_task; /* reps entries */
 } spawn_ctx_t;
 
@@ -48,10 +50,13 @@ static double spawn_round(long n)
 static int bench_main(void *arg)
 {
     spawn_ctx_t *c = arg;
+    weft_local_t **keys;
+    bench_locals_set(c->locals, &keys);
     double warm = spawn_round(c->n);
     printf("# warm-up: %.2f ns/task\n", warm);
     for (int r = 0; r < c->reps; r++)
         c->ns_per_task[r] = spawn_round(c->n);
+    bench_locals_free(c->locals, keys);
     return 0;
 }
 
@@ -94,18 +99,19 @@ static double pthread_round(long n, pthread_t *tids)
 
 int main(int argc, char **argv)
 {
-    bench_args_t a = {.workers = 2, .n = 1000000, .reps = 5};
+    bench_args_t a = {.workers = 2, .n = 1000000, .reps = 5, .takes_locals = 1};
     bench_parse_args(argc, argv, &a,
                      "  -n N   tasks spawned per round (default 1000000)\n"
-                     "  -r N   measured rounds after one warm-up (default 5)\n");
-    spawn_ctx_t c = {.n = a.n, .reps = a.reps};
+                     "  -r N   measured rounds after one warm-up (default 5)\n"
+                     "  -l N   task-local values the spawner sets (default 0)\n");
+    spawn_ctx_t c = {.n = a.n, .reps = a.reps, .locals = a.locals};
     c.ns_per_task = calloc((size_t)a.reps, sizeof(double));
     if (!c.ns_per_task)
         bench_fail("out of memory");
 
-    printf("# spawn_many: %ld empty tasks into one group, workers=%u, "
+    printf("# spawn_many: %ld empty tasks into one group, workers=%u, task-local values=%d, "
            "median of %d rounds after 1 warm-up\n",
-           a.n, a.workers, a.reps);
+           a.n, a.workers, a.locals, a.reps);
     bench_run(&a, bench_main, &c);
     bench_print_samples("weft rounds", c.ns_per_task, (size_t)a.reps, "ns/task");
     double weft = bench_median(c.ns_per_task, (size_t)a.reps);

@@ -142,6 +142,19 @@ static void thread_callbacks(void)
     check_output(&c);
 }
 
+/* Each request's id reaches its helper task, its blocking call and the
+ * call back from there; main's line has none. */
+static void request_id(void)
+{
+    static const output_case_t c = {.name = "request_id", .args = {"3"}, .expect = {
+        "[no request] main      before any request\n",
+        "[req-2] helper    profile fetched by a task the handler spawned\n",
+        "[req-3] database  query done on a blocking thread\n",
+        "[req-1] audit     recorded on a worker, called from the blocking thread\n",
+        "request_id: 3 requests, 16 log lines, 0 with a wrong request id: OK\n"}};
+    check_output(&c);
+}
+
 static void check_samples_removed(const wt_proc_t *p);
 
 /* 48 sample files in a temporary directory, removed afterwards */
@@ -727,6 +740,7 @@ static const wt_case_t cases[] = {
     WT_TEST(start_service),
     WT_TEST(fetch_many),
     WT_TEST(thread_callbacks),
+    WT_TEST(request_id),
     WT_TEST(offload_blocking),
     WT_TEST(offload_blocking_dir),
     WT_TEST(offload_blocking_missing_dir),

@@ -211,6 +211,16 @@ static void io_any_thread_null(void)
     weft_process_result_free(NULL);
 }
 
+/* Task-local values: keys work anywhere; NULL keys are refused. */
+static void local_null(void)
+{
+    int v = 0;
+    EXPECT_RC(weft_local_new(NULL, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_local_set(NULL, &v), WEFT_EINVAL);
+    EXPECT(weft_local_get(NULL) == NULL);
+    weft_local_free(NULL);
+}
+
 static void any_context_checks(void)
 {
     errors_never_null();
@@ -220,6 +230,7 @@ static void any_context_checks(void)
     limiter_null();
     thread_bridge_null();
     io_any_thread_null();
+    local_null();
 }
 
 /* On the test thread, no runtime anywhere. */
@@ -609,6 +620,11 @@ static void fiber_calls_eperm(live_t *o)
     EXPECT_RC(weft_process_kill(o->proc), WEFT_EPERM);
     EXPECT_RC(weft_process_free(o->proc), WEFT_EPERM);
     EXPECT_RC(weft_process_run(true_argv, NULL, 0, &res), WEFT_EPERM);
+    weft_local_t *key = NULL;
+    EXPECT_RC(weft_local_new(&key, NULL), 0);
+    EXPECT_RC(weft_local_set(key, &borrower), WEFT_EPERM);
+    EXPECT(weft_local_get(key) == NULL);
+    weft_local_free(key);
 }
 
 static void *fiber_calls_thread(void *arg)

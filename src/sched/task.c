@@ -6,6 +6,7 @@
 #include "sched/det.h"
 #include "sched/group.h"
 #include "sched/inbox.h"
+#include "sched/local.h"
 #include "sched/vclock.h"
 
 
@@ -20,7 +21,20 @@ void wf_task_link_root(wf_task_t *t) {
     t->root_linked = 1;
 }
 
+/* Before anyone hears of the end: a caller that waited for the task sees
+ * the values only it held destroyed.  Out of line, so that the common end
+ * (no values) stays small enough for the compiler to inline. */
+__attribute__((noinline, cold)) static void drop_locals(wf_task_t *t) {
+    /* A destroy that sets a value (it runs as this task) made another. */
+    while (t->locals) {
+        wf_locals_t *l = t->locals;
+        t->locals = NULL;
+        wf_locals_release(l);
+    }
+}
+
 void wf_task_complete(wf_task_t *t, int rc) {
+    if (WF_UNLIKELY(t->locals != NULL)) drop_locals(t);
     /* Leave the tree before the group learns we are done: once it does, the
      * group's scope (on the host's stack) may be gone. */
     if (t->root_linked) wf_scope_detach(&t->root);
@@ -134,6 +148,7 @@ void wf_task_records_free(wf_runtime_t *rt) {
 int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
                 wf_scope_t *parent_scope, wf_task_t **out) {
     wf_worker_t *w = wf_current_worker();
+    wf_task_t *spawner = w ? w->current : NULL;
     if (w && w->rt != rt) w = NULL;
     wf_task_t *t = record_get(rt, w);
     if (!t) return WEFT_ENOMEM;
@@ -149,6 +164,11 @@ int wf_task_new(wf_runtime_t *rt, weft_fn_t fn, void *arg, const char *name,
     wf_timer_init(&t->sleep_timer, NULL);
     t->scope = &t->root;
     if (WF_UNLIKELY(rt->det)) t->det_id = ++rt->det->next_id;
+    /* The spawner's values as they are now (a NULL copy when it has none);
+     * none from outside the runtime (its main, even when weft_run is called
+     * from a blocking call of another runtime). */
+    wf_locals_t *l = spawner ? spawner->locals : w ? wf_locals_outside() : NULL;
+    if (l) t->locals = wf_locals_share(l);
     wf_scope_init(&t->root, parent_scope, t);
     *out = t;
     return 0;
@@ -176,6 +196,7 @@ void wf_task_defer_free(wf_task_t *t, struct wf_cleanup *mem) {
 }
 
 void wf_task_discard(wf_task_t *t) {
+    if (t->locals) drop_locals(t);
     for (struct wf_cleanup *c = atomic_exchange(&t->cleanup, NULL), *n; c; c = n) {
         n = c->next;
         wf_free(c);

@@ -33,6 +33,7 @@ struct wf_runtime;
 struct wf_group;
 struct wf_start;
 struct wf_call;
+struct wf_locals;
 
 enum wf_park_state { WF_RUNNING, WF_PARKED, WF_WOKEN };
 
@@ -86,11 +87,12 @@ typedef struct wf_task {
     wf_scope_t *scope;
     wf_scope_t root;
     int root_linked;            /* root is in its parent's list of children */
+    int started;                /* weft_started() already called (beside root_linked: no hole) */
     struct wf_group *group;     /* group it belongs to; NULL for the root task */
     struct wf_start *start;     /* launched by weft_group_start, not started yet */
     struct wf_call *call;       /* a detached task: told when it ends (inbox.h) */
-    int started;                /* weft_started() already called */
     unsigned long long det_id;  /* spawn number in a deterministic runtime (det.h) */
+    struct wf_locals *locals;   /* its task-local values (local.h); NULL: none */
 
     /* Wait state (see the protocol above). */
     atomic_int park;

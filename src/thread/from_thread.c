@@ -15,6 +15,7 @@ typedef struct from_call {
     void *arg;
     wf_scope_t *parent;   /* run: the scope the task runs under (NULL: the runtime's) */
     wf_job_t *job;        /* run from a blocking thread: the call it belongs to */
+    wf_locals_t *locals;  /* the calling thread's values (a reference; token calls: none) */
     int rc;
     wf_flag_t done;
 } from_call_t;
@@ -26,9 +27,23 @@ static void finish(from_call_t *c, int rc) {
     wf_runtime_leave(rt);
 }
 
+/* Run `what` with the caller's values current on this worker (fn sees
+ * them, a task it starts inherits them), then drop them: before finish,
+ * the call's last touch. */
+static int with_locals(from_call_t *c, int (*what)(from_call_t *c)) {
+    wf_locals_t **prev = wf_locals_enter(&c->locals);
+    int rc = what(c);
+    wf_locals_leave(prev);
+    wf_locals_release(c->locals);
+    c->locals = NULL;
+    return rc;
+}
+
+static int call_fn(from_call_t *c) { return c->fn(c->arg); }
+
 static void run_sync_now(wf_call_t *base) {
     from_call_t *c = WF_CONTAINER_OF(base, from_call_t, base);
-    finish(c, c->fn(c->arg));
+    finish(c, with_locals(c, call_fn));
 }
 
 static void task_ended(wf_call_t *base, int rc) {
@@ -40,10 +55,14 @@ static void task_ended(wf_call_t *base, int rc) {
     finish(c, rc);
 }
 
+static int spawn_task(from_call_t *c) {
+    return wf_task_spawn_detached(&c->base, c->fn, c->arg, "from_thread", c->parent);
+}
+
 static void start_task(wf_call_t *base) {
     from_call_t *c = WF_CONTAINER_OF(base, from_call_t, base);
     if (c->job) wf_job_calling_in(c->job, 1);
-    int rc = wf_task_spawn_detached(base, c->fn, c->arg, "from_thread", c->parent);
+    int rc = with_locals(c, spawn_task);
     if (rc) task_ended(base, rc);
 }
 
@@ -81,10 +100,12 @@ static int call_plain(weft_fn_t fn, void *arg, int as_task) {
     wf_job_t *j = wf_job_current();
     if (!j || wf_current_worker()) return WEFT_EPERM;
     if (!fn) return WEFT_EINVAL;
-    from_call_t c = {.fn = fn, .arg = arg};
+    /* What fn sees on this thread: its call's values. */
+    from_call_t c = {.fn = fn, .arg = arg, .locals = wf_locals_share(wf_locals_current())};
     int turn = wf_job_turn(j, 0);
     int rc = post_plain(&c, j, as_task);
     if (turn) wf_job_turn_done(j);
+    if (rc) wf_locals_release(c.locals);
     return rc ? rc : wait_for(&c);
 }
 

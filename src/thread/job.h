@@ -19,6 +19,7 @@
 #define WEFT_THREAD_JOB_H
 
 #include "sched/det.h"
+#include "sched/local.h"
 #include "sched/runtime.h"
 #include "sched/thread_name.h"
 #include "thread/pool.h"
@@ -31,6 +32,7 @@ typedef struct wf_job {
     weft_limiter_t *limiter;
     wf_runtime_t *rt;
     wf_task_t *host;       /* the waiting task; abandonable: lock, NULL once it left */
+    wf_locals_t *locals;   /* the task's values for fn (a reference), released when fn returns */
     int abandonable;
     char name[WF_THREAD_NAME_SIZE]; /* opts.thread_name, cut; "" = none */
     wf_det_source_t det;   /* a deterministic runtime's: where the thread waits its turn */

@@ -33,6 +33,18 @@ static int run_named(wf_job_t *j) {
     return rc;
 }
 
+/* fn sees the task's values, and what it sets holds for this call only:
+ * they are gone (destroyed where no one else holds them) before the task
+ * hears of the result. */
+static int run_with_locals(wf_job_t *j) {
+    wf_locals_t **prev = wf_locals_enter(&j->locals);
+    int rc = run_named(j);
+    wf_locals_leave(prev);
+    wf_locals_release(j->locals);
+    j->locals = NULL;
+    return rc;
+}
+
 static void job_run(wf_pool_job_t *base) {
     wf_job_t *j = WF_CONTAINER_OF(base, wf_job_t, base);
     wf_runtime_t *rt = j->rt;
@@ -41,7 +53,7 @@ static void job_run(wf_pool_job_t *base) {
      * still call in, so the runtime is not deadlocked meanwhile
      * (sched/deadlock.h). */
     atomic_fetch_add_explicit(&rt->running_calls, 1, memory_order_relaxed);
-    int rc = run_named(j);
+    int rc = run_with_locals(j);
     int turn = wf_job_turn(j, 1);
     /* The token goes back as soon as fn returns (Trio): a limiter bounds the
      * threads at work, not the tasks still waiting to hear about it. */
@@ -127,6 +139,7 @@ static int leave_abandonable(wf_job_t *j, wf_task_t *t, int rc) {
         atomic_fetch_sub_explicit(&j->rt->offloads, 1, memory_order_relaxed);
         wf_limiter_give(j->limiter);
         wf_limiter_unref(j->limiter);
+        wf_locals_release(j->locals);
         if (j->on_abandoned) j->on_abandoned(j->arg, rc);
         wf_free(j);
         return rc;
@@ -184,6 +197,7 @@ int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *o
         .limiter = l,
         .rt = rt,
         .host = t,
+        .locals = wf_locals_share(t->locals),
         .abandonable = abandonable,
         .refs = 2,
     };
@@ -202,6 +216,7 @@ int weft_to_thread_run_sync(weft_fn_t fn, void *arg, const weft_thread_opts_t *o
         }
     }
     if (rc) {
+        wf_locals_release(j->locals);
         wf_limiter_give(l);
         if (abandonable) {
             wf_limiter_unref(l);
