@@ -28,8 +28,14 @@ static int handle(void *p) {
      * started. */
     weft_stream_t *s;
     if (wf_stream_from_fd(c.fd, c.is_tcp, c.worker, &s) != 0) return 0; /* dropped: no memory */
+    /* Held, so that s stays readable here when the handler handed it to a
+     * TLS stream (weft_tls_wrap) and closed that: the close below is then
+     * refused (WEFT_EBADF) instead of touching freed memory, and closes the
+     * TLS stream if the handler left it open. */
+    s->life.users++;
     c.handler(s, c.arg); /* its error ends this connection only */
     weft_stream_close(s);
+    wf_io_end(&s->life, 0);
     return 0;
 }
 
