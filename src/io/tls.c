@@ -381,11 +381,11 @@ int weft_tls_wrap(weft_stream_t **out, weft_stream_t *plain, weft_tls_ctx_t *ctx
         if (timeout > 0) rc = weft_scope_exit(&scope, rc);
     }
     if (rc == 0) {
-        const unsigned char *p;
-        unsigned n;
+        const unsigned char *p = NULL;
+        unsigned n = 0;
         SSL_get0_alpn_selected(x->ssl, &p, &n);
-        memcpy(x->alpn, p, n); /* n < 256 */
-        x->alpn[n] = 0;
+        if (p) memcpy(x->alpn, p, n); /* n < 256 */
+        x->alpn[p ? n : 0] = 0;
         *out = &x->s;
     } else if (x) {
         if (!x->s.life.closed) wf_stream_shut(&x->s); /* and plain */
