@@ -1,6 +1,6 @@
 /*
  * weft/tls.h — TLS streams on OpenSSL 3.  Included by weft.h (and includes
- * weft/io.h).
+ * it).
  *
  * Always declared: a weft built without OpenSSL (CMake option WEFT_TLS off,
  * or OpenSSL 3 not found) has every function below, and they fail with
@@ -42,7 +42,7 @@
 #ifndef WEFT_TLS_H
 #define WEFT_TLS_H
 
-#include "io.h"
+#include "../weft.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,6 +56,10 @@ extern "C" {
 #define WEFT_TLS_1_3 0x0304
 
 typedef struct weft_tls_ctx_t weft_tls_ctx_t;
+/* The streams below are weft_stream_t (weft/io.h), spelled as the struct:
+ * weft/io.h included first includes weft.h, and so this header, before its
+ * own typedef. */
+struct weft_stream_t;
 
 /* Options of a context.  Zeroed (weft_tls_opts_init), a client verifies the
  * server's chain against the system's trust store and its host name, a
@@ -120,15 +124,15 @@ WEFT_EXTERN void weft_tls_ctx_free(weft_tls_ctx_t *ctx);
  * WEFT_EBADF for a closed plain (-EBUSY: a task is inside a receive or send
  * on it); WEFT_ETLS for a handshake that fails; WEFT_ECANCELED /
  * WEFT_ETIMEDOUT when cancelled or past handshake_timeout. */
-WEFT_EXTERN int weft_tls_wrap(weft_stream_t **out, weft_stream_t *plain, weft_tls_ctx_t *ctx,
-                              const char *server_name);
+WEFT_EXTERN int weft_tls_wrap(struct weft_stream_t **out, struct weft_stream_t *plain,
+                              weft_tls_ctx_t *ctx, const char *server_name);
 /* [fiber][checkpoint] weft_tcp_connect(host, port), then weft_tls_wrap with
  * host as the server name. */
-WEFT_EXTERN int weft_tls_connect(weft_stream_t **out, const char *host, int port,
+WEFT_EXTERN int weft_tls_connect(struct weft_stream_t **out, const char *host, int port,
                                  weft_tls_ctx_t *ctx);
 /* The protocol ALPN chose for a TLS stream ("h2", ...): NULL when none was
  * negotiated, or s is no TLS stream.  Valid while s is open. */
-WEFT_EXTERN const char *weft_tls_alpn_selected(weft_stream_t *s);
+WEFT_EXTERN const char *weft_tls_alpn_selected(struct weft_stream_t *s);
 /* The text of the calling task's last TLS failure (in a plain thread: that
  * thread's), "" when there was none; never NULL.  Valid until the task's
  * next TLS call. */
