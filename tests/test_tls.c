@@ -380,8 +380,12 @@ static int tls_echo_handler(weft_stream_t *plain, void *arg)
             rc = weft_stream_send_eof(s);
         atomic_fetch_add(&sv->served, 1);
     }
-    if (!sv->leave_open)
+    if (!sv->leave_open) {
         weft_stream_close(s);
+        /* Work after the close: the connection is gone (its memory too)
+         * when serve gets it back. */
+        weft_sleep(0.005);
+    }
     return rc;
 }
 
