@@ -25,6 +25,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "sched/fault.h"
+#ifdef WT_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define MIB (1024 * 1024)
 
 static char dir[64];      /* the certificates */
@@ -833,6 +838,121 @@ static int close_plain_closes_tls(void *arg)
     return 0;
 }
 
+/* ------------------------------------------------------------ allocation failures */
+
+/* One TLS connection (weft to weft, 3 bytes each way, close_notify) with
+ * the k-th allocation of the library failing, for every k: each call fails
+ * cleanly or succeeds, nothing hangs, nothing leaks (LSan after every run). */
+typedef struct sweep {
+    weft_listener_t *l;
+    weft_tls_ctx_t *sctx, *cctx;
+    int server_rc, client_rc;
+} sweep_t;
+
+static int sweep_server(void *p)
+{
+    sweep_t *w = p;
+    weft_stream_t *s;
+    char buf[3];
+    int rc = accept_tls(w->l, w->sctx, &s);
+    weft_listener_close(w->l); /* no second connection: a waiting client is reset */
+    w->l = NULL;
+    if (rc == 0) {
+        rc = weft_stream_receive_exactly(s, buf, 3);
+        if (rc == 3)
+            rc = weft_stream_send(s, buf, 3);
+        if (rc == 0)
+            rc = weft_stream_send_eof(s);
+        weft_stream_close(s);
+    }
+    w->server_rc = rc;
+    return 0;
+}
+
+static int sweep_body(void *p)
+{
+    sweep_t *w = p;
+    int rc = weft_tcp_listen(&w->l, "127.0.0.1", 0, NULL);
+    if (rc) {
+        w->client_rc = w->server_rc = rc;
+        return 0;
+    }
+    int port = weft_listener_port(w->l);
+    weft_group_t g;
+    if ((rc = weft_group_open(&g)) != 0 || (rc = weft_group_spawn(&g, sweep_server, w)) != 0) {
+        weft_listener_close(w->l);
+        if (rc == 0 || rc == WEFT_ENOMEM)
+            weft_group_close(&g, 0);
+        w->client_rc = w->server_rc = rc;
+        return 0;
+    }
+    weft_stream_t *s;
+    char buf[3];
+    rc = weft_tls_connect(&s, "127.0.0.1", port, w->cctx);
+    if (rc == 0) {
+        rc = weft_stream_send(s, "abc", 3);
+        if (rc == 0)
+            rc = weft_stream_receive_exactly(s, buf, 3);
+        if (rc == 3)
+            rc = weft_stream_receive(s, buf, 1) == WEFT_EOF ? 0 : -1;
+        weft_stream_close(s);
+    }
+    w->client_rc = rc;
+    if (rc)
+        weft_group_cancel(&g); /* the server may still wait for it */
+    rc = weft_group_close(&g, 0);
+    if (rc && rc != WEFT_ENOMEM)
+        wt_failf(__FILE__, __LINE__, "group = %d", rc);
+    return 0;
+}
+
+/* What a call may return when an allocation on either side failed. */
+static int clean_error(int rc)
+{
+    return rc == 0 || rc == WEFT_ENOMEM || rc == WEFT_ETLS || rc == WEFT_EOF ||
+           rc == WEFT_EINCOMPLETE || rc == -ECONNRESET || rc == -EPIPE || rc == WEFT_EBADF ||
+           rc == WEFT_ECANCELED;
+}
+
+static void alloc_sweep(void)
+{
+    sweep_t w = {0};
+    weft_tls_opts_t o;
+    weft_tls_opts_init(&o);
+    o.ca_file = path("ca.pem");
+    assert_rc(weft_tls_client_ctx_new(&w.cctx, &o), 0);
+    o.cert_file = path("server.pem");
+    o.key_file = path("server.key");
+    assert_rc(weft_tls_server_ctx_new(&w.sctx, &o), 0);
+    wf_fault_fail_at(WF_FAULT_ALLOC, WF_FAULT_COUNT_ONLY);
+    assert_rc(wt_run(sweep_body, &w, 1), 0);
+    long total = wf_fault_count(WF_FAULT_ALLOC);
+    print_message("alloc_sweep: %ld allocations in a run\n", total);
+    assert_rc(w.client_rc, 0);
+    assert_rc(w.server_rc, 0);
+    int failed_runs = 0;
+    for (long k = 1; k <= total + 2; k++) {
+        sweep_t r = {.sctx = w.sctx, .cctx = w.cctx};
+        wf_fault_fail_at(WF_FAULT_ALLOC, k);
+        int rc = wt_run(sweep_body, &r, 1);
+        failed_runs += wf_fault_injected(WF_FAULT_ALLOC) > 0;
+        wf_fault_fail_at(WF_FAULT_ALLOC, 0);
+        if (rc != 0 && rc != WEFT_ENOMEM)
+            wt_failf(__FILE__, __LINE__, "k=%ld: weft_run = %d", k, rc);
+        if (rc == 0 && (!clean_error(r.client_rc) || !clean_error(r.server_rc)))
+            wt_failf(__FILE__, __LINE__, "k=%ld: client %d (%s), server %d (%s)", k, r.client_rc,
+                     weft_err_name(r.client_rc), r.server_rc, weft_err_name(r.server_rc));
+#ifdef WT_ASAN
+        if (__lsan_do_recoverable_leak_check())
+            wt_failf(__FILE__, __LINE__, "k=%ld leaked", k);
+#endif
+        WT_ASSERT_CLEAN();
+    }
+    assert_true(failed_runs > 10);
+    weft_tls_ctx_free(w.cctx);
+    weft_tls_ctx_free(w.sctx);
+}
+
 /* ------------------------------------------------------------ misuse */
 
 static int misuse(void *arg)
@@ -941,6 +1061,7 @@ static const wt_case_t cases[] = {
     WT_CASE(cancel_send),
     WT_CASE(close_under_receive),
     WT_CASE(close_plain_closes_tls),
+    WT_TEST(alloc_sweep),
     WT_CASE(misuse),
     WT_TEST(outside_a_task),
 };
