@@ -163,6 +163,20 @@ static int flush(tls_t *x, wf_task_t *t, int wait_turn) {
 
 /* ---------------------------------------------------------------- the kind's operations */
 
+/* OpenSSL's error queue must be empty before a call, or SSL_get_error
+ * blames the call for an old error; ERR_clear_error itself walks the whole
+ * queue, so it runs only when there is something to clear. */
+static inline void errors_clear(void) {
+    if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
+/* Ciphertext in plain's buffer that OpenSSL has not taken yet. */
+static inline size_t plain_pending(const tls_t *x) {
+    size_t n;
+    wf_stream_pending(x->plain, &n);
+    return n;
+}
+
 /* After OpenSSL took bytes from plain's buffer: plain reads on. */
 static inline void plain_tidy(tls_t *x) {
     if (x->plain->paused) wf_stream_tidy(x->plain);
@@ -170,21 +184,39 @@ static inline void plain_tidy(tls_t *x) {
 
 static int tls_fill(weft_stream_t *s, wf_task_t *t) {
     tls_t *x = (tls_t *)s;
-    int got = 0;
+    /* SSL_read only when it has something to work on: bytes inside OpenSSL
+     * or in plain's buffer, and not right after it asked for more. */
+    int got = 0, starved = !SSL_has_pending(x->ssl) && plain_pending(x) == 0;
     for (;;) {
+        if (starved) {
+            if (got) return 0;
+            if (wf_stream_ended(x->plain)) {
+                s->read_error = x->plain->read_error
+                                    ? x->plain->read_error
+                                    : wf_tls_fail("unexpected EOF: the peer closed the connection "
+                                                  "without close_notify (truncated)");
+                return 0;
+            }
+            int rc = wf_stream_fill_more(x->plain, t);
+            if (rc) return rc;
+            starved = 0;
+        }
         size_t room, n = 0;
         char *to = wf_stream_room(s, &room);
         if (room == 0) return 0;
-        ERR_clear_error();
+        errors_clear();
         int ok = SSL_read_ex(x->ssl, to, room, &n);
         int err = ok ? SSL_ERROR_NONE : SSL_get_error(x->ssl, 0);
         plain_tidy(x);
         if (ok) {
             wf_stream_filled(s, n);
             got = 1;
+            starved = !SSL_has_pending(x->ssl) && plain_pending(x) == 0;
+        } else if (err == SSL_ERROR_WANT_READ) {
+            starved = 1;
         } else if (err == SSL_ERROR_ZERO_RETURN) { /* close_notify */
             s->eof = 1;
-        } else if (err != SSL_ERROR_WANT_READ) {
+        } else {
             s->read_error = x->oom ? WEFT_ENOMEM : wf_tls_fail_ssl("TLS receive failed");
         }
         /* What reading produced (a key update's answer) goes out now. */
@@ -192,17 +224,7 @@ static int tls_fill(weft_stream_t *s, wf_task_t *t) {
             int rc = flush(x, t, 0);
             if (rc == WEFT_ECANCELED || rc == WEFT_EBADF) return rc;
         }
-        if (ok) continue;
-        if (err != SSL_ERROR_WANT_READ || got) return 0;
-        if (wf_stream_ended(x->plain)) {
-            s->read_error = x->plain->read_error
-                                ? x->plain->read_error
-                                : wf_tls_fail("unexpected EOF: the peer closed the connection "
-                                              "without close_notify (truncated)");
-            return 0;
-        }
-        int rc = wf_stream_fill_more(x->plain, t);
-        if (rc) return rc;
+        if (!ok && err != SSL_ERROR_WANT_READ) return 0;
     }
 }
 
@@ -215,7 +237,7 @@ static int tls_send(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len)
     const char *p = buf;
     while (rc == 0 && len) {
         size_t n = len < SEND_CHUNK ? len : SEND_CHUNK, done = 0;
-        ERR_clear_error();
+        errors_clear();
         if (!SSL_write_ex(x->ssl, p, n, &done))
             return x->write_error = x->oom ? WEFT_ENOMEM : wf_tls_fail_ssl("TLS send failed");
         p += done;
@@ -228,7 +250,7 @@ static int tls_send(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len)
 static int tls_send_eof(weft_stream_t *s, wf_task_t *t) {
     tls_t *x = (tls_t *)s;
     if (!x->eof_sent) {
-        ERR_clear_error();
+        errors_clear();
         if (SSL_shutdown(x->ssl) < 0) return wf_tls_fail_ssl("cannot send close_notify");
         x->eof_sent = 1;
     }
@@ -284,7 +306,7 @@ static int handshake_failed(tls_t *x) {
 
 static int handshake(tls_t *x, wf_task_t *t) {
     for (;;) {
-        ERR_clear_error();
+        errors_clear();
         int r = SSL_do_handshake(x->ssl);
         int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(x->ssl, r);
         plain_tidy(x);
