@@ -123,7 +123,8 @@ WEFT_EXTERN void weft_tls_ctx_free(weft_tls_ctx_t *ctx);
  * or ctx, a NULL name where one is needed, a TLS stream as plain;
  * WEFT_EBADF for a closed plain (-EBUSY: a task is inside a receive or send
  * on it); WEFT_ETLS for a handshake that fails; WEFT_ECANCELED /
- * WEFT_ETIMEDOUT when cancelled or past handshake_timeout. */
+ * WEFT_ETIMEDOUT when cancelled or past handshake_timeout.  Outside a task:
+ * WEFT_EPERM, and plain is left as it was (nothing there could close it). */
 WEFT_EXTERN int weft_tls_wrap(struct weft_stream_t **out, struct weft_stream_t *plain,
                               weft_tls_ctx_t *ctx, const char *server_name);
 /* [fiber][checkpoint] weft_tcp_connect(host, port), then weft_tls_wrap with
