@@ -2,7 +2,8 @@
  *  - against peers weft did not write: `openssl s_server` (weft the client)
  *    and `openssl s_client` (weft the server), over TLS 1.3 and 1.2: the
  *    handshake, 1 MiB of pattern bytes each way, ALPN, close_notify both
- *    ways, and a peer that dies without close_notify (WEFT_ETLS, not EOF);
+ *    ways, a peer that dies without close_notify (WEFT_ETLS, not EOF), a
+ *    TLS 1.3 key update asked of weft's receive;
  *  - weft to weft through weft_serve (the handler wraps its stream: serve
  *    neither closes it twice nor leaks one the handler left open), half
  *    close (send_eof, then receive on), ALPN, client certificates;
@@ -253,6 +254,55 @@ static int client_vs_s_server(void *arg)
         EXPECT_RC(weft_stream_receive(s, &c, 1), WEFT_ETLS);
         EXPECT_ERROR_TEXT("close_notify");
         EXPECT_RC(weft_stream_receive(s, &c, 1), WEFT_ETLS); /* and stays so */
+        weft_stream_close(s);
+    }
+    weft_process_kill(p);
+    weft_process_wait(p);
+    weft_process_free(p);
+    weft_tls_ctx_free(ctx);
+    return 0;
+}
+
+/* s_server's "K" command: a TLS 1.3 KeyUpdate that asks for one back.  The
+ * client's receive answers it (OpenSSL writes while it reads), and both
+ * directions go on under the new keys. */
+static int key_update_from_s_server(void *arg)
+{
+    (void)arg;
+    int port = free_port();
+    char accept[32];
+    snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
+    const char *argv[] = {"openssl", "s_server", "-naccept", "1", "-accept", accept, "-cert",
+                          path("server.pem"), "-key", path("server.key"), "-tls1_3", NULL};
+    weft_process_opts_t po = {.stderr_mode = WEFT_STDIO_NULL};
+    weft_process_t *p;
+    EXPECT_RC(weft_process_open(&p, argv, &po), 0);
+    weft_tls_ctx_t *ctx = client_ctx(NULL, 0);
+    weft_stream_t *s = NULL;
+    int rc = connect_retry(&s, port, ctx);
+    EXPECT_RC(rc, 0);
+    if (rc == 0) {
+        char buf[4096];
+        EXPECT_RC(weft_stream_send(weft_process_stdin(p), "K\n", 2), 0);
+        weft_sleep(0.2); /* a read of s_server's holding both lines takes them as the command */
+        EXPECT_RC(weft_stream_send(weft_process_stdin(p), "abc\n", 4), 0);
+        EXPECT_RC(weft_stream_receive_exactly(s, buf, 4), 4);
+        EXPECT(memcmp(buf, "abc\n", 4) == 0);
+        EXPECT_RC(weft_stream_send(s, "xyz-after-update\n", 17), 0);
+        /* s_server prints what it decrypted, among its own lines. */
+        size_t used = 0;
+        weft_scope_t sc;
+        weft_fail_after(&sc, 20);
+        while (!memmem(buf, used, "xyz-after-update", 16) && used < sizeof buf - 1) {
+            int n = weft_stream_receive(weft_process_stdout(p), buf + used, sizeof buf - 1 - used);
+            if (n <= 0)
+                break;
+            used += (size_t)n;
+        }
+        EXPECT_RC(weft_scope_exit(&sc, 0), 0);
+        EXPECT(memmem(buf, used, "xyz-after-update", 16) != NULL);
+        /* What s_server prints after the key update's SSL_do_handshake. */
+        EXPECT(memmem(buf, used, "SSL_do_handshake -> 1", 21) != NULL);
         weft_stream_close(s);
     }
     weft_process_kill(p);
@@ -1042,6 +1092,7 @@ static void outside_a_task(void)
 static const wt_case_t cases[] = {
     WT_CASE_ARG(client_vs_s_server, &tls13, WT_WORKERS),
     WT_CASE_ARG(client_vs_s_server, &tls12, WT_W2),
+    WT_CASE(key_update_from_s_server),
     WT_CASE_ARG(server_vs_s_client, &tls13, WT_WORKERS),
     WT_CASE_ARG(server_vs_s_client, &tls12, WT_W2),
     WT_CASE(close_notify_from_s_client),
