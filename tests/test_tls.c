@@ -206,7 +206,7 @@ static const peer_case_t tls13 = {"-tls1_3"}, tls12 = {"-tls1_2"};
 static int connect_retry(weft_stream_t **s, int port, weft_tls_ctx_t *ctx)
 {
     int rc;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 1000; i++) { /* up to 20 s: openssl starts slowly on a loaded machine */
         rc = weft_tls_connect(s, "127.0.0.1", port, ctx);
         if (rc != -ECONNREFUSED)
             return rc;
