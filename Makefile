@@ -20,16 +20,26 @@
 #                Tokio peers, nginx and redis-server under wrk and
 #                redis-benchmark (bench/realclients.sh; as root it installs the
 #                packages it needs), flags in CLIENTS_ARGS (e.g. '-r 5 --load 2')
+#   make install build-install/ (Release), then `cmake --install` into PREFIX
+#                (/usr/local; ldconfig runs after it as root): libweft.so,
+#                libweft.a, the headers, weft.pc, find_package(weft)
+#   make install-tsan / install-asan  the same for weft built with TSan
+#                (build-install-tsan/) / ASan+UBSan (build-install-asan/),
+#                RelWithDebInfo, installed as weft-tsan / weft-asan
+#                (libweft-tsan.so, weft-tsan.pc, weft::weft-tsan)
+#   make charts  SVG charts of docs/BENCHMARKS.md's tables (bench/charts.sh,
+#                gnuplot) into build-release/charts/; make bench ends with it
 #   make build   just configure + build build/ (Debug)
 #   make clean   remove all build dirs
 #
-# Only deps, demo, test (and peers, bench-clients) install packages; build and
-# check use what is there.
+# Only deps, demo, test (and peers, bench-clients, charts) install packages;
+# build, check and install use what is there.
 #
 # Variables: JOBS (parallel jobs, default 2), CMAKE, CTEST, CMAKE_ARGS (extra
 # configure arguments for every build), CTEST_ARGS (e.g. CTEST_ARGS='-L tsan'),
 # CLANG (the clang of the clang builds), FUZZ_SECONDS, FUZZ_SHORT_SECONDS (the
-# fuzz.short test of make test, 45), SOAK_SECONDS.
+# fuzz.short test of make test, 45), SOAK_SECONDS, PREFIX (make install*;
+# DESTDIR is honoured too), INSTALL_BUILD_TYPE (make install, Release).
 # CC is honoured on the first configure of each gcc build dir.
 
 JOBS       ?= 2
@@ -51,6 +61,10 @@ REL_DIR     := build-rel
 RELCL_DIR   := build-rel-clang
 FUZZ_DIR    := build-fuzz
 SOAK_DIR    := build-soak
+INSTALL_DIR := build-install
+
+PREFIX             ?= /usr/local
+INSTALL_BUILD_TYPE ?= Release
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
@@ -70,7 +84,7 @@ MATRIX_ARGS := -DWEFT_BUILD_TESTS=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLE
 
 .PHONY: all deps deps-clang build check build-tsan build-asan build-clang build-rel build-rel-clang \
         build-fuzz build-soak build-test test fuzz soak demo bench release clean peers \
-        bench-clients
+        bench-clients install install-tsan install-asan charts
 
 all: build
 
@@ -161,9 +175,22 @@ demo: release
 	"$(ROOT)/$(RELEASE_DIR)/examples/showcase"
 
 # bench/run.sh runs every program of build-release/bench (some with extra
-# flags) and prints their lines and a summary.
+# flags) and prints their lines and a summary; then the charts.
 bench: release
 	bash "$(ROOT)/bench/run.sh" "$(ROOT)/$(RELEASE_DIR)/bench"
+	$(CHARTS_CMD)
+
+# bench/charts.sh draws build-release/charts/*.svg with gnuplot from the
+# tables of docs/BENCHMARKS.md (the numbers written down there, not this
+# run's).  As root, bench/install.sh installs gnuplot-nox if missing (only
+# make bench and make charts need it).
+define CHARTS_CMD
+@bash "$(ROOT)/bench/install.sh" gnuplot-nox
+bash "$(ROOT)/bench/charts.sh" "$(ROOT)/docs/BENCHMARKS.md" "$(ROOT)/$(RELEASE_DIR)/charts"
+endef
+
+charts:
+	$(CHARTS_CMD)
 
 # bench/peers/run.sh builds and runs the Go 1.19 and Tokio 1.24 programs of
 # ping_pong, channel_throughput, lock_contention and tcp_echo (reference
@@ -187,7 +214,30 @@ CLIENTS_ARGS ?=
 bench-clients: release
 	bash "$(ROOT)/bench/realclients.sh" $(CLIENTS_ARGS) "$(ROOT)/$(RELEASE_DIR)"
 
+# make install, install-tsan, install-asan: a build dir of their own with
+# only the library (no tests, benches, examples), then `cmake --install`.  As
+# root, installing into the system (no DESTDIR), ldconfig refreshes the
+# loader's cache so that programs find libweft.so.0.2 in /usr/local/lib.
+INSTALL_ARGS := -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLES=OFF \
+                -DCMAKE_INSTALL_PREFIX="$(PREFIX)"
+define weft_install_dir
+	$(CMAKE) -S "$(ROOT)" -B "$(ROOT)/$(1)" $(2) $(INSTALL_ARGS) $(CMAKE_ARGS)
+	$(BUILD_CMD) "$(ROOT)/$(1)" -j$(JOBS)
+	$(CMAKE) --install "$(ROOT)/$(1)" --prefix "$(PREFIX)"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+endef
+
+install:
+	$(call weft_install_dir,$(INSTALL_DIR),-DCMAKE_BUILD_TYPE=$(INSTALL_BUILD_TYPE) -DWEFT_SANITIZE=)
+
+install-tsan:
+	$(call weft_install_dir,$(INSTALL_DIR)-tsan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=thread)
+
+install-asan:
+	$(call weft_install_dir,$(INSTALL_DIR)-asan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=address)
+
 clean:
 	rm -rf "$(ROOT)/$(BUILD_DIR)" "$(ROOT)/$(TSAN_DIR)" "$(ROOT)/$(ASAN_DIR)" "$(ROOT)/$(RELEASE_DIR)" \
 	    "$(ROOT)/$(CLANG_DIR)" "$(ROOT)/$(REL_DIR)" "$(ROOT)/$(RELCL_DIR)" "$(ROOT)/$(FUZZ_DIR)" \
-	    "$(ROOT)/$(SOAK_DIR)"
+	    "$(ROOT)/$(SOAK_DIR)" "$(ROOT)/$(INSTALL_DIR)" "$(ROOT)/$(INSTALL_DIR)-tsan" \
+	    "$(ROOT)/$(INSTALL_DIR)-asan"

@@ -45,13 +45,15 @@ static int echo_handler(weft_stream_t *plain, void *arg)
     weft_stream_set_nodelay(plain, 1);
     int rc = weft_tls_wrap(&s, plain, x->server, NULL);
     if (rc != 0)
-        bench_fail("server: weft_tls_wrap: %d (%s) %s", rc, weft_err_name(rc), weft_tls_last_error());
+        bench_fail("server: weft_tls_wrap: %d (%s) %s", rc, weft_err_name(rc),
+                   weft_tls_last_error());
     for (;;) {
         int got = weft_stream_receive(s, buf, sizeof buf);
         if (got == WEFT_EOF)
             break;
         if (got < 0)
-            bench_fail("server: receive: %d (%s) %s", got, weft_err_name(got), weft_tls_last_error());
+            bench_fail("server: receive: %d (%s) %s", got, weft_err_name(got),
+                       weft_tls_last_error());
         if ((rc = weft_stream_send(s, buf, (size_t)got)) != 0)
             bench_fail("server: send: %d (%s)", rc, weft_err_name(rc));
     }

@@ -36,5 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; retur
                         "(Debian: install libclang-rt-<version>-dev)")
   endif()
   add_compile_options("$<$<COMPILE_LANGUAGE:C>:${WEFT_FUZZ_SAN_FLAGS};-fsanitize=fuzzer-no-link>")
+  # weft.h: an ASan program links an ASan build of weft (this one).
+  add_compile_definitions(${WEFT_SANITIZE_DEFINE_address})
   add_link_options(${WEFT_FUZZ_SAN_FLAGS})
 endif()

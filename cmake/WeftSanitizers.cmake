@@ -4,7 +4,10 @@
 # WEFT_SANITIZE=address  -> -fsanitize=address,undefined -fno-omit-frame-pointer
 #                           -fno-sanitize-recover=undefined
 # The flags are added (compile and link) to every target defined after this
-# module is included: library, tests, benches, examples.
+# module is included: library, tests, benches, examples; so is the macro that
+# tells weft.h which build a program links (WEFT_LINK_TSAN / WEFT_LINK_ASAN).
+# WEFT_PACKAGE_NAME is the name the build installs under: weft, weft-tsan or
+# weft-asan (library, pkg-config file, CMake package; WeftInstall.cmake).
 #
 # weft_sanitizer_test_setup(<thread|address> <launcher_var> <env_var>)
 #   Sets <env_var> to the ENVIRONMENT list for tests built with that sanitizer
@@ -23,6 +26,10 @@ set(WEFT_ASAN_ENVIRONMENT
 set(WEFT_SANITIZE_FLAGS_thread -fsanitize=thread)
 set(WEFT_SANITIZE_FLAGS_address
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+set(WEFT_SANITIZE_DEFINE_thread WEFT_LINK_TSAN)
+set(WEFT_SANITIZE_DEFINE_address WEFT_LINK_ASAN)
+set(WEFT_SANITIZE_SUFFIX_thread tsan)
+set(WEFT_SANITIZE_SUFFIX_address asan)
 
 if(NOT WEFT_SANITIZE STREQUAL "" AND NOT WEFT_SANITIZE STREQUAL "thread"
    AND NOT WEFT_SANITIZE STREQUAL "address")
@@ -46,7 +53,11 @@ if(WEFT_SANITIZE)
                         "Debian: libtsan2 / libasan8 libubsan1, normally pulled in by gcc)")
   endif()
   add_compile_options("$<$<COMPILE_LANGUAGE:C>:${_weft_san_flags}>")
+  add_compile_definitions(${WEFT_SANITIZE_DEFINE_${WEFT_SANITIZE}})
   add_link_options(${_weft_san_flags})
+  set(WEFT_PACKAGE_NAME "weft-${WEFT_SANITIZE_SUFFIX_${WEFT_SANITIZE}}")
+else()
+  set(WEFT_PACKAGE_NAME weft)
 endif()
 
 function(weft_sanitizer_test_setup kind launcher_var env_var)

@@ -10,7 +10,8 @@
 #
 # Environment: CC (the compiler to check, default cc), CLANG (the clang of
 # make test's clang and fuzz builds, default clang), WEFT_DEPS_CLANG=1 (also
-# check for clang and its runtimes: make test), WEFT_DEPS_DRY_RUN=1
+# check for clang and its runtimes, and the real clients curl, wrk and
+# redis-tools: make test), WEFT_DEPS_DRY_RUN=1
 # (print the apt-get commands instead of running them), WEFT_DPKG_QUERY (the
 # dpkg-query to ask, for testing), WEFT_APT_LISTS_DIR (default /var/lib/apt/lists).
 set -euo pipefail
@@ -61,6 +62,13 @@ int main(void) { return 0; }' | "$cc" -x c -fsyntax-only - >/dev/null 2>&1; then
     local cv
     cv=$("$clang" -dumpversion 2>/dev/null | cut -d. -f1)
     if [[ -n "$cv" ]]; then need "libclang-rt-$cv-dev"; fi
+  fi
+  # The real clients tests/test_examples.c drives the example servers with
+  # (make test; a missing one makes its case skip).
+  if [[ "${WEFT_DEPS_CLANG:-0}" == 1 ]]; then
+    have curl || need curl
+    have wrk || need wrk
+    { have redis-cli && have redis-benchmark; } || need redis-tools
   fi
   have make || need make
   have cmake || need cmake

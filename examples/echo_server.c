@@ -105,7 +105,8 @@ static int echo_server(void *arg) {
         weft_signal_close(signals);
         return rc;
     }
-    printf("echo_server: listening on 127.0.0.1:%d%s, idle timeout %.1f s; SIGINT or SIGTERM stops it\n",
+    printf("echo_server: listening on 127.0.0.1:%d%s, idle timeout %.1f s; "
+           "SIGINT or SIGTERM stops it\n",
            weft_listener_port(sv->listener), sv->tls ? " (TLS)" : "", sv->idle_timeout);
 
     weft_group_t g;

@@ -29,6 +29,54 @@ extern "C" {
 #define WEFT_EXTERN
 #endif
 
+/* ---------------------------------------------------------------- builds
+ *
+ * weft installs in three builds: plain (pkg-config weft, CMake weft::weft),
+ * TSan (weft-tsan, weft::weft-tsan) and ASan+UBSan (weft-asan,
+ * weft::weft-asan).  A sanitizer must see weft's fiber switches, which only
+ * its own build annotates: a program built with TSan or ASan links the
+ * build of that sanitizer, never the plain one (false race reports, a
+ * crash at start), and a sanitizer build links only programs built with
+ * its sanitizer.  weft-tsan.pc and weft::weft-tsan add -fsanitize=thread and
+ * -DWEFT_LINK_TSAN (weft-asan: the ASan flags and -DWEFT_LINK_ASAN); the
+ * checks below make a mismatch a compile error, and a program compiled
+ * with WEFT_LINK_TSAN references weft_built_with_tsan, which only
+ * libweft-tsan defines, so that linking it to another build fails too.
+ * A plain program compiles none of it. */
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_CC_TSAN_ 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_CC_TSAN_ 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_CC_ASAN_ 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_CC_ASAN_ 1
+#endif
+#endif
+#if defined(WEFT_CC_TSAN_) && !defined(WEFT_LINK_TSAN)
+#error "this program is built with TSan: link weft-tsan (pkg-config weft-tsan, CMake weft::weft-tsan)"
+#endif
+#if defined(WEFT_LINK_TSAN) && !defined(WEFT_CC_TSAN_)
+#error "weft-tsan is weft built with TSan: compile with -fsanitize=thread (pkg-config --cflags weft-tsan), or link weft"
+#endif
+#if defined(WEFT_CC_ASAN_) && !defined(WEFT_LINK_ASAN)
+#error "this program is built with ASan: link weft-asan (pkg-config weft-asan, CMake weft::weft-asan)"
+#endif
+#if defined(WEFT_LINK_ASAN) && !defined(WEFT_CC_ASAN_)
+#error "weft-asan is weft built with ASan: compile with -fsanitize=address (pkg-config --cflags weft-asan), or link weft"
+#endif
+#if defined(WEFT_LINK_TSAN)
+WEFT_EXTERN extern const char weft_built_with_tsan;
+static const char *const weft_link_check_ __attribute__((used)) = &weft_built_with_tsan;
+#elif defined(WEFT_LINK_ASAN)
+WEFT_EXTERN extern const char weft_built_with_asan;
+static const char *const weft_link_check_ __attribute__((used)) = &weft_built_with_asan;
+#endif
+
 /* ---------------------------------------------------------------- versions
  *
  * While the major version is 0, a minor version may change the API and the

@@ -88,6 +88,16 @@ for std in $stds; do
   done
 done
 
+# As weft-tsan's and weft-asan's users compile them (weft.h's checks of the
+# build), where the compiler has the sanitizer.
+for san in thread:TSAN address:ASAN; do
+  echo 'int x;' | "$cc" -x "$lang" -fsanitize="${san%:*}" -fsyntax-only - >/dev/null 2>&1 || continue
+  for std in $stds; do
+    check "$cc -std=$std all, -fsanitize=${san%:*} -DWEFT_LINK_${san#*:}" -std="$std" "${flags[@]}" \
+      -fsanitize="${san%:*}" -DWEFT_LINK_"${san#*:}" -fsyntax-only "$tmp/all.$ext"
+  done
+done
+
 if [[ $lang == c++ ]]; then
   check "$cc: every function referenced" -std=c++17 "${flags[@]}" -c "$tmp/linkage.cpp" \
     -o "$tmp/linkage.o"

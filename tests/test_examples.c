@@ -6,6 +6,7 @@
 #include "proc_helpers.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -366,7 +367,8 @@ static void echo_server_idle_timeout(void)
 static void echo_server_tls(void)
 {
     weft_tls_ctx_t *probe;
-    if (weft_tls_client_ctx_new(&probe, NULL) == WEFT_ENOSYS || access("/usr/bin/openssl", X_OK)) {
+    if (weft_tls_client_ctx_new(&probe, NULL) == WEFT_ENOSYS ||
+        access("/usr/bin/openssl", X_OK) != 0) {
         print_message("skipped: no TLS in this build, or no /usr/bin/openssl\n");
         return;
     }
@@ -406,6 +408,366 @@ static void echo_server_tls(void)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ------------------------------------------------------------ real clients
+ *
+ * http_server and kv_server under the clients their users already trust:
+ * curl and wrk, redis-cli and redis-benchmark.  Each case runs its server
+ * for a few seconds; a client that is not installed skips the case (make
+ * deps installs them: cmake/deps.sh). */
+
+/* The full path of a program in PATH, into path; 0 when there is none. */
+static int find_client(const char *name, char *path, size_t len)
+{
+    const char *dirs = getenv("PATH");
+    if (!dirs)
+        dirs = "/usr/bin:/bin";
+    for (const char *d = dirs; *d;) {
+        size_t n = strcspn(d, ":");
+        snprintf(path, len, "%.*s/%s", (int)n, d, name);
+        if (n > 0 && access(path, X_OK) == 0)
+            return 1;
+        d += n + (d[n] == ':');
+    }
+    return 0;
+}
+
+/* Skip the case unless every client named (NULL-terminated) is installed. */
+static void need_clients(const char *const *names)
+{
+    char path[4096];
+    for (; *names; names++)
+        if (!find_client(*names, path, sizeof path)) {
+            print_message("%s is not installed (Debian: make deps): skipped\n", *names);
+            skip();
+        }
+}
+
+/* Run a client, argv[0] a name looked up in PATH; its output in p. */
+static int run_client(wt_proc_t *p, const char *const *argv)
+{
+    char path[4096];
+    char *args[24];
+    size_t n = 0;
+    assert_true(find_client(argv[0], path, sizeof path));
+    args[n++] = path;
+    for (size_t i = 1; argv[i] && n < 23; i++)
+        args[n++] = (char *)argv[i];
+    args[n] = NULL;
+    return wt_proc_run(p, args, RUN_TIMEOUT);
+}
+
+/* Run a client that must exit 0 and print exactly `want`. */
+static void expect_client(const char *want, const char *const *argv)
+{
+    wt_proc_t p;
+    int status = run_client(&p, argv);
+    if (status != 0 || strcmp(p.out, want) != 0) {
+        print_error("%s %s ... exited with %d and printed:\n\"%s\"\nexpected:\n\"%s\"\n",
+                    argv[0], argv[1], status, p.out, want);
+        fail();
+    }
+    wt_proc_free(&p);
+}
+
+/* Start examples/<name> with arguments (up to 3) and return its port. */
+static long start_server(wt_proc_t *p, const char *name, const char *a1, const char *a2,
+                         const char *a3)
+{
+    example_cmd_t c;
+    wt_proc_start(p, example(&c, name, a1, a2, a3), NULL);
+    if (!wt_proc_wait_for(p, "SIGINT or SIGTERM stops it\n", RUN_TIMEOUT)) {
+        kill(p->pid, SIGKILL);
+        wt_proc_finish(p, RUN_TIMEOUT);
+        print_error("%s did not start:\n%s\n", name, p->out);
+        fail();
+    }
+    return number_after(p, "listening on 127.0.0.1:");
+}
+
+/* SIGTERM: exit 0 and say so. */
+static void stop_server(wt_proc_t *p, const char *name)
+{
+    assert_int_equal(kill(p->pid, SIGTERM), 0);
+    int status = wt_proc_finish(p, RUN_TIMEOUT);
+    char want[64];
+    snprintf(want, sizeof want, "%s: shut down gracefully", name);
+    if (status != 0 || !strstr(p->out, want)) {
+        print_error("%s exited with %d after SIGTERM:\n%s\n", name, status, p->out);
+        fail();
+    }
+}
+
+static void send_all(int fd, const char *msg, size_t len)
+{
+    assert_int_equal(send(fd, msg, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* ------------------------------------------------------------ http_server */
+
+#define HELLO_200 \
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+
+static void http_server_curl(void)
+{
+    static const char *const clients[] = {"curl", NULL};
+    need_clients(clients);
+    wt_proc_t srv;
+    long port = start_server(&srv, "http_server", NULL, NULL, NULL);
+    char url[128], big[9000];
+    snprintf(url, sizeof url, "http://127.0.0.1:%ld", port);
+    char root[160], work[160], echo[160], nope[160];
+    snprintf(root, sizeof root, "%s/", url);
+    snprintf(work, sizeof work, "%s/work?ms=20", url);
+    snprintf(echo, sizeof echo, "%s/echo", url);
+    snprintf(nope, sizeof nope, "%s/nope", url);
+    memset(big, 'a', sizeof big - 1);
+    memcpy(big, "X-Big: ", 7);
+    big[sizeof big - 1] = '\0';
+    const char *w = "-w", *code = " %{http_code}";
+    /* Two requests on one connection: keep-alive ("Re-using" in -v). */
+    expect_client("Hello, World! 200Hello, World! 200",
+                  (const char *[]){"curl", "-s", w, code, root, root, NULL});
+    expect_client("worked 20 ms\n 200", (const char *[]){"curl", "-s", w, code, work, NULL});
+    expect_client("some body\n 200", (const char *[]){"curl", "-s", w, code, "--data-binary",
+                                                       "some body\n", echo, NULL});
+    expect_client("Not Found\n 404", (const char *[]){"curl", "-s", w, code, nope, NULL});
+    expect_client(" 501", (const char *[]){"curl", "-s", w, code, "-X", "PUT", root, NULL});
+    expect_client(" 431", (const char *[]){"curl", "-s", w, code, "-H", big, root, NULL});
+
+    /* Raw: pipelined requests answered in order, then 400 and the close;
+     * a body too large: 413. */
+    int fd = client_connect(port);
+    const char *reqs = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                       "GET / HTTP/1.1\r\n\r\n"
+                       "BROKEN\r\n\r\n";
+    send_all(fd, reqs, strlen(reqs));
+    char buf[2048];
+    client_read_all(fd, buf, sizeof buf);
+    assert_string_equal(buf, HELLO_200
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
+                        "hello"
+                        HELLO_200
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                        "Content-Length: 0\r\n"
+                        "Connection: close\r\n\r\n");
+    close(fd);
+    fd = client_connect(port);
+    const char *huge = "POST /echo HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n";
+    send_all(fd, huge, strlen(huge));
+    client_read_all(fd, buf, sizeof buf);
+    assert_string_equal(buf, "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    close(fd);
+    stop_server(&srv, "http_server");
+    wt_proc_free(&srv);
+}
+
+/* wrk's request count: the number before " requests in " (-1 if none). */
+static long wrk_requests(const char *out)
+{
+    const char *at = strstr(out, " requests in ");
+    if (!at)
+        return -1;
+    while (at > out && at[-1] >= '0' && at[-1] <= '9')
+        at--;
+    return strtol(at, NULL, 10);
+}
+
+static void run_wrk(long port, const char *path)
+{
+    char url[160];
+    snprintf(url, sizeof url, "http://127.0.0.1:%ld%s", port, path);
+    wt_proc_t p;
+    int status = run_client(&p, (const char *[]){"wrk", "-t2", "-c32", "-d2s", "--timeout", "10s",
+                                                 url, NULL});
+    /* wrk prints "Non-2xx or 3xx responses: N" and "Socket errors: ..."
+     * only when there were some. */
+    if (status != 0 || strstr(p.out, "Non-2xx") || strstr(p.out, "Socket errors") ||
+        wrk_requests(p.out) <= 0) {
+        print_error("wrk %s: status %d, output:\n%s\n", path, status, p.out);
+        fail();
+    }
+    wt_proc_free(&p);
+}
+
+static void http_server_wrk(void)
+{
+    static const char *const clients[] = {"wrk", NULL};
+    need_clients(clients);
+    wt_proc_t srv;
+    long port = start_server(&srv, "http_server", NULL, NULL, NULL);
+    run_wrk(port, "/");
+    run_wrk(port, "/work?ms=1"); /* 4 threads at most for 32 connections */
+    stop_server(&srv, "http_server");
+    wt_proc_free(&srv);
+}
+
+/* Whether a thread of process pid is called `name` (/proc/PID/task/TID/comm). */
+static int thread_named(pid_t pid, const char *name)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char path[400], comm[32] = "";
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(comm, sizeof comm, f))
+            found = strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n';
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* SIGTERM with a request in progress: it is answered (and the connection
+ * closed), an idle keep-alive connection is closed, the exit status is 0. */
+static void http_server_sigterm(void)
+{
+    wt_proc_t srv;
+    long port = start_server(&srv, "http_server", NULL, NULL, NULL);
+    int idle = client_connect(port), busy = client_connect(port);
+    const char *get = "GET / HTTP/1.1\r\n\r\n";
+    send_all(idle, get, strlen(get));
+    char buf[512];
+    size_t got = 0;
+    while (got < strlen(HELLO_200)) {
+        ssize_t n = recv(idle, buf + got, sizeof buf - 1 - got, 0);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    const char *slow = "GET /work?ms=1500 HTTP/1.1\r\n\r\n";
+    send_all(busy, slow, strlen(slow));
+    /* In progress once a blocking thread carries the work's name. */
+    int busy_seen = 0;
+    for (int i = 0; i < 2000 && !busy_seen; i++) {
+        busy_seen = thread_named(srv.pid, "http-work");
+        if (!busy_seen)
+            usleep(5000);
+    }
+    assert_true(busy_seen);
+    assert_int_equal(kill(srv.pid, SIGTERM), 0);
+    client_read_all(idle, buf, sizeof buf);
+    assert_string_equal(buf, ""); /* closed without a word */
+    client_read_all(busy, buf, sizeof buf);
+    assert_string_equal(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n"
+                             "Connection: close\r\n\r\nworked 1500 ms\n");
+    close(idle);
+    close(busy);
+    int status = wt_proc_finish(&srv, RUN_TIMEOUT);
+    assert_int_equal(status, 0);
+    wt_assert_output(&srv, "http_server: SIGTERM received, finishing the requests in progress\n");
+    wt_assert_output(&srv, "http_server: shut down gracefully: 2 request(s) on 2 connection(s)\n");
+    wt_proc_free(&srv);
+}
+
+/* ------------------------------------------------------------ kv_server */
+
+static void kv_server_redis_cli(void)
+{
+    static const char *const clients[] = {"redis-cli", NULL};
+    need_clients(clients);
+    wt_proc_t srv;
+    long port = start_server(&srv, "kv_server", NULL, NULL, NULL);
+    char pt[16];
+    snprintf(pt, sizeof pt, "%ld", port);
+    /* Replies as redis-cli prints them to a pipe, byte for byte. */
+    static const struct { const char *want, *cmd[6]; } steps[] = {
+        {"PONG\n", {"PING"}},
+        {"hello weft\n", {"PING", "hello weft"}},
+        {"OK\n", {"SET", "greeting", "hi there"}},
+        {"hi there\n", {"GET", "greeting"}},
+        {"\n", {"GET", "missing"}},
+        {"1\n", {"INCR", "hits"}},
+        {"2\n", {"INCR", "hits"}},
+        {"ERR value is not an integer or out of range\n\n", {"INCR", "greeting"}},
+        {"2\n", {"EXISTS", "greeting", "hits", "missing"}},
+        {"1\n", {"DEL", "greeting", "missing"}},
+        {"0\n", {"EXISTS", "greeting"}},
+        {"echo me\n", {"ECHO", "echo me"}},
+        {"1\n", {"DBSIZE"}},
+        {"ERR unknown command 'NOPE'\n\n", {"NOPE"}},
+        {"ERR wrong number of arguments for 'GET' command\n\n", {"GET"}},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const char *argv[10] = {"redis-cli", "-p", pt};
+        for (size_t k = 0; k < 6 && steps[i].cmd[k]; k++)
+            argv[3 + k] = steps[i].cmd[k];
+        expect_client(steps[i].want, argv);
+    }
+    /* Raw RESP, pipelined in one write, and an inline command. */
+    int fd = client_connect(port);
+    static const char pipelined[] = "*3\r\n$3\r\nSET\r\n$11\r\nbinary\r\nkey\r\n$3\r\na\0b\r\n"
+                                    "*2\r\n$3\r\nGET\r\n$11\r\nbinary\r\nkey\r\n"
+                                    "INCR hits\r\n"
+                                    "*1\r\n$4\r\nQUIT\r\n";
+    send_all(fd, pipelined, sizeof pipelined - 1);
+    char buf[256];
+    size_t n = client_read_all(fd, buf, sizeof buf);
+    assert_int_equal(n, 5 + 9 + 4 + 5);
+    assert_memory_equal(buf, "+OK\r\n$3\r\na\0b\r\n:3\r\n+OK\r\n", n);
+    close(fd);
+    stop_server(&srv, "kv_server");
+    wt_proc_free(&srv);
+}
+
+/* redis-benchmark's INCR load (pipelined and not) lands exactly; the
+ * snapshots taken while serving and at the end hold the counter. */
+static void kv_server_benchmark(void)
+{
+    static const char *const clients[] = {"redis-cli", "redis-benchmark", NULL};
+    need_clients(clients);
+    char snap[] = "/tmp/weft-test-kv-XXXXXX";
+    int sfd = mkstemp(snap);
+    assert_true(sfd >= 0);
+    close(sfd);
+    unlink(snap);
+    wt_proc_t srv;
+    long port = start_server(&srv, "kv_server", "--snapshot", snap, NULL);
+    char pt[16];
+    snprintf(pt, sizeof pt, "%ld", port);
+    wt_proc_t p;
+    int status = run_client(&p, (const char *[]){"redis-benchmark", "-p", pt, "-q", "-c", "20",
+                                                 "-n", "10000", "-t", "ping,set,get,incr",
+                                                 NULL});
+    if (status != 0 || strstr(p.out, "rror") || !strstr(p.out, "INCR: ")) {
+        print_error("redis-benchmark: status %d:\n%s\n", status, p.out);
+        fail();
+    }
+    wt_proc_free(&p);
+    status = run_client(&p, (const char *[]){"redis-benchmark", "-p", pt, "-q", "-c", "20",
+                                             "-n", "20000", "-P", "16", "-t", "incr", NULL});
+    if (status != 0 || strstr(p.out, "rror") || !strstr(p.out, "INCR: ")) {
+        print_error("redis-benchmark -P 16: status %d:\n%s\n", status, p.out);
+        fail();
+    }
+    wt_proc_free(&p);
+    expect_client("30000\n",
+                  (const char *[]){"redis-cli", "-p", pt, "GET", "counter:__rand_int__", NULL});
+    /* A snapshot written while serving (every second by default). */
+    struct stat st;
+    for (int i = 0; i < 300 && stat(snap, &st) != 0; i++)
+        usleep(10 * 1000);
+    assert_int_equal(stat(snap, &st), 0);
+    stop_server(&srv, "kv_server");
+    wt_proc_free(&srv);
+    /* The last one, written at the end: the counter's final value. */
+    FILE *f = fopen(snap, "rb");
+    assert_non_null(f);
+    char data[4096];
+    size_t n = fread(data, 1, sizeof data - 1, f);
+    fclose(f);
+    data[n] = '\0';
+    assert_non_null(
+        strstr(data, "*3\r\n$3\r\nSET\r\n$20\r\ncounter:__rand_int__\r\n$5\r\n30000\r\n"));
+    unlink(snap);
+}
+
 static const wt_case_t cases[] = {
     WT_TEST(showcase),
     WT_TEST(pipeline),
@@ -417,6 +779,11 @@ static const wt_case_t cases[] = {
     WT_TEST(offload_blocking_missing_dir),
     WT_TEST(echo_server_graceful_shutdown),
     WT_TEST(echo_server_idle_timeout),
+    WT_TEST(http_server_curl),
+    WT_TEST(http_server_wrk),
+    WT_TEST(http_server_sigterm),
+    WT_TEST(kv_server_redis_cli),
+    WT_TEST(kv_server_benchmark),
     WT_TEST(echo_server_tls),
 };
 WT_SUITE(cases)

@@ -382,10 +382,13 @@ static void listener_null_in_task(void)
     EXPECT_RC(weft_listener_accept(NULL, &s), WEFT_EINVAL);
     EXPECT_RC(weft_listener_close(NULL), WEFT_EINVAL);
     EXPECT_RC(weft_serve(NULL, nop_handler, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_serve_ex(NULL, nop_handler, NULL, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_stream_cancel_on_hangup(NULL, NULL), WEFT_EINVAL);
 
     EXPECT_RC(weft_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
     EXPECT_RC(weft_listener_accept(l, NULL), WEFT_EINVAL);
     EXPECT_RC(weft_serve(l, NULL, NULL), WEFT_EINVAL);
+    EXPECT_RC(weft_serve_ex(l, NULL, NULL, NULL), WEFT_EINVAL);
     EXPECT_RC(weft_listener_close(l), 0);
 }
 
@@ -579,6 +582,7 @@ static void fiber_calls_eperm(live_t *o)
     EXPECT_RC(weft_stream_send_eof(o->client), WEFT_EPERM);
     EXPECT_RC(weft_stream_set_nodelay(o->client, 1), WEFT_EPERM);
     EXPECT_RC(weft_stream_set_keepalive(o->client, 1, 10), WEFT_EPERM);
+    EXPECT_RC(weft_stream_cancel_on_hangup(o->client, NULL), WEFT_EPERM);
     EXPECT_RC(weft_stream_close(o->client), WEFT_EPERM);
     EXPECT_RC(weft_tcp_connect(&s, "127.0.0.1", weft_listener_port(o->listener)), WEFT_EPERM);
     EXPECT_RC(weft_unix_connect(&s, "/nonexistent.sock"), WEFT_EPERM);
@@ -588,6 +592,7 @@ static void fiber_calls_eperm(live_t *o)
     EXPECT(l == NULL);
     EXPECT_RC(weft_listener_accept(o->listener, &s), WEFT_EPERM);
     EXPECT_RC(weft_serve(o->listener, nop_handler, NULL), WEFT_EPERM);
+    EXPECT_RC(weft_serve_ex(o->listener, nop_handler, NULL, NULL), WEFT_EPERM);
     EXPECT_RC(weft_listener_close(o->listener), WEFT_EPERM);
 
     EXPECT_RC(weft_udp_open(&u, "127.0.0.1", 0, NULL, 0), WEFT_EPERM);
@@ -737,6 +742,7 @@ static int closed_process_stream_ebadf(void *arg)
     EXPECT_RC(weft_stream_send(in, "x", 1), WEFT_EBADF);
     EXPECT_RC(weft_stream_receive(in, buf, sizeof buf), WEFT_EBADF);
     EXPECT_RC(weft_stream_send_eof(in), WEFT_EBADF);
+    EXPECT_RC(weft_stream_cancel_on_hangup(in, NULL), WEFT_EBADF);
     EXPECT_RC(weft_stream_close(in), WEFT_EBADF);
     EXPECT_RC(weft_process_wait(p), 0); /* cat saw EOF */
     EXPECT_RC(weft_process_free(p), 0);

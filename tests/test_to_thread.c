@@ -2,7 +2,8 @@
  * idle exit, runtime shutdown waits for them), limiter bounds, cancellation
  * before / while waiting for a token / while fn runs (with and without
  * abandon_on_cancel), weft_from_thread_check_cancelled, wrong contexts,
- * nesting through weft_from_thread_run / run_sync. */
+ * nesting through weft_from_thread_run / run_sync, threads alive no more than
+ * the calls in flight. */
 #define _GNU_SOURCE
 #include "thread_helpers.h"
 
@@ -956,6 +957,70 @@ static int queued_behind_stuck_thread(void *p)
     return 0;
 }
 
+/* Blocking threads alive follow the calls in flight: ten tasks calling one
+ * after another keep at most ten threads busy, so the pool never needs more
+ * than ten (plus the two its contract allows for the moments around a
+ * hand-over).  A thread that finished its call and is on its way back to the
+ * queue, or a sleeper woken and not yet run by the kernel, is one the next
+ * call will get: before the pool counted those, it kept 18-28 threads here
+ * (and 60-90 for 40 callers). */
+#define IN_FLIGHT_CALLERS 10
+
+typedef struct {
+    atomic_int callers_done;
+    unsigned max_alive;
+} in_flight_t;
+
+static int short_sleep_fn(void *p)
+{
+    (void)p;
+    usleep(20);
+    return 0;
+}
+
+static int in_flight_caller(void *p)
+{
+    in_flight_t *f = p;
+    for (int i = 0; i < 300; i++)
+        EXPECT_RC(weft_to_thread_run_sync(short_sleep_fn, NULL, NULL), 0);
+    atomic_fetch_add(&f->callers_done, 1);
+    return 0;
+}
+
+static int in_flight_sampler(void *p)
+{
+    in_flight_t *f = p;
+    while (atomic_load(&f->callers_done) < IN_FLIGHT_CALLERS) {
+        weft_runtime_stats_t st;
+        EXPECT_RC(weft_runtime_stats(&st), 0);
+        if (st.threads_alive > f->max_alive)
+            f->max_alive = st.threads_alive;
+        EXPECT_RC(weft_sleep(0.001), 0);
+    }
+    return 0;
+}
+
+static int threads_follow_calls_in_flight(void *p)
+{
+    (void)p;
+    in_flight_t f = {0};
+    weft_group_t g;
+    EXPECT_RC(weft_group_open(&g), 0);
+    for (int i = 0; i < IN_FLIGHT_CALLERS; i++)
+        EXPECT_RC(weft_group_spawn(&g, in_flight_caller, &f), 0);
+    EXPECT_RC(weft_group_spawn(&g, in_flight_sampler, &f), 0);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    weft_runtime_stats_t st;
+    EXPECT_RC(weft_runtime_stats(&st), 0);
+    if (st.threads_alive > f.max_alive)
+        f.max_alive = st.threads_alive;
+    if (f.max_alive > IN_FLIGHT_CALLERS + 2)
+        fprintf(stderr, "%u blocking threads alive for %d calls in flight\n", f.max_alive,
+                IN_FLIGHT_CALLERS);
+    EXPECT(f.max_alive >= 1 && f.max_alive <= IN_FLIGHT_CALLERS + 2);
+    return 0;
+}
+
 static const wt_case_t cases[] = {
     WT_TEST(returns_result_on_other_thread),
     WT_TEST(thread_reuse),
@@ -973,5 +1038,6 @@ static const wt_case_t cases[] = {
     WT_TEST(nesting),
     WT_CASE_ON(queued_behind_stuck_thread, WT_W2),
     WT_CASE_ON(abandonable_handoff_before_start, WT_W2),
+    WT_CASE_ON(threads_follow_calls_in_flight, WT_W2),
 };
 WT_SUITE(cases)

@@ -125,8 +125,64 @@ typedef int (*weft_handler_t)(weft_stream_t *s, void *arg);
 /* [fiber][checkpoint] Accept connections for ever, each handled by its own
  * task in a task group; returns WEFT_ECANCELED when cancelled (after every
  * handler, cancelled with it, has ended) or accept's error.  A handler's
- * error ends its connection only, not the server. */
+ * error ends its connection only, not the server, and is printed to stderr
+ * (weft_serve_ex with default options). */
 WEFT_EXTERN int weft_serve(weft_listener_t *l, weft_handler_t handler, void *arg);
+
+/* What weft_serve_ex does with a handler's error (a negative result other
+ * than WEFT_ECANCELED, which is never a failure: it is how a server stops). */
+#define WEFT_SERVE_LOG 0  /* print it to stderr with the task's name and the
+                           * peer's address; the server goes on (the default) */
+#define WEFT_SERVE_FAIL 1 /* cancel the server and every other handler, and
+                           * return that first error (AnyIO's serve) */
+
+/* Options of weft_serve_ex.  Versioned like weft_config_t: set them up with
+ * weft_serve_opts_init (opts_size 0 stands for this layout). */
+typedef struct weft_serve_opts_t {
+    size_t opts_size;
+    /* At most this many handlers at once (0: no limit).  At the limit the
+     * server stops accepting until a handler ends: new connections wait in
+     * the listen backlog (back-pressure; none is refused or closed). */
+    unsigned max_connections;
+    int on_error; /* WEFT_SERVE_LOG or WEFT_SERVE_FAIL */
+    /* Per-connection state: with conn_open set, each handler task first
+     * calls conn_open(arg, &conn) and its handler gets conn instead of
+     * arg; once the handler returned and the stream is closed,
+     * conn_close(conn, arg) runs, exactly once per successful conn_open
+     * (also when the handler was cancelled).  A conn_open error closes the
+     * connection and counts as the handler's error.  Both run in the
+     * connection's task: they may wait, and see its cancellation. */
+    int (*conn_open)(void *arg, void **conn);
+    void (*conn_close)(void *conn, void *arg);
+} weft_serve_opts_t;
+
+/* Zero *o (no limit, WEFT_SERVE_LOG, no per-connection state) and set
+ * o->opts_size. */
+WEFT_EXTERN void weft_serve_opts_init(weft_serve_opts_t *o);
+/* [fiber][checkpoint] weft_serve with options (NULL: the defaults, which
+ * are weft_serve's except that errors are logged).  Returns WEFT_ECANCELED
+ * when cancelled, accept's error, or under WEFT_SERVE_FAIL the first
+ * handler error; every handler has ended by then.  WEFT_EINVAL for a bad
+ * on_error, conn_close without conn_open, or an opts_size larger than this
+ * library's struct (a newer header). */
+WEFT_EXTERN int weft_serve_ex(weft_listener_t *l, weft_handler_t handler, void *arg,
+                              const weft_serve_opts_t *opts);
+
+/* [fiber] Cancel `scope` when the peer hangs up: once the stream reads the
+ * peer's EOF or a read error (a reset), even while no task receives (the
+ * handler is blocked elsewhere, in weft_to_thread_run_sync say).  The
+ * stream reads ahead into its own receive buffer to see it, so no byte is
+ * lost: what arrived before the hang-up stays for the next receive.  The
+ * peer's EOF counts as a hang-up (as in Go's net/http): do not arm it for a
+ * peer that half-closes and still reads.  A peer that hung up already
+ * cancels the scope at once.  Read-ahead stops while the buffer is full
+ * (64 KiB unread): a hang-up behind that is seen once a receive makes room.
+ *
+ * `scope` must stay entered while armed: disarm with a NULL scope before
+ * weft_scope_exit (closing the stream disarms too).  One scope per stream:
+ * WEFT_EBUSY while another is armed (arming the same one again is 0);
+ * WEFT_EBADF on a closed stream, WEFT_EINVAL for NULL s. */
+WEFT_EXTERN int weft_stream_cancel_on_hangup(weft_stream_t *s, weft_scope_t *scope);
 
 /* ---------------------------------------------------------------- descriptors owned by someone else
  *

@@ -256,6 +256,30 @@ int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max, const voi
     return receive_end(s, t, rc);
 }
 
+/* ---------------------------------------------------------------- hang-up
+ *
+ * Reading ahead into the buffer sees the peer's EOF or a reset while no
+ * receive waits, without taking a byte from the receives (Go's net/http
+ * reads ahead the same way to cancel a request's context). */
+
+void wf_stream_ended(weft_stream_t *s) {
+    if (s->hangup) weft_scope_cancel(s->hangup);
+    /* A TLS stream's connection is this one: its watch hears it too. */
+    if (s->wrapper && s->wrapper->hangup) weft_scope_cancel(s->wrapper->hangup);
+}
+
+int weft_stream_cancel_on_hangup(weft_stream_t *s, weft_scope_t *scope) {
+    if (!s) return WEFT_EINVAL;
+    int rc = wf_io_visit(&s->life);
+    if (rc) return rc;
+    if (scope && s->hangup && s->hangup != scope) return WEFT_EBUSY;
+    s->hangup = scope;
+    if (!scope) return 0;
+    if (ended(s)) weft_scope_cancel(scope);
+    else s->ops->resume(s);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- send, close */
 
 /* Enter a send or send_eof: no other one in progress. */
@@ -289,6 +313,7 @@ int weft_stream_send_eof(weft_stream_t *s) {
 
 void wf_stream_shut(weft_stream_t *s) {
     s->life.closed = 1;
+    s->hangup = NULL;
     s->ops->shut(s);
 }
 
@@ -328,7 +353,7 @@ const char *wf_stream_pending(const weft_stream_t *s, size_t *len) {
 
 void wf_stream_consume(weft_stream_t *s, size_t n) { s->head += n; }
 
-int wf_stream_ended(const weft_stream_t *s) { return ended(s); }
+int wf_stream_at_end(const weft_stream_t *s) { return ended(s); }
 
 int wf_stream_fill_more(weft_stream_t *s, wf_task_t *t) {
     return ended(s) ? 0 : fill(s, t, pending(s) + 1);

@@ -40,7 +40,9 @@ typedef struct wf_stream_ops {
      * this receive (WEFT_ECANCELED, WEFT_EBADF, ...). */
     int (*fill)(weft_stream_t *s, wf_task_t *t);
     /* A receive ended with `paused` set: the kind, which stopped reading
-     * ahead on a full buffer, goes on (clearing `paused`). */
+     * ahead on a full buffer, goes on (clearing `paused`).  Also called to
+     * start reading ahead with no receive waiting (a hang-up watch): a
+     * kind that reads only on demand starts, and stops when full. */
     void (*resume)(weft_stream_t *s);
     /* Send every byte of buf (the caller may reuse it when this returns).
      * The libuv kind returns WEFT_ECANCELED only after every byte was
@@ -71,6 +73,7 @@ struct weft_stream_t {
     int room_direct;       /* the room handed out last is in `direct` */
     wf_task_t *receiver;   /* the task inside a receive (-EBUSY to others) */
     wf_task_t *sender;     /* the task inside a send or send_eof */
+    weft_scope_t *hangup;  /* cancelled when the peer hangs up (stream.c) */
     /* The TLS stream that took this one over (wf_stream_take), while it is
      * open: closing this one closes it. */
     weft_stream_t *wrapper;
@@ -101,6 +104,8 @@ char *wf_stream_room(weft_stream_t *s, size_t *len);
 /* n bytes arrived where wf_stream_room said: 1 when the waiting receive may
  * now go on (the kind wakes it). */
 int wf_stream_filled(weft_stream_t *s, size_t n);
+/* The kind set eof or read_error: a hang-up watch cancels its scope. */
+void wf_stream_ended(weft_stream_t *s);
 /* No room left: the kind stops reading and sets `paused` until `resume`. */
 int wf_stream_full(const weft_stream_t *s);
 /* Close: mark it closed, then the kind's shut. */
@@ -123,7 +128,7 @@ void wf_stream_consume(weft_stream_t *s, size_t n);
 /* After taking bytes: a kind that paused on a full buffer goes on. */
 void wf_stream_tidy(weft_stream_t *s);
 /* 1 once nothing more will arrive (EOF or a read error, in s->read_error). */
-int wf_stream_ended(const weft_stream_t *s);
+int wf_stream_at_end(const weft_stream_t *s);
 /* Wait (cancellably) until more bytes than now are pending or the stream
  * ended: 0 (at once when it already ended), or WEFT_ECANCELED, WEFT_EBADF. */
 int wf_stream_fill_more(weft_stream_t *s, wf_task_t *t);

@@ -190,7 +190,7 @@ static int tls_fill(weft_stream_t *s, wf_task_t *t) {
     for (;;) {
         if (starved) {
             if (got) return 0;
-            if (wf_stream_ended(x->plain)) {
+            if (wf_stream_at_end(x->plain)) {
                 s->read_error = x->plain->read_error
                                     ? x->plain->read_error
                                     : wf_tls_fail("unexpected EOF: the peer closed the connection "
@@ -228,7 +228,13 @@ static int tls_fill(weft_stream_t *s, wf_task_t *t) {
     }
 }
 
-static void tls_resume(weft_stream_t *s) { (void)s; } /* never pauses: fill stops when full */
+/* Never paused (fill stops when full); called for a hang-up watch
+ * (weft_stream_cancel_on_hangup): the connection below reads ahead, and
+ * its end cancels this stream's watch too (stream.c). */
+static void tls_resume(weft_stream_t *s) {
+    tls_t *x = (tls_t *)s;
+    if (!x->plain->life.closed) x->plain->ops->resume(x->plain);
+}
 
 static int tls_send(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len) {
     tls_t *x = (tls_t *)s;
@@ -317,7 +323,7 @@ static int handshake(tls_t *x, wf_task_t *t) {
         }
         int rc = flush(x, t, 1);
         if (rc || err == SSL_ERROR_NONE) return rc;
-        if (wf_stream_ended(x->plain))
+        if (wf_stream_at_end(x->plain))
             return x->plain->read_error
                        ? x->plain->read_error
                        : wf_tls_fail("the peer closed the connection during the handshake");

@@ -5,7 +5,8 @@
  * Reading: while a receive needs bytes, libuv reads into the room the shared
  * part hands out (wf_stream_room), and the read callback wakes the receive
  * once it can go on; reading pauses while the buffer is full and resumes
- * after the next receive.  Sending: uv_try_write first (most sends fit in
+ * after the next receive.  A hang-up watch (stream.c) starts reading ahead
+ * before any receive; the read callback reports the end to it.  Sending: uv_try_write first (most sends fit in
  * the socket buffer: no copy, no request), then a request that owns a copy
  * of the rest, so that a cancelled send leaves libuv nothing of the
  * caller's.  Addresses and TCP options are calls on the handle.
@@ -94,6 +95,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     uv_read_stop(st); /* full, at the end, or failed */
     s->reading = 0;
     if (s->reader) wf_wait_claim(s->reader, 0);
+    if (s->eof || s->read_error) wf_stream_ended(s);
 }
 
 static int start_reading(weft_stream_t *s) {

@@ -18,6 +18,7 @@
 
 #include "sched/fiber.h"
 #include "sched/queue.h"
+#include "sched/spinwait.h"
 #include "sched/task.h"
 #include "sched/timer.h"
 
@@ -112,6 +113,7 @@ struct wf_runtime {
                                            they started with weft_from_thread_run:
                                            blocked on the runtime, no real-time work */
     atomic_int offload_spinner;         /* a worker waits for them (worker.c) */
+    wf_spinwait_t offload_spins;        /* what that waiting bought lately */
     struct wf_pool *pool;               /* blocking threads */
     struct weft_limiter_t *limiter;     /* the default thread limiter */
     struct weft_token_t *token;         /* the runtime's own reference */

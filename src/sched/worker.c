@@ -23,6 +23,7 @@
 #include "sched/deadlock.h"
 #include "sched/det.h"
 #include "sched/inbox.h"
+#include "sched/spinwait.h"
 #include "sched/vclock.h"
 
 #define GLOBAL_QUEUE_INTERVAL 61
@@ -85,7 +86,7 @@ static wf_task_t *lifo_pop(wf_worker_t *w) {
 }
 
 /* Tasks other workers moved here to use this worker's loop. */
-static int pinned_pending(wf_worker_t *w) {
+static int pinned_pending(const wf_worker_t *w) {
     return atomic_load_explicit(&w->pinned, memory_order_relaxed) != NULL;
 }
 
@@ -238,26 +239,28 @@ static wf_task_t *steal(wf_worker_t *w) {
     return wf_inject_pop(&rt->inject);
 }
 
+/* Something for the spinning searcher: a task posted from outside, a call
+ * or a moved task for it, or no call left to wait for. */
+static int offload_answered(const void *arg) {
+    const wf_worker_t *w = arg;
+    wf_runtime_t *rt = w->rt;
+    return !atomic_load_explicit(&rt->offloads, memory_order_relaxed) || !wf_inject_empty(&rt->inject) ||
+           wf_inbox_pending(rt) || pinned_pending(w);
+}
+
 /* Tasks wait for blocking threads that usually hand them back within
  * microseconds: the searcher waits for them a little, so that their wake-up
- * costs neither a system call nor a sleep in the kernel (Go's spinning M). */
+ * costs neither a system call nor a sleep in the kernel (Go's spinning M);
+ * less when such waits have lately bought nothing (sched/spinwait.h). */
 static wf_task_t *await_offloads(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
-    wf_task_t *t = NULL;
     if (!w->searching || !atomic_load_explicit(&rt->offloads, memory_order_relaxed) ||
         atomic_exchange(&rt->offload_spinner, 1))
         return NULL; /* one spinner is enough */
-    double until = NAN;
-    for (unsigned i = 0; atomic_load_explicit(&rt->offloads, memory_order_relaxed); i++) {
-        if (!wf_inject_empty(&rt->inject) && (t = wf_inject_pop(&rt->inject))) break;
-        if (wf_inbox_pending(rt) || pinned_pending(w)) break;
-        wf_cpu_relax();
-        if (i % 64 == 0) {
-            double now = wf_clock_now();
-            if (isnan(until)) until = now + OFFLOAD_SPIN_SECONDS;
-            else if (now >= until) break;
-        }
-    }
+    wf_task_t *t = NULL;
+    if (wf_spinwait(&rt->offload_spins, OFFLOAD_SPIN_SECONDS, offload_answered, w) &&
+        !wf_inject_empty(&rt->inject))
+        t = wf_inject_pop(&rt->inject);
     atomic_store(&rt->offload_spinner, 0);
     return t;
 }

@@ -6,9 +6,10 @@
 
 #include "sched/util.h"
 
-/* How long a waiter spins before it sleeps.  A round trip through a worker
- * (post, run, wake) measures 2-6 us on 2 cores; spinning much longer only
- * takes CPU from the workers. */
+/* How long a waiter spins at most before it sleeps (less after spins that
+ * bought nothing: sched/spinwait.h).  A round trip through a worker (post, run,
+ * wake) measures 2-6 us on 2 cores; spinning much longer only takes CPU from
+ * the workers. */
 #define SPIN_SECONDS 20e-6
 
 double wf_park_clock(void) {
@@ -77,18 +78,16 @@ void wf_flag_set(wf_flag_t *f) {
     if (atomic_exchange(&f->state, WF_FLAG_SET) == WF_FLAG_SLEEPER) os_wake(&f->state);
 }
 
-int wf_park_spin(int (*ready)(const void *arg), const void *arg) {
-    double until = wf_park_clock() + SPIN_SECONDS;
-    for (unsigned i = 1;; i++) {
-        if (ready(arg)) return 1;
-        wf_cpu_relax();
-        if (i % 64 == 0 && wf_park_clock() >= until) return 0;
-    }
+int wf_park_spin(wf_spinwait_t *s, int (*ready)(const void *arg), const void *arg) {
+    return wf_spinwait(s, SPIN_SECONDS, ready, arg) != 0;
 }
 
 static int flag_ready(const void *f) { return wf_flag_is_set(f); }
 
-int wf_flag_spin(wf_flag_t *f) { return wf_park_spin(flag_ready, f); }
+/* Every flag wait shares one record of what spinning bought. */
+static wf_spinwait_t flag_spins = WF_SPINWAIT_INIT;
+
+int wf_flag_spin(wf_flag_t *f) { return wf_park_spin(&flag_spins, flag_ready, f); }
 
 int wf_flag_wait(wf_flag_t *f, double deadline, int spin) {
     if (spin && wf_flag_spin(f)) return 1;

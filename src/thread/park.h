@@ -14,6 +14,8 @@
 
 #include <stdatomic.h>
 
+#include "sched/spinwait.h"
+
 enum { WF_FLAG_CLEAR, WF_FLAG_SLEEPER, WF_FLAG_SET };
 
 typedef struct wf_flag { atomic_uint state; } wf_flag_t;
@@ -27,8 +29,9 @@ static inline int wf_flag_is_set(const wf_flag_t *f) {
 /* Set the flag and wake its waiter.  The flag may be freed by the waiter as
  * soon as it sees it set: nothing of it is touched after the wake-up. */
 void wf_flag_set(wf_flag_t *f);
-/* Spin a few microseconds until ready(arg): 1 if it became true meanwhile. */
-int wf_park_spin(int (*ready)(const void *arg), const void *arg);
+/* Spin a few microseconds until ready(arg) (fewer after misses recorded in
+ * `s`): 1 if it became true meanwhile. */
+int wf_park_spin(wf_spinwait_t *s, int (*ready)(const void *arg), const void *arg);
 /* Spin a few microseconds for the flag: 1 if it got set meanwhile. */
 int wf_flag_spin(wf_flag_t *f);
 /* Wait until the flag is set or the monotonic clock passes `deadline`

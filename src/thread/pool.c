@@ -29,7 +29,11 @@ typedef struct wf_bthread {
     struct wf_pool *pool;
     wf_flag_t wake;
     struct wf_bthread *next;     /* pool->exited */
+    int returning;               /* counted in pool->returning */
 } wf_bthread_t;
+
+/* The pool thread running this job, for wf_pool_returning. */
+static _Thread_local wf_bthread_t *current;
 
 struct wf_pool {
     pthread_mutex_t lock;        /* guards everything below but `queued` reads */
@@ -39,7 +43,10 @@ struct wf_pool {
     double last_done;            /* when a thread last finished a job */
     wf_list_t sleepers;          /* most recently idle at the back */
     wf_bthread_t *spinner;       /* an idle thread spinning for work */
+    wf_spinwait_t spins;         /* what its spinning bought lately */
     unsigned claimed;            /* spinners a job was counted on, not back yet */
+    unsigned waking;             /* sleepers woken, not yet back under the lock */
+    atomic_uint returning;       /* threads past their job's wake (wf_pool_returning) */
     unsigned alive, busy;
     unsigned starting;           /* started, not yet through on_thread_start */
     wf_list_t threads;           /* every thread that took an index, by index */
@@ -164,22 +171,35 @@ static int start_thread(wf_pool_t *p) {
     return WEFT_ENOMEM;
 }
 
-/* Make one more thread look at the queue: the most recently idle sleeper,
- * or (returned 1) a new thread the caller starts after unlocking.  Threads
- * still starting take a job each once they are up, so while they are as
- * many as the jobs queued no other starts: a slow on_thread_start would
- * otherwise have every submit and every monitor period start one more. */
-static int add_looker(wf_pool_t *p) {
-    if (wf_list_empty(&p->sleepers)) {
-        if (atomic_load_explicit(&p->queued, memory_order_relaxed) <= p->starting) return 0;
-        p->alive++;
-        p->starting++;
-        return 1;
-    }
+/* Lock held: wake the most recently idle sleeper.  Until it is back under
+ * the lock it counts in `waking`: it is on its way to the queue. */
+static void wake_sleeper(wf_pool_t *p) {
     wf_bthread_t *bt = WF_CONTAINER_OF(p->sleepers.prev, wf_bthread_t, link);
     wf_list_remove(&bt->link);
+    p->waking++;
     wf_flag_set(&bt->wake);
-    return 0;
+}
+
+/* Make one more thread look at the queue: the most recently idle sleeper,
+ * or (returned 1) a new thread the caller starts after unlocking.  Nothing
+ * while the threads already on their way to the queue (woken, starting, or
+ * a spinner a job was counted on) are as many as the jobs queued: each will
+ * take one.  Without that count a woken thread that the kernel has not run
+ * yet looks like no thread at all, the next submit wakes or starts another,
+ * and the pool keeps twice the threads that calls need (a slow
+ * on_thread_start would likewise have every submit and every monitor
+ * period start one more). */
+static int add_looker(wf_pool_t *p) {
+    unsigned on_the_way = p->starting + p->waking + p->claimed +
+                          atomic_load_explicit(&p->returning, memory_order_relaxed);
+    if (atomic_load_explicit(&p->queued, memory_order_relaxed) <= on_the_way) return 0;
+    if (!wf_list_empty(&p->sleepers)) {
+        wake_sleeper(p);
+        return 0;
+    }
+    p->alive++;
+    p->starting++;
+    return 1;
 }
 
 static int jobs_queued(const void *p) {
@@ -192,7 +212,7 @@ static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
     if (!p->spinner) {
         p->spinner = bt;
         pthread_mutex_unlock(&p->lock);
-        wf_park_spin(jobs_queued, p);
+        wf_park_spin(&p->spins, jobs_queued, p);
         pthread_mutex_lock(&p->lock);
         if (p->spinner == bt) p->spinner = NULL;
         else p->claimed--; /* a job counted on us */
@@ -203,14 +223,16 @@ static int wait_for_work(wf_pool_t *p, wf_bthread_t *bt) {
     pthread_mutex_unlock(&p->lock);
     int woken = wf_flag_wait(&bt->wake, wf_park_clock() + p->idle_timeout, 0);
     pthread_mutex_lock(&p->lock);
-    if (woken) return 1;
-    if (bt->link.next != &bt->link) { /* still asleep in the list: time to go */
+    if (!woken && bt->link.next != &bt->link) { /* still asleep in the list: time to go */
         wf_list_remove(&bt->link);
         return 0;
     }
-    pthread_mutex_unlock(&p->lock); /* a waker took us off the list just now */
-    wf_flag_wait(&bt->wake, INFINITY, 0);
-    pthread_mutex_lock(&p->lock);
+    if (!woken) { /* a waker took us off the list just now */
+        pthread_mutex_unlock(&p->lock);
+        wf_flag_wait(&bt->wake, INFINITY, 0);
+        pthread_mutex_lock(&p->lock);
+    }
+    p->waking--;
     return 1;
 }
 
@@ -234,9 +256,15 @@ static void *thread_main(void *arg) {
         if (job) {
             p->busy++;
             pthread_mutex_unlock(&p->lock);
+            current = bt;
             job->run(job);
+            current = NULL;
             double now = wf_park_clock();
             pthread_mutex_lock(&p->lock);
+            if (bt->returning) {
+                bt->returning = 0;
+                atomic_fetch_sub_explicit(&p->returning, 1, memory_order_relaxed);
+            }
             p->busy--;
             p->last_done = now;
             continue;
@@ -298,6 +326,15 @@ static void *monitor_main(void *arg) {
 
 /* ---------------------------------------------------------------- submit, free */
 
+void wf_pool_returning(void) {
+    wf_bthread_t *bt = current;
+    if (!bt || bt->returning) return;
+    bt->returning = 1;
+    /* Before the wake that lets the task submit again: that submit reads it
+     * under the lock, after the wake. */
+    atomic_fetch_add_explicit(&bt->pool->returning, 1, memory_order_release);
+}
+
 int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job) {
     double now = wf_park_clock();
     pthread_mutex_lock(&p->lock);
@@ -327,11 +364,7 @@ int wf_pool_cancel(wf_pool_t *p, wf_pool_job_t *job) {
 void wf_pool_free(wf_pool_t *p) {
     pthread_mutex_lock(&p->lock);
     p->closing = 1;
-    while (!wf_list_empty(&p->sleepers)) {
-        wf_bthread_t *bt = WF_CONTAINER_OF(p->sleepers.next, wf_bthread_t, link);
-        wf_list_remove(&bt->link);
-        wf_flag_set(&bt->wake);
-    }
+    while (!wf_list_empty(&p->sleepers)) wake_sleeper(p);
     pthread_cond_signal(&p->monitor_cond);
     /* Calls abandoned before a thread took them still run (their
      * on_abandoned frees what they hold), with the monitor gone. */

@@ -17,9 +17,12 @@
  * timeout; shutdown waits for the busy ones and joins all.  Each thread
  * names itself weft-blocking-N (N: the lowest index free when it started)
  * and runs the config's on_thread_start before its first job and
- * on_thread_stop when it exits; a thread still starting counts as one on
- * its way to the queue, so neither a submit nor the monitor starts another
- * for the job it will take.
+ * on_thread_stop when it exits.  Threads on their way to the queue count as
+ * the lookers of as many queued jobs: one still starting, a sleeper woken
+ * and not yet run, a spinner a job was counted on, and one whose job has
+ * woken its task (wf_pool_returning); neither a submit nor the monitor wakes
+ * or starts another for a job one of them will take, so the threads alive
+ * follow the calls in flight instead of doubling them.
  */
 #ifndef WEFT_THREAD_POOL_H
 #define WEFT_THREAD_POOL_H
@@ -37,6 +40,11 @@ int wf_pool_new(wf_pool_t **out, const struct weft_config_t *config);
 /* Queue `job`: 0, or WEFT_ENOMEM when it needed a new thread and none
  * could start (the job is then not queued). */
 int wf_pool_submit(wf_pool_t *p, wf_pool_job_t *job);
+/* In a job's run, just before it wakes the task waiting for it: from here
+ * on the thread counts as on its way back to the queue, so the task's next
+ * submit neither wakes nor starts a thread for it (the thread takes it a few
+ * instructions later).  Call it only where nothing slow follows. */
+void wf_pool_returning(void);
 /* Take back a job no thread has taken yet: 1 if it was, 0 if it runs. */
 int wf_pool_cancel(wf_pool_t *p, wf_pool_job_t *job);
 /* Threads started and not exited, and those of them running a job. */

@@ -48,6 +48,7 @@ static void job_run(wf_pool_job_t *base) {
     if (!j->abandonable) {
         wf_limiter_give(j->limiter);
         tls_job = NULL;
+        wf_pool_returning();
         wf_wait_claim(j->host, rc); /* last touch: the task's stack holds j */
         atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&rt->running_calls, 1, memory_order_relaxed);
@@ -58,6 +59,7 @@ static void job_run(wf_pool_job_t *base) {
     int delivered = j->host && wf_wait_claim_nowake(j->host, rc);
     if (delivered) {
         wf_limiter_give(j->limiter); /* before the task can run and ask again */
+        if (rc != WEFT_ECANCELED || !j->on_abandoned) wf_pool_returning(); /* nothing slow follows */
         wf_task_wake(j->host);
         j->host = NULL;
         atomic_fetch_sub_explicit(&rt->offloads, 1, memory_order_relaxed);
