@@ -1006,6 +1006,50 @@ static void alloc_sweep(void)
     weft_tls_ctx_free(w.sctx);
 }
 
+/* weft_stream_cancel_on_hangup on a TLS stream: the connection below reads
+ * ahead, and the peer's close cancels the watching scope while the task
+ * waits elsewhere; a peer gone already cancels it at once. */
+static int close_client_later(void *p)
+{
+    tls_pair_t *tp = p;
+    weft_sleep(0.05);
+    weft_stream_close(tp->client);
+    tp->client = NULL;
+    return 0;
+}
+
+static int hangup_watch(void *arg)
+{
+    (void)arg;
+    tls_pair_t tp;
+    if (tls_pair_open(&tp) != 0) {
+        tls_pair_close(&tp);
+        return 0;
+    }
+    weft_group_t g;
+    weft_group_open(&g);
+    weft_group_spawn(&g, close_client_later, &tp);
+    weft_scope_t sc;
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_stream_cancel_on_hangup(tp.server, &sc), 0);
+    double t0 = weft_now();
+    int rc = weft_sleep(10);
+    EXPECT_RC(weft_stream_cancel_on_hangup(tp.server, NULL), 0);
+    EXPECT_RC(weft_scope_exit(&sc, rc), 0);
+    EXPECT(weft_scope_cancelled_caught(&sc));
+    EXPECT(weft_now() - t0 < 5);
+    EXPECT_RC(weft_group_close(&g, 0), 0);
+    /* Armed again after the hang-up: cancelled at once. */
+    weft_scope_enter(&sc, WEFT_FOREVER, 0);
+    EXPECT_RC(weft_stream_cancel_on_hangup(tp.server, &sc), 0);
+    rc = weft_sleep(10);
+    EXPECT_RC(weft_stream_cancel_on_hangup(tp.server, NULL), 0);
+    EXPECT_RC(weft_scope_exit(&sc, rc), 0);
+    EXPECT(weft_scope_cancelled_caught(&sc));
+    tls_pair_close(&tp);
+    return 0;
+}
+
 /* ------------------------------------------------------------ misuse */
 
 static int misuse(void *arg)
@@ -1115,6 +1159,7 @@ static const wt_case_t cases[] = {
     WT_CASE(cancel_send),
     WT_CASE(close_under_receive),
     WT_CASE(close_plain_closes_tls),
+    WT_CASE(hangup_watch),
     WT_TEST(alloc_sweep),
     WT_CASE(misuse),
     WT_TEST(outside_a_task),

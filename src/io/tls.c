@@ -233,7 +233,11 @@ static int tls_fill(weft_stream_t *s, wf_task_t *t) {
  * its end cancels this stream's watch too (stream.c). */
 static void tls_resume(weft_stream_t *s) {
     tls_t *x = (tls_t *)s;
-    if (!x->plain->life.closed) x->plain->ops->resume(x->plain);
+    if (wf_stream_at_end(x->plain)) { /* it hung up already */
+        if (s->hangup) weft_scope_cancel(s->hangup);
+    } else if (!x->plain->life.closed) {
+        x->plain->ops->resume(x->plain);
+    }
 }
 
 static int tls_send(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len) {
