@@ -76,6 +76,11 @@ foreach(_dir LIBDIR INCLUDEDIR)
   endif()
 endforeach()
 set(WEFT_PC_PREFIX "@WEFT_PC_INSTALL_PREFIX@")   # filled in at install time
+if(WEFT_TLS)
+  set(WEFT_PC_TLS_REQUIRES ", openssl")             # OpenSSL's own openssl.pc
+else()
+  set(WEFT_PC_TLS_REQUIRES "")
+endif()
 configure_file("${PROJECT_SOURCE_DIR}/cmake/weft.pc.in"
                "${PROJECT_BINARY_DIR}/${_pkg}.pc.in" @ONLY)
 install(CODE "

@@ -84,9 +84,11 @@ int main(void) { return 0; }' | "$cc" -x c -fsyntax-only - >/dev/null 2>&1; then
     fi
   fi
   # Libraries: pkg-config when it is there, else the Debian package.  libcurl
-  # is for examples/curl_fetch.c and its test (built only where it is found).
+  # is for examples/curl_fetch.c and its test (built only where it is found);
+  # OpenSSL 3 for TLS streams, its command line tool for their tests' peers.
   local mod pkg
-  for mod in libuv:libuv1-dev cmocka:libcmocka-dev libcurl:libcurl4-openssl-dev; do
+  have openssl || need openssl
+  for mod in libuv:libuv1-dev cmocka:libcmocka-dev libcurl:libcurl4-openssl-dev openssl:libssl-dev; do
     pkg=${mod#*:}
     mod=${mod%%:*}
     if have pkg-config; then

@@ -24,7 +24,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUT = os.path.join(ROOT, "docs", "reference.md")
 # weft.h first, then its parts in the order it includes them, then the rest.
-ORDER = ["weft.h", "weft/sync.h", "weft/channel.h", "weft/thread.h", "weft/io.h",
+ORDER = ["weft.h", "weft/sync.h", "weft/channel.h", "weft/thread.h", "weft/io.h", "weft/tls.h",
          "weft/debug.h"]
 
 

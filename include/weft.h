@@ -2,9 +2,9 @@
  * weft — structured concurrency for C on a work-stealing M:N runtime.
  *
  * The umbrella header: it includes every part of the API (weft/sync.h,
- * weft/channel.h, weft/thread.h, weft/io.h, weft/debug.h, weft/local.h;
- * weft/test.h, the test runner, is separate).  Conventions (docs/reference.md
- * has them all):
+ * weft/channel.h, weft/thread.h, weft/io.h, weft/tls.h, weft/debug.h,
+ * weft/local.h; weft/test.h, the test runner, is separate).  Conventions
+ * (docs/reference.md has them all):
  *   - functions are weft_<area>_<verb>, types weft_..._t, constants WEFT_...;
  *   - a function that can fail returns int: 0 (or a count) on success, a negative
  *     errno value or one of weft's own codes (-4100..-4199, and WEFT_EOF) on
@@ -325,6 +325,7 @@ WEFT_EXTERN int weft_group_failure(const weft_group_t *g, size_t i, int *err,
 #include "weft/channel.h" /* memory object streams */
 #include "weft/thread.h"  /* limiters, to_thread, from_thread, tokens, portals */
 #include "weft/io.h"      /* streams, listeners, DNS, files */
+#include "weft/tls.h"     /* TLS streams (WEFT_ENOSYS when built without) */
 #include "weft/debug.h"   /* task tree, statistics */
 #include "weft/local.h"   /* task-local values */
 

@@ -9,12 +9,14 @@
 
 /* weft's own codes (besides WEFT_EOF): in -4100..-4199 and equal to no code
  * libuv defines, since io.h passes libuv's codes through unchanged. */
-#define WF_OWN_CODE(v) ((v) == WEFT_EGROUP || (v) == WEFT_ENOTSTARTED || (v) == WEFT_EINCOMPLETE)
+#define WF_OWN_CODE(v) \
+    ((v) == WEFT_EGROUP || (v) == WEFT_ENOTSTARTED || (v) == WEFT_EINCOMPLETE || (v) == WEFT_ETLS)
 _Static_assert(WEFT_EGROUP <= -4100 && WEFT_EGROUP >= -4199, "WEFT_EGROUP out of weft's range");
 _Static_assert(WEFT_ENOTSTARTED <= -4100 && WEFT_ENOTSTARTED >= -4199,
                "WEFT_ENOTSTARTED out of weft's range");
 _Static_assert(WEFT_EINCOMPLETE <= -4100 && WEFT_EINCOMPLETE >= -4199,
                "WEFT_EINCOMPLETE out of weft's range");
+_Static_assert(WEFT_ETLS <= -4100 && WEFT_ETLS >= -4199, "WEFT_ETLS out of weft's range");
 _Static_assert(WEFT_EOF == UV_EOF, "WEFT_EOF is libuv's UV_EOF");
 #define WF_NOT_UV(name, text) \
     _Static_assert(UV_##name == UV_EOF || !WF_OWN_CODE(UV_##name), "a weft code equals UV_" #name);
@@ -28,6 +30,7 @@ static const struct err_entry weft_errors[] = {
     {WEFT_EGROUP, "WEFT_EGROUP", "several tasks of the group failed"},
     {WEFT_ENOTSTARTED, "WEFT_ENOTSTARTED", "task returned without calling weft_started"},
     {WEFT_EINCOMPLETE, "WEFT_EINCOMPLETE", "the stream ended before the requested bytes or delimiter"},
+    {WEFT_ETLS, "WEFT_ETLS", "TLS failure (weft_tls_last_error says which)"},
     {WEFT_ECANCELED, "WEFT_ECANCELED", "operation cancelled"},
     {WEFT_EDEADLK, "WEFT_EDEADLK", "deadlock: every task blocked and nothing can wake any of them"},
     {WEFT_ETIMEDOUT, "WEFT_ETIMEDOUT", "deadline expired"},

@@ -374,6 +374,53 @@ static void echo_server_idle_timeout(void)
     wt_proc_free(&p);
 }
 
+/* --tls: a certificate made for the test, openssl s_client as the client
+ * (its stdin empty: it only reads).  The handler handshakes, waits --idle,
+ * says goodbye over TLS and sends close_notify, on which s_client ends. */
+static void echo_server_tls(void)
+{
+    weft_tls_ctx_t *probe;
+    if (weft_tls_client_ctx_new(&probe, NULL) == WEFT_ENOSYS ||
+        access("/usr/bin/openssl", X_OK) != 0) {
+        print_message("skipped: no TLS in this build, or no /usr/bin/openssl\n");
+        return;
+    }
+    weft_tls_ctx_free(probe);
+    char dir[] = "/tmp/weft-echo-tls-XXXXXX", cmd[512], cert[64], key[64], connect_to[32];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1"
+             " -subj /CN=localhost -keyout %s -out %s >/dev/null 2>&1", key, cert);
+    assert_int_equal(system(cmd), 0);
+    wt_proc_t p, c;
+    example_cmd_t ec;
+    example(&ec, "echo_server", NULL, NULL, NULL); /* its path; more arguments than it takes: */
+    char *argv[] = {ec.path, "--idle", "0.3", "--tls", cert, key, NULL};
+    wt_proc_start(&p, argv, NULL);
+    if (!wt_proc_wait_for(&p, "SIGINT or SIGTERM stops it\n", RUN_TIMEOUT)) {
+        kill(p.pid, SIGKILL);
+        wt_proc_finish(&p, RUN_TIMEOUT);
+        print_error("echo_server --tls did not start:\n%s\n", p.out);
+        fail();
+    }
+    wt_assert_output(&p, "(TLS)");
+    snprintf(connect_to, sizeof connect_to, "127.0.0.1:%ld",
+             number_after(&p, "listening on 127.0.0.1:"));
+    char *client[] = {"/usr/bin/openssl", "s_client", "-quiet", "-connect", connect_to, NULL};
+    wt_proc_start(&c, client, NULL);
+    wt_proc_finish(&c, RUN_TIMEOUT); /* ends at the server's close_notify */
+    wt_assert_output(&c, "idle timeout, bye\n");
+    stop_echo_server(&p, SIGTERM);
+    wt_assert_output(&p, "after 1 connection(s): 0 bytes echoed, 1 closed as idle, 0 told about the "
+                         "shutdown\n");
+    wt_proc_free(&c);
+    wt_proc_free(&p);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ------------------------------------------------------------ real clients
  *
  * http_server and kv_server under the clients their users already trust:
@@ -751,5 +798,6 @@ static const wt_case_t cases[] = {
     WT_TEST(http_server_sigterm),
     WT_TEST(kv_server_redis_cli),
     WT_TEST(kv_server_benchmark),
+    WT_TEST(echo_server_tls),
 };
 WT_SUITE(cases)

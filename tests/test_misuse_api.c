@@ -221,8 +221,31 @@ static void local_null(void)
     weft_local_free(NULL);
 }
 
+/* TLS: WEFT_ENOSYS instead of WEFT_EINVAL in a build without it. */
+#define EXPECT_EINVAL_OR_NOTLS(call)                                           \
+    do {                                                                       \
+        int rc_ = (call);                                                      \
+        if (rc_ != WEFT_EINVAL && rc_ != WEFT_ENOSYS)                          \
+            EXPECT_RC(rc_, WEFT_EINVAL);                                       \
+    } while (0)
+
+static void tls_null(void)
+{
+    weft_tls_ctx_t *c = NULL;
+    weft_tls_opts_init(NULL);
+    weft_tls_ctx_free(NULL);
+    EXPECT(weft_tls_alpn_selected(NULL) == NULL);
+    EXPECT(weft_tls_last_error() != NULL);
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_client_ctx_new(NULL, NULL));
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_server_ctx_new(NULL, NULL));
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_server_ctx_new(&c, NULL)); /* no certificate */
+    EXPECT(c == NULL);
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_ctx_reload(NULL, NULL, NULL));
+}
+
 static void any_context_checks(void)
 {
+    tls_null();
     errors_never_null();
     scope_null();
     sync_null();
@@ -350,6 +373,10 @@ static void stream_null_in_task(void)
     EXPECT_RC(weft_tcp_connect(&s, "127.0.0.1", 65536), WEFT_EINVAL);
     EXPECT_RC(weft_unix_connect(NULL, "/nonexistent"), WEFT_EINVAL);
     EXPECT_RC(weft_unix_connect(&s, NULL), WEFT_EINVAL);
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_wrap(NULL, NULL, NULL, NULL));
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_wrap(&s, NULL, NULL, NULL));
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_connect(NULL, "127.0.0.1", 1, NULL));
+    EXPECT_EINVAL_OR_NOTLS(weft_tls_connect(&s, NULL, 1, NULL));
     EXPECT(s == NULL);
 }
 
@@ -542,6 +569,9 @@ static void fiber_calls_eperm(live_t *o)
     weft_process_result_t res;
 
     EXPECT_RC(weft_event_wait(o->event), WEFT_EPERM);
+    int tls_rc = weft_tls_wrap(&s, o->client, NULL, NULL); /* refused before it takes o->client */
+    if (tls_rc != WEFT_ENOSYS)
+        EXPECT_RC(tls_rc, WEFT_EPERM);
     EXPECT_RC(weft_lock_acquire(o->lock), WEFT_EPERM);
     EXPECT_RC(weft_lock_try_acquire(o->lock), WEFT_EPERM);
     EXPECT_RC(weft_lock_release(o->lock), WEFT_EPERM);

@@ -85,12 +85,18 @@ static int handle(void *p) {
      * started. */
     weft_stream_t *s;
     if (wf_stream_from_fd(c.fd, c.is_tcp, c.worker, &s) == 0) { /* else dropped: no memory */
+        /* Held, so that s stays readable here when the handler handed it to
+         * a TLS stream (weft_tls_wrap) and closed that: the close below is
+         * then refused (WEFT_EBADF) instead of touching freed memory, and
+         * closes the TLS stream if the handler left it open. */
+        s->life.users++;
         void *conn = srv->arg;
         int rc = srv->opts.conn_open ? srv->opts.conn_open(srv->arg, &conn) : 0;
         int opened = rc == 0 && srv->opts.conn_open;
         if (rc == 0) rc = srv->handler(s, conn);
         if (rc < 0 && rc != WEFT_ECANCELED) handler_failed(srv, s, rc); /* names the peer */
         weft_stream_close(s);
+        wf_io_end(&s->life, 0);
         if (opened && srv->opts.conn_close) srv->opts.conn_close(conn, srv->arg);
     }
     if (srv->slots) weft_sem_release(srv->slots);

@@ -143,7 +143,7 @@ static inline int receive_begin(weft_stream_t *s, wf_task_t **t) {
 }
 
 /* The rare ends of a receive: a grown buffer, a paused kind. */
-__attribute__((noinline)) static void receive_tidy(weft_stream_t *s) {
+__attribute__((noinline)) void wf_stream_tidy(weft_stream_t *s) {
     if (s->cap > WF_STREAM_BUFFER) shrink(s);
     if (s->paused && !s->life.closed) s->ops->resume(s);
 }
@@ -151,7 +151,7 @@ __attribute__((noinline)) static void receive_tidy(weft_stream_t *s) {
 /* Inlined: the end of every receive that took buffered bytes. */
 static inline int receive_end(weft_stream_t *s, wf_task_t *t, int rc) {
     s->receiver = NULL;
-    if (WF_UNLIKELY(s->cap > WF_STREAM_BUFFER || s->paused)) receive_tidy(s);
+    if (WF_UNLIKELY(s->cap > WF_STREAM_BUFFER || s->paused)) wf_stream_tidy(s);
     return leave(s, t, rc);
 }
 
@@ -264,6 +264,8 @@ int weft_stream_receive_until(weft_stream_t *s, void *buf, size_t max, const voi
 
 void wf_stream_ended(weft_stream_t *s) {
     if (s->hangup) weft_scope_cancel(s->hangup);
+    /* A TLS stream's connection is this one: its watch hears it too. */
+    if (s->wrapper && s->wrapper->hangup) weft_scope_cancel(s->wrapper->hangup);
 }
 
 int weft_stream_cancel_on_hangup(weft_stream_t *s, weft_scope_t *scope) {
@@ -319,6 +321,40 @@ int weft_stream_close(weft_stream_t *s) {
     if (!s) return WEFT_EINVAL;
     int rc = wf_io_visit(&s->life);
     if (rc) return rc;
-    wf_stream_shut(s);
+    /* A stream taken over (TLS) goes with the one that took it: closing
+     * either ends the connection. */
+    wf_stream_shut(s->wrapper ? s->wrapper : s);
     return 0;
+}
+
+/* ---------------------------------------------------------------- for a kind that wraps another */
+
+/* Fills the slots of a taken stream: never a task, never NULL. */
+static char taken_marker;
+#define TAKEN ((wf_task_t *)(void *)&taken_marker)
+
+int wf_stream_take(weft_stream_t *plain, weft_stream_t *wrapper) {
+    if (plain->receiver || plain->sender || plain->wrapper) return -EBUSY;
+    plain->receiver = plain->sender = TAKEN;
+    plain->wrapper = wrapper;
+    plain->life.users++;
+    return 0;
+}
+
+void wf_stream_untake(weft_stream_t *plain) {
+    plain->wrapper = NULL;
+    wf_io_end(&plain->life, 0);
+}
+
+const char *wf_stream_pending(const weft_stream_t *s, size_t *len) {
+    *len = pending(s);
+    return s->buf + s->head;
+}
+
+void wf_stream_consume(weft_stream_t *s, size_t n) { s->head += n; }
+
+int wf_stream_at_end(const weft_stream_t *s) { return ended(s); }
+
+int wf_stream_fill_more(weft_stream_t *s, wf_task_t *t) {
+    return ended(s) ? 0 : fill(s, t, pending(s) + 1);
 }

@@ -7,9 +7,10 @@
  * reached, and the tasks inside a receive and a send.  stream.c has the
  * public calls; they check, count and buffer, and ask the kind only for what
  * it alone can do: get more bytes into the buffer, send, half-close, close.
- * The one kind today is libuv's uv_stream_t (uv_stream.c: TCP and Unix
- * sockets, pipes, adopted descriptors); a kind that wraps another stream
- * (TLS) fills the buffer from what it receives on the stream it wraps.
+ * The kinds: libuv's uv_stream_t (uv_stream.c: TCP and Unix sockets,
+ * pipes, adopted descriptors) and TLS (tls.c), which wraps a stream of the
+ * libuv kind: it takes that stream over (wf_stream_take) and fills its own
+ * buffer with what it decrypts from the wrapped stream's buffer.
  *
  * Reading never stops at the caller's buffer: bytes land in the stream's own
  * buffer (WF_STREAM_BUFFER bytes, grown while a receive_until needs more)
@@ -43,7 +44,10 @@ typedef struct wf_stream_ops {
      * start reading ahead with no receive waiting (a hang-up watch): a
      * kind that reads only on demand starts, and stops when full. */
     void (*resume)(weft_stream_t *s);
-    /* Send every byte of buf (the caller may reuse it when this returns). */
+    /* Send every byte of buf (the caller may reuse it when this returns).
+     * The libuv kind returns WEFT_ECANCELED only after every byte was
+     * handed to libuv (its request goes on alone), which the TLS kind relies
+     * on: a cancelled send never cuts a record short. */
     int (*send)(weft_stream_t *s, wf_task_t *t, const void *buf, size_t len);
     int (*send_eof)(weft_stream_t *s, wf_task_t *t);
     /* The stream is closed: wake the tasks waiting in the kind with
@@ -70,6 +74,9 @@ struct weft_stream_t {
     wf_task_t *receiver;   /* the task inside a receive (-EBUSY to others) */
     wf_task_t *sender;     /* the task inside a send or send_eof */
     weft_scope_t *hangup;  /* cancelled when the peer hangs up (stream.c) */
+    /* The TLS stream that took this one over (wf_stream_take), while it is
+     * open: closing this one closes it. */
+    weft_stream_t *wrapper;
 
     /* The libuv kind (uv_stream.c). */
     union {
@@ -103,6 +110,28 @@ void wf_stream_ended(weft_stream_t *s);
 int wf_stream_full(const weft_stream_t *s);
 /* Close: mark it closed, then the kind's shut. */
 void wf_stream_shut(weft_stream_t *s);
+
+/* ---------------------------------------------------------------- for a kind that wraps another (stream.c) */
+
+/* `wrapper` takes `plain` over, on plain's owner: from now on plain's own
+ * receives and sends return -EBUSY (its slots stay taken), closing it closes
+ * the wrapper, and the wrapper holds it (a user) until wf_stream_untake.
+ * -EBUSY when a task is inside a receive or send on it or it was taken
+ * already. */
+int wf_stream_take(weft_stream_t *plain, weft_stream_t *wrapper);
+/* The wrapper lets go of plain (from its release; plain was shut). */
+void wf_stream_untake(weft_stream_t *plain);
+/* The bytes buffered and not yet taken: where they start, *len of them. */
+const char *wf_stream_pending(const weft_stream_t *s, size_t *len);
+/* Take n of them (then wf_stream_tidy once done taking). */
+void wf_stream_consume(weft_stream_t *s, size_t n);
+/* After taking bytes: a kind that paused on a full buffer goes on. */
+void wf_stream_tidy(weft_stream_t *s);
+/* 1 once nothing more will arrive (EOF or a read error, in s->read_error). */
+int wf_stream_at_end(const weft_stream_t *s);
+/* Wait (cancellably) until more bytes than now are pending or the stream
+ * ended: 0 (at once when it already ended), or WEFT_ECANCELED, WEFT_EBADF. */
+int wf_stream_fill_more(weft_stream_t *s, wf_task_t *t);
 
 /* ---------------------------------------------------------------- the libuv kind (uv_stream.c) */
 

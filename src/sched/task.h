@@ -106,6 +106,7 @@ typedef struct wf_task {
     struct wf_task *queue_next;  /* injection queue / wait queue link */
     struct wf_worker *move_to;   /* WF_SWITCH_MOVE: the worker to continue on */
     struct wf_worker *io_home;   /* where its first connection was placed (src/io/place.h) */
+    char *io_error;              /* its last TLS failure's text (src/io/tls_error.c), on `cleanup` */
     struct wf_cleanup *_Atomic cleanup; /* freed when the task ends (group failures): pushed by any group's finishers */
     wf_stack_t stack;            /* mapped when the task first runs */
 } wf_task_t;
