@@ -49,13 +49,15 @@ static int held_alone(wf_locals_t *l) {
 
 /* ---------------------------------------------------------------- where the caller's values live */
 
-wf_locals_t **wf_locals_enter(wf_locals_t **slot) {
+int wf_locals_run(wf_locals_t **slot, int (*fn)(void *arg), void *arg) {
     wf_locals_t **prev = outside_slot;
     outside_slot = slot;
-    return prev;
+    int rc = fn(arg);
+    outside_slot = prev;
+    wf_locals_release(*slot);
+    *slot = NULL;
+    return rc;
 }
-
-void wf_locals_leave(wf_locals_t **prev) { outside_slot = prev; }
 
 wf_locals_t *wf_locals_outside(void) { return outside_slot ? *outside_slot : NULL; }
 

@@ -50,10 +50,11 @@ static inline void wf_locals_release(wf_locals_t *l) {
     if (l && atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) == 1) wf_locals_free(l);
 }
 
-/* Outside a task: the slot of the call whose function this thread runs, or
- * NULL.  enter returns the previous slot, for leave to put back. */
-wf_locals_t **wf_locals_enter(wf_locals_t **slot);
-void wf_locals_leave(wf_locals_t **prev);
+/* Outside a task: run fn(arg) with *slot as the values of the call whose
+ * function this thread runs (what fn and the tasks it starts see), then put
+ * the previous slot back and drop *slot (NULL after): before the caller
+ * hears of the result, so a value fn set is destroyed by then. */
+int wf_locals_run(wf_locals_t **slot, int (*fn)(void *arg), void *arg);
 /* The snapshot the calling thread's work sees: the running task's, else the
  * entered call's, else NULL. */
 wf_locals_t *wf_locals_current(void);

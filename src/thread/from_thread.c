@@ -30,16 +30,14 @@ static void finish(from_call_t *c, int rc) {
 /* Run `what` with the caller's values current on this worker (fn sees
  * them, a task it starts inherits them), then drop them: before finish,
  * the call's last touch. */
-static int with_locals(from_call_t *c, int (*what)(from_call_t *c)) {
-    wf_locals_t **prev = wf_locals_enter(&c->locals);
-    int rc = what(c);
-    wf_locals_leave(prev);
-    wf_locals_release(c->locals);
-    c->locals = NULL;
-    return rc;
+static int with_locals(from_call_t *c, int (*what)(void *c)) {
+    return wf_locals_run(&c->locals, what, c);
 }
 
-static int call_fn(from_call_t *c) { return c->fn(c->arg); }
+static int call_fn(void *arg) {
+    from_call_t *c = arg;
+    return c->fn(c->arg);
+}
 
 static void run_sync_now(wf_call_t *base) {
     from_call_t *c = WF_CONTAINER_OF(base, from_call_t, base);
@@ -55,7 +53,8 @@ static void task_ended(wf_call_t *base, int rc) {
     finish(c, rc);
 }
 
-static int spawn_task(from_call_t *c) {
+static int spawn_task(void *arg) {
+    from_call_t *c = arg;
     return wf_task_spawn_detached(&c->base, c->fn, c->arg, "from_thread", c->parent);
 }
 

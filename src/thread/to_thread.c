@@ -23,7 +23,8 @@ static void job_unref(wf_job_t *j) {
 
 /* fn under the call's thread name, if it has one.  The thread's own name
  * is back before the task can hear of the result. */
-static int run_named(wf_job_t *j) {
+static int run_named(void *arg) {
+    wf_job_t *j = arg;
     if (!j->name[0]) return j->fn(j->arg);
     char own[WF_THREAD_NAME_SIZE];
     wf_thread_name_get(own);
@@ -36,14 +37,7 @@ static int run_named(wf_job_t *j) {
 /* fn sees the task's values, and what it sets holds for this call only:
  * they are gone (destroyed where no one else holds them) before the task
  * hears of the result. */
-static int run_with_locals(wf_job_t *j) {
-    wf_locals_t **prev = wf_locals_enter(&j->locals);
-    int rc = run_named(j);
-    wf_locals_leave(prev);
-    wf_locals_release(j->locals);
-    j->locals = NULL;
-    return rc;
-}
+static int run_with_locals(wf_job_t *j) { return wf_locals_run(&j->locals, run_named, j); }
 
 static void job_run(wf_pool_job_t *base) {
     wf_job_t *j = WF_CONTAINER_OF(base, wf_job_t, base);
