@@ -2,9 +2,10 @@
  *  - echo round trips, 8 MiB both ways at once, half-close, 100 clients
  *    against weft_serve on 2 workers, listening on every interface;
  *  - addresses and TCP options (checked with getsockopt);
- *  - connecting: "localhost", refused ports, Happy Eyeballs through a fake
- *    resolver (a closed first address, a stalled first address, every
- *    address failing, names that do not resolve, an outer deadline);
+ *  - connecting: numeric hosts without the resolver, "localhost", refused
+ *    ports, Happy Eyeballs through a fake resolver (a closed first address,
+ *    a stalled first address, every address failing, names that do not
+ *    resolve, an outer deadline);
  *  - cancellation: deadlines and cancel scopes around accept, receive, send
  *    (64 MiB to a peer that never reads) and connect; a cancelled receive
  *    loses no data; a cancelled send leaves the stream usable;
@@ -234,6 +235,7 @@ static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static fake_addr_t fake_addrs[FAKE_MAX];
 static int n_fake, fake_error;
 static atomic_int fake_lookups;
+static atomic_int real_lookups; /* names the fake resolver passed on */
 static char fake_mark[] = "weft-fake";
 
 typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
@@ -268,8 +270,10 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 {
     pthread_once(&real_once, find_real);
     size_t nl = node ? strlen(node) : 0, sl = strlen(FAKE_SUFFIX);
-    if (nl < sl || strcmp(node + nl - sl, FAKE_SUFFIX) != 0)
+    if (nl < sl || strcmp(node + nl - sl, FAKE_SUFFIX) != 0) {
+        atomic_fetch_add(&real_lookups, 1);
         return real_gai(node, service, hints, res);
+    }
     atomic_fetch_add(&fake_lookups, 1);
     pthread_mutex_lock(&fake_lock);
     int n = n_fake, err = fake_error;
@@ -683,6 +687,45 @@ static int addresses_and_options(void *p)
     EXPECT_RC(wt_recv_exact(a, b, 3), 3);
     EXPECT(memcmp(b, "abc", 3) == 0);
     pair_close(l, c, a);
+    return 0;
+}
+
+/* ------------------------------------------------------------ numeric addresses */
+
+/* A numeric host is connected to at once: no resolver call (a blocking
+ * thread) and no Happy Eyeballs group.  IPv6 only where ::1 listens. */
+static int numeric_connect(const char *host, int expect_lookups)
+{
+    weft_listener_t *l;
+    int rc = weft_tcp_listen(&l, host, 0, NULL);
+    if (rc)
+        return rc;
+    int before = atomic_load(&real_lookups);
+    weft_stream_t *c = NULL, *s = NULL;
+    EXPECT_RC(weft_tcp_connect(&c, host, weft_listener_port(l)), 0);
+    EXPECT(atomic_load(&real_lookups) - before == expect_lookups);
+    if (c) {
+        EXPECT_RC(weft_listener_accept(l, &s), 0);
+        EXPECT_RC(weft_stream_send(c, "n", 1), 0);
+        char b = 0;
+        EXPECT_RC(weft_stream_receive(s, &b, 1), 1);
+        EXPECT(b == 'n');
+        weft_stream_close(s);
+        weft_stream_close(c);
+    }
+    weft_listener_close(l);
+    return 0;
+}
+
+static int numeric_hosts_skip_the_resolver(void *p)
+{
+    (void)p;
+    EXPECT_RC(numeric_connect("127.0.0.1", 0), 0);
+    int rc = numeric_connect("::1", 0);
+    if (rc)
+        print_message("no IPv6 loopback here (%s): ::1 not checked\n", weft_strerror(rc));
+    /* A name still goes through the resolver. */
+    EXPECT_RC(numeric_connect("localhost", 1), 0);
     return 0;
 }
 
@@ -2368,6 +2411,7 @@ static void wrong_context_and_arguments(void)
 
 static const wt_case_t cases[] = {
     WT_CASE(echo),
+    WT_CASE(numeric_hosts_skip_the_resolver),
     WT_CASE(large_transfer),
     WT_CASE(half_close),
     WT_CASE_ON(many_clients, WT_W2),

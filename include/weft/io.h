@@ -91,7 +91,8 @@ WEFT_EXTERN int weft_stream_set_keepalive(weft_stream_t *s, int on, unsigned del
  * Happy Eyeballs (RFC 8305): the addresses are tried in turn, a new attempt
  * starting every 250 ms while earlier ones are still pending (or at once
  * when one fails); the first to connect wins and the others are cancelled.
- * Every attempt failed: the last attempt's error. */
+ * Every attempt failed: the last attempt's error.  A numeric IPv4 or IPv6
+ * address is one attempt, with no resolver call (no blocking thread). */
 WEFT_EXTERN int weft_tcp_connect(weft_stream_t **out, const char *host, int port);
 /* [fiber][checkpoint] Connect to a Unix-domain socket. */
 WEFT_EXTERN int weft_unix_connect(weft_stream_t **out, const char *path);

@@ -3,7 +3,8 @@
  * Happy Eyeballs over every address of a host name (RFC 8305), built the way
  * Trio's open_tcp_stream is: one task per attempt in a group, each started
  * 250 ms after the previous one or as soon as it failed; the first to
- * connect keeps its stream and cancels the rest.
+ * connect keeps its stream and cancels the rest.  A numeric address skips
+ * both the resolver (a blocking thread) and the race: it is one attempt.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -73,15 +74,21 @@ static int attempt(weft_stream_t **out, int tcp, const struct sockaddr *sa, cons
     return 0;
 }
 
+/* One attempt from the calling task, which then stays with the stream's
+ * loop (wf_io_settle). */
+static int connect_one(weft_stream_t **out, int tcp, const struct sockaddr *sa, const char *path) {
+    wf_task_t *t = wf_current_task();
+    int rc = t ? attempt(out, tcp, sa, path, t->io_home) : WEFT_EPERM;
+    if (rc == 0) wf_io_settle(t, (*out)->life.owner);
+    return rc;
+}
+
 int weft_unix_connect(weft_stream_t **out, const char *path) {
     /* libuv would cut a path too long for sun_path and connect to whatever
      * its prefix names. */
     if (!out || !path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return WEFT_EINVAL;
-    wf_task_t *t = wf_current_task();
-    int rc = t ? attempt(out, 0, NULL, path, t->io_home) : WEFT_EPERM;
-    if (rc == 0) wf_io_settle(t, (*out)->life.owner);
-    return rc;
+    return connect_one(out, 0, NULL, path);
 }
 
 /* ---------------------------------------------------------------- Happy Eyeballs */
@@ -123,8 +130,29 @@ static int run_attempt(void *arg) {
     return 0; /* errors are collected above, not as group failures */
 }
 
+/* A numeric IPv4 or IPv6 address: its one sockaddr, 1; else 0.  Such a
+ * host needs neither a resolver's thread nor Happy Eyeballs. */
+static int literal_address(const char *host, int port, struct sockaddr_storage *ss) {
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        return 1;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return 1;
+    }
+    return 0;
+}
+
 int weft_tcp_connect(weft_stream_t **out, const char *host, int port) {
     if (!out || !host || port < 0 || port > 65535) return WEFT_EINVAL;
+    struct sockaddr_storage ss;
+    if (literal_address(host, port, &ss)) return connect_one(out, 1, (struct sockaddr *)&ss, NULL);
     char service[8];
     snprintf(service, sizeof service, "%d", port);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res;
