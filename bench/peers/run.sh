@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and run the Go and Tokio peers of weft's ping_pong, channel_throughput,
-# lock_contention and tcp_echo benchmarks (see README.md).
+# lock_contention and tcp_echo benchmarks, and the Go peer of tls_echo (see
+# README.md).
 #
 # usage: bench/peers/run.sh [--load N] [-w N] [-r N]
 #
@@ -21,7 +22,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 timeout_s=${BENCH_TIMEOUT:-600}
-workloads=(ping_pong channel_throughput lock_contention tcp_echo)
+workloads=(ping_pong channel_throughput lock_contention tcp_echo tls_echo)
 
 # shellcheck source=../load.sh
 . "$here/../load.sh"
@@ -48,6 +49,10 @@ for w in "${workloads[@]}"; do
     for p in "${peers[@]}"; do
         name=${p%%:*}
         prog=${p#*:}/$w
+        if [ ! -x "$prog" ]; then # tls_echo has a Go peer only
+            echo "# == $name has no $w"
+            continue
+        fi
         echo "# == $name $w"
         out=$("${use_timeout[@]}" "$prog" "$@")
         rc=$?
