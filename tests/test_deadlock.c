@@ -174,24 +174,43 @@ static int lock_in_order(void *arg)
     return rc;
 }
 
+/* Two locks and, in group g, 'alice' and 'bob' taking them in opposite
+ * orders: each holds its first and waits for the other's (a cycle) by the
+ * time this returns. */
+typedef struct {
+    weft_lock_t *l, *m;
+    pair_t a, b;
+    weft_group_t g;
+} crossed_t;
+
+static void crossed_start(crossed_t *x)
+{
+    EXPECT_RC(weft_lock_new(&x->l), 0);
+    EXPECT_RC(weft_lock_new(&x->m), 0);
+    x->a = (pair_t){x->l, x->m, 0};
+    x->b = (pair_t){x->m, x->l, 0};
+    EXPECT_RC(weft_group_open(&x->g), 0);
+    EXPECT_RC(weft_group_spawn_named(&x->g, lock_in_order, &x->a, "alice"), 0);
+    EXPECT_RC(weft_group_spawn_named(&x->g, lock_in_order, &x->b, "bob"), 0);
+    while (atomic_load(&x->a.holding) + atomic_load(&x->b.holding) < 2)
+        weft_sleep(0.001);
+    atomic_store(&x->a.holding, 2);
+    atomic_store(&x->b.holding, 2);
+}
+
+static void crossed_free(crossed_t *x)
+{
+    weft_lock_free(x->l);
+    weft_lock_free(x->m);
+}
+
 static int two_locks_crossed(void *arg)
 {
     (void)arg;
-    weft_lock_t *l, *m;
-    EXPECT_RC(weft_lock_new(&l), 0);
-    EXPECT_RC(weft_lock_new(&m), 0);
-    pair_t a = {l, m, 0}, b = {m, l, 0};
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn_named(&g, lock_in_order, &a, "alice"), 0);
-    EXPECT_RC(weft_group_spawn_named(&g, lock_in_order, &b, "bob"), 0);
-    while (atomic_load(&a.holding) + atomic_load(&b.holding) < 2)
-        weft_sleep(0.001);
-    atomic_store(&a.holding, 2);
-    atomic_store(&b.holding, 2);
-    int rc = weft_group_close(&g, 0);
-    weft_lock_free(l);
-    weft_lock_free(m);
+    crossed_t x;
+    crossed_start(&x);
+    int rc = weft_group_close(&x.g, 0);
+    crossed_free(&x);
     return rc;
 }
 
@@ -217,24 +236,13 @@ static void lock_cycle_named(void)
 static int cycle_among_others(void *arg)
 {
     (void)arg;
-    weft_lock_t *l, *m;
-    EXPECT_RC(weft_lock_new(&l), 0);
-    EXPECT_RC(weft_lock_new(&m), 0);
-    pair_t a = {l, m, 0}, b = {m, l, 0};
-    weft_group_t g;
-    EXPECT_RC(weft_group_open(&g), 0);
-    EXPECT_RC(weft_group_spawn_named(&g, lock_in_order, &a, "alice"), 0);
-    EXPECT_RC(weft_group_spawn_named(&g, lock_in_order, &b, "bob"), 0);
-    while (atomic_load(&a.holding) + atomic_load(&b.holding) < 2)
-        weft_sleep(0.001);
-    atomic_store(&a.holding, 2);
-    atomic_store(&b.holding, 2);
+    crossed_t x;
+    crossed_start(&x);
     for (int i = 0; i < 25; i++) /* 2.5 s of a program that still runs */
         EXPECT_RC(weft_sleep(0.1), 0);
-    weft_group_cancel(&g);
-    EXPECT_RC(weft_group_close(&g, 0), 0); /* their ECANCELED is absorbed */
-    weft_lock_free(l);
-    weft_lock_free(m);
+    weft_group_cancel(&x.g);
+    EXPECT_RC(weft_group_close(&x.g, 0), 0); /* their ECANCELED is absorbed */
+    crossed_free(&x);
     return 0;
 }
 
