@@ -27,13 +27,6 @@ static void finish(from_call_t *c, int rc) {
     wf_runtime_leave(rt);
 }
 
-/* Run `what` with the caller's values current on this worker (fn sees
- * them, a task it starts inherits them), then drop them: before finish,
- * the call's last touch. */
-static int with_locals(from_call_t *c, int (*what)(void *c)) {
-    return wf_locals_run(&c->locals, what, c);
-}
-
 static int call_fn(void *arg) {
     from_call_t *c = arg;
     return c->fn(c->arg);
@@ -41,7 +34,9 @@ static int call_fn(void *arg) {
 
 static void run_sync_now(wf_call_t *base) {
     from_call_t *c = WF_CONTAINER_OF(base, from_call_t, base);
-    finish(c, with_locals(c, call_fn));
+    /* The caller's values are current while fn runs, and dropped before
+     * finish, the call's last touch (a task started here inherits them). */
+    finish(c, wf_locals_run(&c->locals, call_fn, c));
 }
 
 static void task_ended(wf_call_t *base, int rc) {
@@ -61,7 +56,7 @@ static int spawn_task(void *arg) {
 static void start_task(wf_call_t *base) {
     from_call_t *c = WF_CONTAINER_OF(base, from_call_t, base);
     if (c->job) wf_job_calling_in(c->job, 1);
-    int rc = with_locals(c, spawn_task);
+    int rc = wf_locals_run(&c->locals, spawn_task, c);
     if (rc) task_ended(base, rc);
 }
 
