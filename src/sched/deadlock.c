@@ -9,9 +9,12 @@
 
 #define GRACE_REAL 1.0 /* s without progress before a real-clock runtime believes it */
 
-/* Nothing can wake a blocked task.  Read by an idle worker while every
- * worker is idle: each one published `loop_alive` before registering. */
-static int nothing_can_happen(wf_runtime_t *rt) {
+/* Nothing can wake a blocked task.  Read by an idle worker `w` while every
+ * worker is idle: each one published `loop_alive` before registering.  w's
+ * own LIFO stack counts too: the tasks a declaration's cancellation woke
+ * land there while w is still registered idle. */
+static int nothing_can_happen(wf_runtime_t *rt, const wf_worker_t *w) {
+    if (w->lifo_count) return 0;
     unsigned asleep = (unsigned)atomic_load(&rt->n_idle);
     if (rt->has_spare && !atomic_load(&rt->spare_awake)) asleep++;
     if (asleep < rt->nworkers || atomic_load(&rt->done)) return 0;
@@ -21,7 +24,9 @@ static int nothing_can_happen(wf_runtime_t *rt) {
         !wf_inject_empty(&rt->inject) || wf_runtime_next_deadline(rt) != INFINITY)
         return 0;
     for (unsigned i = 0; i < rt->nworkers; i++)
-        if (atomic_load(&rt->workers[i].loop_alive) || wf_lq_len(&rt->workers[i].queue)) return 0;
+        if (atomic_load(&rt->workers[i].loop_alive) || wf_lq_len(&rt->workers[i].queue) ||
+            atomic_load_explicit(&rt->workers[i].pinned, memory_order_relaxed))
+            return 0;
     return 1;
 }
 
@@ -87,7 +92,7 @@ static void declare(wf_runtime_t *rt) {
 double wf_deadlock_watch(wf_worker_t *w) {
     wf_runtime_t *rt = w->rt;
     wf_worker_t *watcher = atomic_load(&rt->dl_watcher);
-    if (!nothing_can_happen(rt)) {
+    if (!nothing_can_happen(rt, w)) {
         if (watcher == w) atomic_store(&rt->dl_watcher, NULL);
         return INFINITY;
     }
@@ -102,7 +107,10 @@ double wf_deadlock_watch(wf_worker_t *w) {
         rt->dl_progress = p;
     }
     if (now - rt->dl_since < grace) return grace - (now - rt->dl_since);
-    atomic_store(&rt->dl_watcher, NULL);
+    /* The watcher keeps its role: the tasks the cancellation wakes are on
+     * its LIFO stack, unseen by the others, until it leaves idle and runs
+     * them.  Another worker judging meanwhile would find them "blocked" and
+     * give them up while they run (freed twice). */
     declare(rt);
     return 0;
 }
